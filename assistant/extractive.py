@@ -1,0 +1,106 @@
+"""Answers without an LLM: the sentences of the retrieved papers that best answer the
+question, each followed by its [n] marker."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .prompt import message
+from .records import Source
+from .store import SentenceVectors
+from .text import content_terms, token_set
+
+_MULTI = re.compile(
+    r"哪些|哪几|有哪|列出|which (?:papers|works|studies|methods|models)|what (?:papers|works)"
+    r"|list (?:the )?papers|any papers",
+    re.IGNORECASE,
+)
+
+
+_FAKE_MARKER = re.compile(r"\[(\s*\d[\d\s,，、;\-–]*)\]|【(\s*\d+\s*)】")
+
+
+def defuse_markers(text: str) -> str:
+    """A digest sentence that contains '[3]' must not pose as one of our citations."""
+    return _FAKE_MARKER.sub(lambda m: f"［{m.group(1) or m.group(2)}］", text)
+
+
+def wants_several(question: str) -> bool:
+    """'Which papers…' questions have several right answers."""
+    return bool(_MULTI.search(question))
+
+
+def _score_sentences(
+    question: str, query_vec: np.ndarray, sv: SentenceVectors, doc_freq: dict[str, int], n: int
+) -> np.ndarray:
+    """Cosine to the question, plus a bonus for the question's rarer words (exact names and
+    numbers matter more than topic similarity)."""
+    cos = sv.vectors @ query_vec
+    terms = content_terms(question)
+    if not terms:
+        return cos  # type: ignore[no-any-return]
+    idf = {t: math.log((n + 1) / (doc_freq.get(t, 0) + 0.5)) for t in terms}
+    total = sum(idf.values()) or 1.0
+    overlap = np.asarray(
+        [sum(w for t, w in idf.items() if t in token_set(s)) / total for s in sv.texts]
+    )
+    return cos + 0.12 * overlap  # type: ignore[no-any-return]
+
+
+def extractive_answer(
+    question: str,
+    query_vec: np.ndarray,
+    sources: list[Source],
+    sentences: dict[str, SentenceVectors],
+    doc_freq: dict[str, int],
+    n_docs: int,
+    lang: str,
+    max_sentences: int,
+    prompts_dir: Path,
+) -> str:
+    """Markdown text; marker [i+1] refers to sources[i]."""
+    if wants_several(question) and len(sources) > 1:
+        lines = [message(prompts_dir, lang, "multi_lead")]
+        for i, src in enumerate(sources):
+            sv = sentences.get(src.paper_id)
+            best = ""
+            if sv is not None and sv.texts:
+                scores = _score_sentences(question, query_vec, sv, doc_freq, n_docs)
+                best = defuse_markers(sv.texts[int(np.argmax(scores))])
+            title = src.title if lang == "en" else (src.title_zh or src.title)
+            lines.append(f"- **{title}** [{i + 1}]" + (f"：{best}" if best else ""))
+        return "\n".join(lines)
+
+    picked: list[tuple[int, int, float]] = []  # (source index, sentence index, score)
+    for i, src in enumerate(sources):
+        sv = sentences.get(src.paper_id)
+        if sv is None or not sv.texts:
+            continue
+        scores = _score_sentences(question, query_vec, sv, doc_freq, n_docs)
+        order = np.argsort(-scores)[:2]
+        picked.extend((i, int(j), float(scores[j])) for j in order)
+    if not picked:
+        return ""
+    first = max((p for p in picked if p[0] == 0), key=lambda p: p[2], default=None)
+    ranked = sorted(picked, key=lambda p: p[2], reverse=True)
+    chosen = [first] if first else []
+    for p in ranked:
+        if len(chosen) >= max_sentences:
+            break
+        if p not in chosen and p[2] >= ranked[0][2] - 0.06:  # keep only close contenders
+            chosen.append(p)
+    chosen.sort(key=lambda p: (p[0], p[1]))
+    body: list[str] = []
+    for i, j, _ in chosen:
+        sentence = defuse_markers(sentences[sources[i].paper_id].texts[j].strip())
+        body.append(f"{sentence} [{i + 1}]")
+    lead = message(prompts_dir, lang, "extractive_lead")
+    if lang == "en":
+        cited = sorted({i for i, _, _ in chosen})
+        names = "; ".join(f"{sources[i].title} [{i + 1}]" for i in cited)
+        lead = f"{lead} {names}"
+    return lead + "\n\n" + "\n".join(body)

@@ -1,0 +1,97 @@
+"""Digests -> index, incrementally: unchanged papers are never re-embedded, edited ones are
+replaced, removed ones disappear, and an interrupted run is repaired by the next one."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .parse import digest_files, display_name, parse_paths
+from .records import IngestReport, Paper
+from .store import PaperIndex
+
+
+def _in_scope(source_file: str, roots: list[Path], files: set[str]) -> bool:
+    """Whether an indexed paper belongs to the part of the corpus this ingest looked at."""
+    if source_file in files:
+        return True
+    path = Path(source_file).resolve()
+    return any(root.is_dir() and path.is_relative_to(root) for root in roots)
+
+
+def ingest(
+    index: PaperIndex,
+    paths: Iterable[Path],
+    *,
+    max_file_mb: float,
+    progress: bool | None = None,
+) -> IngestReport:
+    """Bring the index in line with the digests under `paths`.
+
+    Papers indexed from other files are left alone; papers of a file that fails to parse are
+    kept (a broken edit must not wipe what was indexed)."""
+    t0 = time.perf_counter()
+    roots = [Path(p).resolve() for p in paths]
+    parsed = parse_paths(roots, max_file_mb=max_file_mb)
+    report = IngestReport(files=len(parsed.files), problems=parsed.problems)
+    indexed = index.state()
+    wanted: dict[str, Paper] = {p.paper_id: p for p in parsed.papers}
+
+    to_write: list[Paper] = []
+    for pid, paper in wanted.items():
+        have = indexed.get(pid)
+        if have is None:
+            to_write.append(paper)
+            report.added.append(pid)
+        elif not have.complete or have.doc_hash != paper.content_hash:
+            to_write.append(paper)
+            report.updated.append(pid)
+        else:
+            report.unchanged.append(pid)
+
+    parsed_files = set(parsed.files)
+    failed = set(parsed.failed_files)
+    existing = {display_name(f) for f in digest_files(roots)}
+    for pid, have in indexed.items():
+        if pid in wanted:
+            continue
+        if not have.complete and not have.source_file:
+            report.removed.append(pid)  # debris of an interrupted write
+            continue
+        gone = have.source_file not in existing
+        if have.source_file in failed:
+            continue
+        if (have.source_file in parsed_files or gone) and _in_scope(
+            have.source_file, roots, parsed_files
+        ):
+            report.removed.append(pid)
+
+    if to_write or report.removed:
+        index.begin_write()
+        if report.removed:
+            index.delete_papers(report.removed)
+        if to_write:
+            _write_with_progress(index, to_write, progress)
+        index.end_write()
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _write_with_progress(index: PaperIndex, papers: list[Paper], progress: bool | None) -> None:
+    show = sys.stderr.isatty() if progress is None else progress
+    if not show:
+        index.write_papers(papers, on_progress=lambda n: None)
+        return
+    columns = (
+        TextColumn("embedding papers"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("embed", total=len(papers))
+        index.write_papers(papers, on_progress=lambda n: bar.advance(task, n))

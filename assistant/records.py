@@ -1,0 +1,119 @@
+"""Records passed between the stages and returned to users (pydantic, JSON-serialisable)."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Paper(BaseModel):
+    """One digest entry: the unit of citation."""
+
+    paper_id: str = Field(description="arXiv id without version, e.g. 2410.14059")
+    title: str = Field(description="English title (the '## ' line)")
+    title_zh: str = Field("", description="Chinese title (the link text)")
+    url: str = Field(description="arXiv link as written in the digest")
+    text: str = Field(description="Summary paragraphs")
+    source_file: str = Field(description="Digest file the entry came from")
+    line: int = Field(description="1-based line of the '## ' heading")
+
+    @property
+    def content_hash(self) -> str:
+        """Changes when anything indexed about the paper changes."""
+        h = hashlib.sha256()
+        for part in (self.paper_id, self.title, self.title_zh, self.url, self.text):
+            h.update(part.encode("utf-8"))
+            h.update(b"\x00")
+        return h.hexdigest()[:16]
+
+
+class Severity(StrEnum):
+    WARNING = "warning"  # an entry was skipped or repaired; the rest of the file indexed
+    ERROR = "error"  # a whole file could not be used
+
+
+class Problem(BaseModel):
+    """Something wrong in the corpus, located as file:line."""
+
+    file: str
+    line: int = 0
+    reason: str
+    severity: Severity = Severity.WARNING
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.reason}"
+
+
+class IngestReport(BaseModel):
+    """What an ingest changed."""
+
+    added: list[str] = Field(default_factory=list)
+    updated: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    problems: list[Problem] = Field(default_factory=list)
+    files: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        return (
+            f"{self.files} files: {len(self.added)} added, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged, {len(self.removed)} removed, "
+            f"{len(self.problems)} problems ({self.seconds:.2f}s)"
+        )
+
+
+class Source(BaseModel):
+    """A retrieved paper, one per paper, best first."""
+
+    paper_id: str
+    title: str
+    title_zh: str = ""
+    url: str
+    text: str = Field(description="The passage used (best-matching chunk of the paper)")
+    score: float = Field(description="Fused retrieval score (higher is better)")
+    source_file: str = ""
+    dense_score: float | None = Field(None, description="Cosine similarity of the best chunk")
+    bm25_score: float | None = Field(None, description="BM25 score of the best chunk")
+
+
+class Citation(BaseModel):
+    """A checked `[n]` marker of an answer and the paper it points to."""
+
+    marker: int
+    paper_id: str
+    title: str
+    url: str
+
+
+class Answer(BaseModel):
+    """A cited answer, or a refusal."""
+
+    question: str
+    text: str
+    citations: list[Citation] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list, description="sources[n-1] is [n]")
+    refused: bool = False
+    mode: Literal["llm", "extractive"] = "extractive"
+    language: Literal["zh", "en"] = "en"
+    notices: list[str] = Field(default_factory=list, description="Fallbacks, cuts, repairs")
+    support: float | None = Field(None, description="Refusal-gate support probability")
+    retrieval_query: str | None = Field(
+        None, description="The question as resolved against the chat history"
+    )
+
+
+class Turn(BaseModel):
+    """One message of a chat history."""
+
+    role: Literal["user", "assistant"]
+    content: str
+    paper_ids: list[str] = Field(default_factory=list, description="Papers cited by the turn")

