@@ -161,7 +161,11 @@ class Assistant:
         features = compute_features(rq, ret.sources, sentences, ret.query_vec, df, n_docs)
         support = self._gate.probability(features)
         base = Answer(
-            question=q, text="", language=lang, notices=notices, support=support,  # type: ignore[arg-type]
+            question=q,
+            text="",
+            language=lang,
+            notices=notices,
+            support=support,  # type: ignore[arg-type]
             retrieval_query=rq if rq != q else None,
         )
         if support < s.refusal_threshold or not chosen:
@@ -186,7 +190,14 @@ class Assistant:
                 yield self._finish(base, raw, chosen, "llm")
                 return
         text = extractive_answer(
-            q, ret.query_vec, chosen, sentences, df, n_docs, lang, s.extractive_sentences,
+            q,
+            ret.query_vec,
+            chosen,
+            sentences,
+            df,
+            n_docs,
+            lang,
+            s.extractive_sentences,
             s.prompts_dir,
         )
         yield text

@@ -16,7 +16,9 @@ _ANAPHORA = re.compile(
     r"|它|它们|其|该|这篇|这个|这些|那篇|那个|上述|上面|前者|后者|此",
     re.IGNORECASE,
 )
-_FOLLOW_UP_START = re.compile(r"^\s*(?:and\b|what about\b|how about\b|also\b|那么|那|还有|另外|以及)", re.I)
+_FOLLOW_UP_START = re.compile(
+    r"^\s*(?:and\b|what about\b|how about\b|also\b|那么|那|还有|另外|以及)", re.I
+)
 
 
 def as_turns(history: Iterable[Any] | None) -> list[Turn]:

@@ -33,6 +33,10 @@ class GateFeatures:
     oov: float
     has_cjk: float
     has_ascii: float
+    best_idf: float  # rarest question term the best paper contains (1 = unique to it)
+    miss_cjk: float  # rarest Chinese question word the best paper lacks
+    miss_ascii: float  # rarest known ASCII term the best paper lacks (e.g. another benchmark)
+    id_match: float  # the question names the best paper's arXiv id
 
     def vector(self) -> np.ndarray:
         return np.asarray(list(asdict(self).values()), dtype=np.float64)
@@ -54,7 +58,7 @@ def compute_features(
     n_docs: int,
 ) -> GateFeatures:
     if not sources:
-        return GateFeatures(0, 0, 0, 0, 0, 1, 0, 0)
+        return GateFeatures(0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0)
     cosines = sorted((s.dense_score or 0.0 for s in sources), reverse=True)
     top_cos = cosines[0]
     margin = top_cos - (cosines[1] if len(cosines) > 1 else 0.0)
@@ -79,6 +83,12 @@ def compute_features(
     asc = [t for t in terms if not is_cjk_term(t)]
     total = sum(idf(t) for t in terms)
     oov = sum(idf(t) for t in terms if t not in doc_freq) / total if total else 0.0
+    top_idf = math.log((n + 1) / 1.5)  # a term in exactly one chunk
+
+    def rarest(group: list[str]) -> float:
+        return max((min(idf(t) / top_idf, 1.0) for t in group), default=0.0)
+
+    known = [t for t in terms if t in doc_freq]
     return GateFeatures(
         top_cos=top_cos,
         margin=margin,
@@ -88,17 +98,29 @@ def compute_features(
         oov=oov,
         has_cjk=float(bool(cjk)),
         has_ascii=float(bool(asc)),
+        best_idf=rarest([t for t in known if t in best]),
+        miss_cjk=rarest([t for t in cjk if t not in best]),
+        miss_ascii=rarest([t for t in asc if t in doc_freq and t not in best]),
+        id_match=float(sources[0].paper_id in question),
     )
 
 
 class RefusalGate:
     """Logistic model over GateFeatures; P(answerable) below the threshold means refuse."""
 
-    def __init__(self, weights: dict[str, float], bias: float, mean: list[float], scale: list[float]):
-        self.w = np.asarray([weights[f] for f in FEATURES])
+    def __init__(
+        self,
+        weights: dict[str, float],
+        bias: float,
+        mean: dict[str, float],
+        scale: dict[str, float],
+    ) -> None:
+        # Keyed by feature name: a calibration file from an older feature set still loads
+        # (features it does not know get weight 0) until it is refitted.
+        self.w = np.asarray([weights.get(f, 0.0) for f in FEATURES])
         self.b = bias
-        self.mean = np.asarray(mean)
-        self.scale = np.asarray(scale)
+        self.mean = np.asarray([mean.get(f, 0.0) for f in FEATURES])
+        self.scale = np.asarray([scale.get(f, 1.0) or 1.0 for f in FEATURES])
 
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> RefusalGate:

@@ -3,6 +3,7 @@ to one source per paper."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,9 @@ from .chunk import source_from_metadata
 from .records import Source
 from .settings import Settings
 from .store import PaperIndex
+
+
+_ARXIV_ID = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
 
 
 @dataclass
@@ -69,7 +73,11 @@ class HybridRetriever(BaseRetriever):
                 src.dense_score = max(src.dense_score or -1.0, cos[node_id])
             if node_id in bm:
                 src.bm25_score = max(src.bm25_score or 0.0, bm[node_id])
-        return Retrieval(query=query, query_vec=qvec, sources=list(by_paper.values()))
+        sources = list(by_paper.values())
+        named = set(_ARXIV_ID.findall(query))
+        if named:  # an arXiv id in the question names its paper outright
+            sources.sort(key=lambda src: src.paper_id not in named)
+        return Retrieval(query=query, query_vec=qvec, sources=sources)
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         from llama_index.core.schema import TextNode

@@ -34,7 +34,10 @@ from .records import Paper
 from .settings import Settings
 from .sparse import JiebaBM25Retriever
 
-_PAGE = 5000  # rows per Chroma get(); keeps memory flat on large collections
+_PAGE = 5000
+_INTERNAL_KEYS = frozenset(
+    {"_node_content", "_node_type", "document_id", "doc_id", "ref_doc_id"}
+)  # rows per Chroma get(); keeps memory flat on large collections
 
 
 class IndexError_(RuntimeError):
@@ -304,7 +307,10 @@ class PaperIndex:
     def all_chunk_nodes(self) -> list[TextNode]:
         nodes: list[TextNode] = []
         for row in self._iter_rows(self.chunks, ["metadatas", "documents"]):
-            nodes.append(TextNode(id_=row["id"], text=row["document"], metadata=row["metadata"]))
+            # Drop the vector store's own bookkeeping keys (a serialised copy of the node):
+            # re-serialising them would nest a copy per round trip.
+            meta = {k: v for k, v in (row["metadata"] or {}).items() if k not in _INTERNAL_KEYS}
+            nodes.append(TextNode(id_=row["id"], text=row["document"], metadata=meta))
         return nodes
 
     def papers(self) -> list[dict[str, Any]]:

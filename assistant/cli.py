@@ -1,0 +1,151 @@
+"""`assistant` command: a thin layer over the Assistant facade."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from .assistant import Assistant, AssistantError
+from .records import Answer
+
+
+def _print_json(obj: object) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+def _cmd_ingest(a: Assistant, args: argparse.Namespace) -> int:
+    report = a.ingest(args.paths or None, progress=None)
+    if args.json:
+        _print_json(report.model_dump(mode="json"))
+    else:
+        for p in report.problems:
+            print(f"{p.severity.value}: {p}", file=sys.stderr)
+        print(report.summary())
+    return 1 if any(p.severity == "error" for p in report.problems) else 0
+
+
+def _cmd_search(a: Assistant, args: argparse.Namespace) -> int:
+    sources = a.search(args.question, k=args.k)
+    if args.json:
+        _print_json([s.model_dump(mode="json") for s in sources])
+        return 0
+    for i, s in enumerate(sources, 1):
+        print(f"{i}. [{s.paper_id}] {s.title}  ({s.score:.4f})\n   {s.title_zh}\n   {s.url}")
+    return 0
+
+
+def _print_answer(ans: Answer) -> None:
+    print(ans.text)
+    for n in ans.notices:
+        print(f"note: {n}", file=sys.stderr)
+    if ans.refused and ans.sources:
+        print("\nclosest:")
+    elif ans.citations:
+        print()
+    shown = ans.sources if ans.refused else [ans.sources[c.marker - 1] for c in ans.citations]
+    for s in shown:
+        marker = next((c.marker for c in ans.citations if c.paper_id == s.paper_id), None)
+        tag = f"[{marker}]" if marker else "-"
+        print(f"{tag} {s.title} — {s.url}")
+
+
+def _cmd_ask(a: Assistant, args: argparse.Namespace) -> int:
+    if args.json:
+        _print_json(a.ask(args.question).model_dump(mode="json"))
+        return 0
+    final: Answer | None = None
+    streamed = False
+    for piece in a.stream(args.question):
+        if isinstance(piece, Answer):
+            final = piece
+        elif a.settings.llm_active:
+            print(piece, end="", flush=True)
+            streamed = True
+    assert final is not None
+    if streamed:
+        print("\n")  # the streamed text was the raw draft; show the checked answer below
+    _print_answer(final)
+    return 0
+
+
+def _cmd_chat(a: Assistant, args: argparse.Namespace) -> int:
+    from .ui import launch
+
+    launch(a, host=args.host, port=args.port)
+    return 0
+
+
+def _cmd_eval(a: Assistant, args: argparse.Namespace) -> int:
+    from .evaluation.run import run_from_args
+
+    return run_from_args(a, args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="assistant", description="Cited answers over research-paper digests."
+    )
+    p.add_argument("--index-dir", help="index folder (ASSISTANT_INDEX_DIR)")
+    p.add_argument("--seeds-dir", help="digest folder (ASSISTANT_SEEDS_DIR)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("ingest", help="index digest files (default: the seeds folder)")
+    s.add_argument("paths", nargs="*", help="digest files or folders")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=_cmd_ingest)
+
+    s = sub.add_parser("search", help="papers for a question, best first")
+    s.add_argument("question")
+    s.add_argument("-k", type=int, default=5)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=_cmd_search)
+
+    s = sub.add_parser("ask", help="a cited answer")
+    s.add_argument("question")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=_cmd_ask)
+
+    s = sub.add_parser("chat", help="the browser chat UI")
+    s.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=None, help="port (default 7860)")
+    s.set_defaults(func=_cmd_chat)
+
+    s = sub.add_parser("eval", help="grounding evals on the question set")
+    try:
+        from .evaluation.run import add_arguments
+
+        add_arguments(s)
+    except ImportError:  # pragma: no cover - evaluation extras missing
+        pass
+    s.set_defaults(func=_cmd_eval)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    overrides = {}
+    if args.index_dir:
+        overrides["index_dir"] = args.index_dir
+    if args.seeds_dir:
+        overrides["seeds_dir"] = args.seeds_dir
+    try:
+        with Assistant(**overrides) as a:
+            return int(args.func(a, args))
+    except AssistantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line for the user, not a traceback
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Fit the refusal gate on the dev split of eval/questions.jsonl and write
+assistant/gate_calibration.json. The heldout split is never read here.
+
+    .venv/bin/python eval/calibrate_gate.py [--index-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from assistant import Assistant
+from assistant.condense import as_turns, heuristic_query
+from assistant.gate import CALIBRATION_FILE, FEATURES
+
+HERE = Path(__file__).resolve().parent
+
+
+def load(split: str) -> list[dict]:
+    rows = [json.loads(x) for x in (HERE / "questions.jsonl").read_text().splitlines() if x]
+    return [r for r in rows if r["split"] == split]
+
+
+def features(a: Assistant, row: dict) -> np.ndarray:
+    q = row["question"]
+    if row.get("history"):
+        turns = as_turns(row["history"])
+        titles = {p["paper_id"]: f"{p['title']} {p['title_zh']}" for p in a.papers()}
+        q = heuristic_query(q, turns, titles)
+    return np.asarray(list(asdict(a.gate_features(q)).values()), dtype=np.float64)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, steps: int = 4000) -> np.ndarray:
+    """Plain L2-regularised logistic regression by gradient descent (no sklearn needed)."""
+    w = np.zeros(x.shape[1] + 1)
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    # Weight classes equally: a false answer and a false refusal both count.
+    cw = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(xb @ w)))
+        grad = xb.T @ ((p - y) * cw) / len(y) + l2 * np.r_[w[:-1], 0]
+        w -= 0.5 * grad
+    return w
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--index-dir", default=".assistant")
+    ap.add_argument("--l2", type=float, default=0.01)
+    args = ap.parse_args()
+    rows = load("dev")
+    with Assistant(index_dir=args.index_dir, llm_enabled=False) as a:
+        x = np.stack([features(a, r) for r in rows])
+    y = np.asarray([1.0 if r["answerable"] else 0.0 for r in rows])
+    mean, scale = x.mean(0), x.std(0) + 1e-9
+    w = fit_logistic((x - mean) / scale, y, args.l2)
+    p = 1 / (1 + np.exp(-(((x - mean) / scale) @ w[:-1] + w[-1])))
+    for i in np.argsort(p):
+        flag = "ok " if (p[i] >= 0.5) == bool(y[i]) else "BAD"
+        print(f"{flag} p={p[i]:.3f} y={int(y[i])} {rows[i]['id']} {rows[i]['question'][:60]}")
+    acc = float(((p >= 0.5) == (y == 1)).mean())
+    print(f"dev accuracy {acc:.3f} on {len(y)} questions")
+    data = {
+        "note": "fitted by eval/calibrate_gate.py on the dev split; do not edit by hand",
+        "weights": dict(zip(FEATURES, map(float, w[:-1]), strict=True)),
+        "bias": float(w[-1]),
+        "mean": dict(zip(FEATURES, map(float, mean), strict=True)),
+        "scale": dict(zip(FEATURES, map(float, scale), strict=True)),
+        "dev_accuracy": acc,
+        "n_dev": len(y),
+    }
+    CALIBRATION_FILE.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"wrote {CALIBRATION_FILE}")
+
+
+if __name__ == "__main__":
+    main()
