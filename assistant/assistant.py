@@ -103,9 +103,9 @@ class Assistant:
 
     def ensure_indexed(self) -> None:
         """First use indexes the seeds automatically."""
-        if self.settings.auto_ingest and self.index.count_papers() == 0:
-            if self.settings.seeds_dir.exists():
-                self.ingest()
+        s = self.settings
+        if s.auto_ingest and s.seeds_dir.exists() and self.index.count_papers() == 0:
+            self.ingest()
 
     def papers(self) -> list[dict[str, Any]]:
         """Indexed papers (paper_id, title, title_zh, url, source_file, line)."""
@@ -165,7 +165,7 @@ class Assistant:
             text="",
             language=lang,
             notices=notices,
-            support=support,  # type: ignore[arg-type]
+            support=support,
             retrieval_query=rq if rq != q else None,
         )
         if support < s.refusal_threshold or not chosen:

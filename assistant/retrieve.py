@@ -15,7 +15,6 @@ from .records import Source
 from .settings import Settings
 from .store import PaperIndex
 
-
 _ARXIV_ID = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
 
 

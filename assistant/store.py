@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
-from llama_index.core.schema import NodeWithScore, TextNode
+from llama_index.core.schema import BaseNode, NodeWithScore, TextNode
 from llama_index.core.vector_stores.types import VectorStoreQuery
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
@@ -245,8 +245,8 @@ class PaperIndex:
             self._embed(sent_nodes, chunked=False)
             self.delete_papers([p.paper_id for p in batch])
             if sent_nodes:
-                self.sentence_store.add(sent_nodes)
-            self.chunk_store.add(chunk_nodes)
+                self.sentence_store.add(list[BaseNode](sent_nodes))
+            self.chunk_store.add(list[BaseNode](chunk_nodes))
             on_progress(len(batch))
 
     def _embed(self, nodes: list[TextNode], *, chunked: bool) -> None:

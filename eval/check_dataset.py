@@ -1,7 +1,12 @@
 """Validate eval/questions.jsonl and eval/judge_labels.jsonl against the seed digests.
 Run: /work/main/.venv/bin/python /work/main/eval/check_dataset.py
 """
-import json, re, sys, collections, pathlib
+
+import collections
+import json
+import pathlib
+import re
+import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
@@ -17,37 +22,64 @@ for p in SEEDS:
         m = re.search(r"arxiv\.org/abs/(\d{4}\.\d{4,5})", block)
         assert m, f"no arxiv id in block of {p.name}: {block[:80]!r}"
         entries[m.group(1)] = block
-ids_all = re.findall(r"arxiv\.org/abs/(\d{4}\.\d{4,5})", "".join(p.read_text(encoding="utf-8") for p in SEEDS))
+ids_all = re.findall(
+    r"arxiv\.org/abs/(\d{4}\.\d{4,5})", "".join(p.read_text(encoding="utf-8") for p in SEEDS)
+)
 errors = []
-def err(msg): errors.append(msg)
+
+
+def err(msg):
+    errors.append(msg)
+
+
 if len(set(ids_all)) != len(entries):
     err(f"id/entry mismatch: {len(set(ids_all))} ids vs {len(entries)} entries")
 
 # ---- questions ----
-CATS = {"single": 30, "multi": 15, "crosslingual": 20, "paraphrase": 15,
-        "identifier": 20, "followup": 10, "unanswerable": 30}
+CATS = {
+    "single": 30,
+    "multi": 15,
+    "crosslingual": 20,
+    "paraphrase": 15,
+    "identifier": 20,
+    "followup": 10,
+    "unanswerable": 30,
+}
 REQ = ["id", "question", "lang", "category", "gold", "key_facts", "answerable", "split"]
 qs, seen = [], set()
 for ln, line in enumerate((EVAL / "questions.jsonl").read_text(encoding="utf-8").splitlines(), 1):
     try:
         q = json.loads(line)
     except Exception as e:
-        err(f"questions line {ln}: parse error {e}"); continue
+        err(f"questions line {ln}: parse error {e}")
+        continue
     qs.append(q)
     for k in REQ:
-        if k not in q: err(f"{q.get('id', ln)}: missing field {k}")
+        if k not in q:
+            err(f"{q.get('id', ln)}: missing field {k}")
     qid = q.get("id")
-    if qid in seen: err(f"duplicate id {qid}")
+    if qid in seen:
+        err(f"duplicate id {qid}")
     seen.add(qid)
-    if q.get("lang") not in ("zh", "en"): err(f"{qid}: bad lang")
-    if q.get("category") not in CATS: err(f"{qid}: bad category {q.get('category')}")
-    if q.get("split") not in ("dev", "heldout"): err(f"{qid}: bad split")
+    if q.get("lang") not in ("zh", "en"):
+        err(f"{qid}: bad lang")
+    if q.get("category") not in CATS:
+        err(f"{qid}: bad category {q.get('category')}")
+    if q.get("split") not in ("dev", "heldout"):
+        err(f"{qid}: bad split")
     lang_zh = bool(re.search(r"[\u4e00-\u9fff]", q.get("question", "")))
-    if (q.get("lang") == "zh") != lang_zh: err(f"{qid}: lang field vs text mismatch")
+    if (q.get("lang") == "zh") != lang_zh:
+        err(f"{qid}: lang field vs text mismatch")
     for g in q.get("gold", []):
-        if g not in entries: err(f"{qid}: gold id {g} not in seeds")
+        if g not in entries:
+            err(f"{qid}: gold id {g} not in seeds")
     if q.get("category") == "unanswerable" or not q.get("answerable"):
-        if q.get("gold") or q.get("key_facts") or q.get("answerable") or q.get("category") != "unanswerable":
+        if (
+            q.get("gold")
+            or q.get("key_facts")
+            or q.get("answerable")
+            or q.get("category") != "unanswerable"
+        ):
             err(f"{qid}: unanswerable inconsistency")
     elif not q.get("gold"):
         err(f"{qid}: answerable with empty gold")
@@ -56,22 +88,38 @@ for ln, line in enumerate((EVAL / "questions.jsonl").read_text(encoding="utf-8")
             err(f"{qid}: key fact {kf!r} not found in any gold entry")
     if q.get("category") == "followup":
         h = q.get("history")
-        if not (isinstance(h, list) and len(h) >= 2 and h[-1].get("role") == "assistant"
-                and all(p in entries for p in h[-1].get("paper_ids", [])) and h[-1].get("paper_ids")):
+        if not (
+            isinstance(h, list)
+            and len(h) >= 2
+            and h[-1].get("role") == "assistant"
+            and all(p in entries for p in h[-1].get("paper_ids", []))
+            and h[-1].get("paper_ids")
+        ):
             err(f"{qid}: bad history")
     elif "history" in q:
         err(f"{qid}: history on non-followup")
 
 cat = collections.Counter(q["category"] for q in qs)
 for c, need in CATS.items():
-    if cat[c] < need: err(f"category {c}: {cat[c]} < {need}")
-if len(qs) < 140: err(f"only {len(qs)} questions")
+    if cat[c] < need:
+        err(f"category {c}: {cat[c]} < {need}")
+if len(qs) < 140:
+    err(f"only {len(qs)} questions")
 cover = collections.Counter(g for q in qs for g in q["gold"])
 for pid in entries:
-    if cover[pid] < 2: err(f"paper {pid} covered {cover[pid]} times")
+    if cover[pid] < 2:
+        err(f"paper {pid} covered {cover[pid]} times")
 
 # ---- judge labels ----
-KINDS = {"verbatim", "paraphrase", "translation", "wrong_number", "wrong_paper", "unrelated", "partial"}
+KINDS = {
+    "verbatim",
+    "paraphrase",
+    "translation",
+    "wrong_number",
+    "wrong_paper",
+    "unrelated",
+    "partial",
+}
 SUPPORTED_KINDS = {"verbatim", "paraphrase", "translation"}
 js, jseen = [], set()
 jpath = EVAL / "judge_labels.jsonl"
@@ -80,19 +128,27 @@ if jpath.exists():
         try:
             j = json.loads(line)
         except Exception as e:
-            err(f"judge line {ln}: parse error {e}"); continue
+            err(f"judge line {ln}: parse error {e}")
+            continue
         js.append(j)
         for k in ["id", "claim", "passage", "paper_id", "supported", "kind"]:
-            if k not in j: err(f"judge {j.get('id', ln)}: missing {k}")
-        if j["id"] in jseen: err(f"judge duplicate id {j['id']}")
+            if k not in j:
+                err(f"judge {j.get('id', ln)}: missing {k}")
+        if j["id"] in jseen:
+            err(f"judge duplicate id {j['id']}")
         jseen.add(j["id"])
-        if j["paper_id"] not in entries: err(f"judge {j['id']}: unknown paper")
-        elif j["passage"] not in entries[j["paper_id"]]: err(f"judge {j['id']}: passage not verbatim in entry")
-        if j["kind"] not in KINDS: err(f"judge {j['id']}: bad kind")
-        if j["supported"] != (j["kind"] in SUPPORTED_KINDS): err(f"judge {j['id']}: supported/kind mismatch")
+        if j["paper_id"] not in entries:
+            err(f"judge {j['id']}: unknown paper")
+        elif j["passage"] not in entries[j["paper_id"]]:
+            err(f"judge {j['id']}: passage not verbatim in entry")
+        if j["kind"] not in KINDS:
+            err(f"judge {j['id']}: bad kind")
+        if j["supported"] != (j["kind"] in SUPPORTED_KINDS):
+            err(f"judge {j['id']}: supported/kind mismatch")
         if j["kind"] == "translation" and re.search(r"[\u4e00-\u9fff]", j["claim"]):
             err(f"judge {j['id']}: translation claim should be English")
-    if len(js) < 80: err(f"only {len(js)} judge labels")
+    if len(js) < 80:
+        err(f"only {len(js)} judge labels")
 else:
     err("judge_labels.jsonl missing")
 
@@ -103,9 +159,20 @@ print("lang:", dict(collections.Counter(q["lang"] for q in qs)))
 print("split:", dict(collections.Counter(q["split"] for q in qs)))
 print("min/max coverage per paper:", min(cover[p] for p in entries), max(cover[p] for p in entries))
 if js:
-    print("judge supported:", dict(collections.Counter(j["supported"] for j in js)),
-          "kind:", dict(collections.Counter(j["kind"] for j in js)),
-          "claim lang:", dict(collections.Counter("zh" if re.search(r"[\u4e00-\u9fff]", j["claim"]) else "en" for j in js)))
+    print(
+        "judge supported:",
+        dict(collections.Counter(j["supported"] for j in js)),
+        "kind:",
+        dict(collections.Counter(j["kind"] for j in js)),
+        "claim lang:",
+        dict(
+            collections.Counter(
+                "zh" if re.search(r"[\u4e00-\u9fff]", j["claim"]) else "en" for j in js
+            )
+        ),
+    )
 if errors:
-    print(f"\n{len(errors)} ERRORS:"); [print("  -", e) for e in errors]; sys.exit(1)
+    print(f"\n{len(errors)} ERRORS:")
+    [print("  -", e) for e in errors]
+    sys.exit(1)
 print("OK")
