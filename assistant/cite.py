@@ -67,5 +67,9 @@ def check_citations(text: str, sources: list[Source]) -> CheckedText:
         return "".join(dict.fromkeys(kept))
 
     cleaned = _MARKER.sub(repl, text)
+    # Dropping a marker can splice its neighbours into a new one ("[1[9]]" -> "[1]"): check
+    # until nothing changes, so every marker left in the text is a checked one.
+    while (again := _MARKER.sub(repl, cleaned)) != cleaned:
+        cleaned = again
     result.text = re.sub(r"[ \t]+([。.，,；;])", r"\1", cleaned).strip()
     return result

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .records import Source
+from .retrieve import Retrieval
 from .store import SentenceVectors
 from .text import content_terms, is_cjk_term, token_set
 
@@ -37,6 +38,8 @@ class GateFeatures:
     miss_cjk: float  # rarest Chinese question word the best paper lacks
     miss_ascii: float  # rarest known ASCII term the best paper lacks (e.g. another benchmark)
     id_match: float  # the question names the best paper's arXiv id
+    dense_z: float  # how far the best paper stands out from the candidate pool (z-score)
+    sent_z: float  # how far the best sentence stands out from the candidate sentences
 
     def vector(self) -> np.ndarray:
         return np.asarray(list(asdict(self).values()), dtype=np.float64)
@@ -49,16 +52,26 @@ def paper_tokens(src: Source) -> frozenset[str]:
     return token_set(f"arXiv {src.paper_id}\n{src.title}\n{src.title_zh}\n{src.text}")
 
 
+def _zscore(pool: list[float]) -> float:
+    """Peakedness: an answerable question's best match stands out from the rest of the
+    candidates; an out-of-corpus one matches everything about equally (e5 cosines all sit
+    near 0.8, so absolute values say little)."""
+    if len(pool) < 3:
+        return 0.0
+    arr = np.asarray(pool)
+    return float((arr.max() - arr.mean()) / (arr.std() + 1e-6))
+
+
 def compute_features(
     question: str,
-    sources: list[Source],
+    ret: Retrieval,
     sentences: dict[str, SentenceVectors],
-    query_vec: np.ndarray,
     doc_freq: dict[str, int],
     n_docs: int,
 ) -> GateFeatures:
+    sources, query_vec = ret.sources, ret.query_vec
     if not sources:
-        return GateFeatures(0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0)
+        return GateFeatures(0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0)
     cosines = sorted((s.dense_score or 0.0 for s in sources), reverse=True)
     top_cos = cosines[0]
     margin = top_cos - (cosines[1] if len(cosines) > 1 else 0.0)
@@ -102,6 +115,8 @@ def compute_features(
         miss_cjk=rarest([t for t in cjk if t not in best]),
         miss_ascii=rarest([t for t in asc if t in doc_freq and t not in best]),
         id_match=float(sources[0].paper_id in question),
+        dense_z=_zscore(ret.dense_pool),
+        sent_z=_zscore(ret.sentence_pool),
     )
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from .records import Paper, Problem, Severity
 
 DIGEST_SUFFIXES = (".txt", ".md")
-_HEADING = re.compile(r"^##\s+(.+?)\s*#*\s*$")
+# A closing run of "#" is decoration only after a space: "## Fuzzing C#" keeps its "#".
+_HEADING = re.compile(r"^##\s+(.+?)(?:\s+#+)?\s*$")
 _LINK = re.compile(
     r"\[(?P<zh>[^\]]*)\]\(\s*(?P<url>https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/"
     r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?(?:\.pdf)?)\s*\)"
@@ -70,7 +71,8 @@ def parse_text(text: str, name: str) -> ParseResult:
         link_idx = next((i for i, ln in enumerate(body) if ln.strip()), None)
         link = _LINK.search(body[link_idx]) if link_idx is not None else None
         if link is None or link_idx is None:
-            where = lineno + 1 + (link_idx or 0)
+            # Where the link should be; a bare heading is reported at the heading itself.
+            where = lineno + 1 + link_idx if link_idx is not None else lineno
             bare = _BARE_ARXIV.search("\n".join(body[:3]))
             why = "malformed arXiv link" if bare else "no arXiv link"
             problem(f"{why} under '## {title[:60]}'; entry skipped", at=where)

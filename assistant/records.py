@@ -83,6 +83,7 @@ class Source(BaseModel):
     source_file: str = ""
     dense_score: float | None = Field(None, description="Cosine similarity of the best chunk")
     bm25_score: float | None = Field(None, description="BM25 score of the best chunk")
+    sentence_score: float | None = Field(None, description="Cosine of the best sentence")
 
 
 class Citation(BaseModel):

@@ -4,7 +4,7 @@ to one source per paper."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from llama_index.core.retrievers import BaseRetriever
@@ -25,24 +25,34 @@ class Retrieval:
     query: str
     query_vec: np.ndarray
     sources: list[Source]  # all candidate papers, best first
+    dense_pool: list[float] = field(default_factory=list)  # best cosine per candidate paper
+    sentence_pool: list[float] = field(default_factory=list)  # cosines of candidate sentences
 
 
 def weighted_rrf(
-    ranked_lists: list[list[NodeWithScore]], weights: list[float], k: float
+    rankings: list[list[str]], weights: list[float], k: float
 ) -> list[tuple[str, float]]:
     """Reciprocal-rank fusion with per-retriever weights. llama-index's QueryFusionRetriever
-    applies its retriever_weights only to score-based fusion, not to RRF, and keys nodes by
-    content hash; we need weights (tuned on our eval set) and node ids."""
+    applies its retriever_weights only to score-based fusion, not to RRF, and fuses chunks by
+    content hash; we fuse papers (the unit of citation) with weights tuned on our eval set."""
     fused: dict[str, float] = {}
-    for nodes, w in zip(ranked_lists, weights, strict=True):
-        for rank, nws in enumerate(nodes):
-            fused[nws.node.node_id] = fused.get(nws.node.node_id, 0.0) + w / (k + rank + 1)
+    for ranking, w in zip(rankings, weights, strict=True):
+        for rank, key in enumerate(ranking):
+            fused[key] = fused.get(key, 0.0) + w / (k + rank + 1)
     return sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
+
+
+def best_per_paper(nodes: list[NodeWithScore]) -> dict[str, NodeWithScore]:
+    """Highest-scoring node of each paper, in rank order (dicts keep insertion order)."""
+    out: dict[str, NodeWithScore] = {}
+    for nws in sorted(nodes, key=lambda n: n.score or 0.0, reverse=True):
+        out.setdefault(str(nws.node.metadata.get("paper_id")), nws)
+    return out
 
 
 class HybridRetriever(BaseRetriever):
     """A llama-index retriever (usable in its query engines) that also reports per-paper
-    sources with their dense and BM25 evidence."""
+    sources with their dense, sentence and BM25 evidence."""
 
     def __init__(self, index: PaperIndex, settings: Settings) -> None:
         super().__init__()
@@ -52,31 +62,41 @@ class HybridRetriever(BaseRetriever):
     def run(self, query: str) -> Retrieval:
         s = self.settings
         qvec = self.index.embed.embed_queries([query])[0]
-        dense = self.index.dense(qvec, s.candidate_k)
+        dense = best_per_paper(self.index.dense(qvec, s.candidate_k))
+        sent_hits = self.index.dense_sentences(qvec, 3 * s.candidate_k)
+        sent = best_per_paper(sent_hits)
         bm25 = self.index.bm25()
-        sparse = bm25.retrieve(query) if bm25 is not None else []
-        fused = weighted_rrf([dense, sparse], [s.dense_weight, s.bm25_weight], s.rrf_k)
-
-        nodes = {n.node.node_id: n.node for n in dense + sparse}
-        cos = {n.node.node_id: float(n.score or 0.0) for n in dense}
-        bm = {n.node.node_id: float(n.score or 0.0) for n in sparse}
-        by_paper: dict[str, Source] = {}
-        for node_id, score in fused:
-            node = nodes[node_id]
-            pid = str(node.metadata.get("paper_id"))
-            src = by_paper.get(pid)
-            if src is None:  # best chunk of the paper comes first in fused order
-                src = source_from_metadata(node.metadata, node.get_content(), score)
-                by_paper[pid] = src
-            if node_id in cos:
-                src.dense_score = max(src.dense_score or -1.0, cos[node_id])
-            if node_id in bm:
-                src.bm25_score = max(src.bm25_score or 0.0, bm[node_id])
-        sources = list(by_paper.values())
+        sparse = best_per_paper(bm25.retrieve(query)) if bm25 is not None else {}
+        fused = weighted_rrf(
+            [list(dense), list(sparse), list(sent)],
+            [s.dense_weight, s.bm25_weight, s.sentence_weight],
+            s.rrf_k,
+        )
+        missing = [pid for pid, _ in fused if pid not in dense and pid not in sparse]
+        extra = self.index.first_chunks(missing)
+        sources: list[Source] = []
+        for pid, score in fused:
+            hit = dense.get(pid) or sparse.get(pid) or extra.get(pid)
+            if hit is None:
+                continue
+            src = source_from_metadata(hit.node.metadata, hit.node.get_content(), score)
+            if pid in dense:
+                src.dense_score = float(dense[pid].score or 0.0)
+            if pid in sparse:
+                src.bm25_score = float(sparse[pid].score or 0.0)
+            if pid in sent:
+                src.sentence_score = float(sent[pid].score or 0.0)
+            sources.append(src)
         named = set(_ARXIV_ID.findall(query))
         if named:  # an arXiv id in the question names its paper outright
             sources.sort(key=lambda src: src.paper_id not in named)
-        return Retrieval(query=query, query_vec=qvec, sources=sources)
+        return Retrieval(
+            query=query,
+            query_vec=qvec,
+            sources=sources,
+            dense_pool=[float(n.score or 0.0) for n in dense.values()],
+            sentence_pool=[float(n.score or 0.0) for n in sent_hits],
+        )
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         from llama_index.core.schema import TextNode

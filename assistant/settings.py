@@ -76,7 +76,12 @@ class Settings(BaseSettings):
     candidate_k: int = Field(30, ge=5, description="Chunks each retriever returns before fusion.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of dense retrieval in RRF.")
     bm25_weight: float = Field(0.6, ge=0, description="Weight of BM25 retrieval in RRF.")
-    rrf_k: float = Field(60.0, gt=0, description="Reciprocal-rank-fusion constant.")
+    sentence_weight: float = Field(
+        1.5, ge=0, description="Weight of single-sentence dense retrieval in RRF."
+    )
+    rrf_k: float = Field(
+        10.0, gt=0, description="Reciprocal-rank-fusion constant (tuned on the dev split)."
+    )
     dense_margin: float = Field(
         0.03, ge=0, le=1, description="Cite papers whose cosine is within this of the best..."
     )
@@ -87,6 +92,13 @@ class Settings(BaseSettings):
     # --- refusal ----------------------------------------------------------------------------
     refusal_threshold: float = Field(
         0.5, ge=0, le=1, description="Refuse when the support probability is below this."
+    )
+    llm_refusal_threshold: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Gate threshold when an LLM answers: lower, because the LLM itself refuses "
+        "(NOT_IN_DIGESTS) when the sources do not hold the answer.",
     )
 
     # --- prompting and answers --------------------------------------------------------------

@@ -283,6 +283,30 @@ class PaperIndex:
         sims = [1.0 + float(np.log(max(s, 1e-12))) for s in (res.similarities or [])]
         return [NodeWithScore(node=n, score=s) for n, s in zip(res.nodes or [], sims, strict=True)]
 
+    def dense_sentences(self, query_vec: np.ndarray, k: int) -> list[NodeWithScore]:
+        """Top-k single sentences by cosine similarity (metadata: paper_id, sentence)."""
+        if self.sentences.count() == 0:
+            return []
+        res = self.sentence_store.query(
+            VectorStoreQuery(query_embedding=query_vec.tolist(), similarity_top_k=k)
+        )
+        sims = [1.0 + float(np.log(max(s, 1e-12))) for s in (res.similarities or [])]
+        return [NodeWithScore(node=n, score=s) for n, s in zip(res.nodes or [], sims, strict=True)]
+
+    def first_chunks(self, paper_ids: list[str]) -> dict[str, NodeWithScore]:
+        """Chunk 0 of each paper (for papers found only through a sentence)."""
+        if not paper_ids:
+            return {}
+        got = self.chunks.get(
+            ids=[f"{pid}#0" for pid in paper_ids], include=["metadatas", "documents"]
+        )
+        out: dict[str, NodeWithScore] = {}
+        for doc, meta in zip(got["documents"], got["metadatas"], strict=True):
+            clean = {k: v for k, v in meta.items() if k not in _INTERNAL_KEYS}
+            node = TextNode(id_=f"{meta['paper_id']}#0", text=doc, metadata=clean)
+            out[str(meta["paper_id"])] = NodeWithScore(node=node, score=0.0)
+        return out
+
     def sentence_vectors(self, paper_ids: list[str]) -> dict[str, SentenceVectors]:
         if not paper_ids:
             return {}

@@ -47,17 +47,39 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, steps: int = 4000) -> 
     return w
 
 
+def balanced_accuracy(p: np.ndarray, y: np.ndarray) -> float:
+    pos, neg = y == 1, y == 0
+    return float(((p[pos] >= 0.5).mean() + (p[neg] < 0.5).mean()) / 2)
+
+
+def cross_validate(x: np.ndarray, y: np.ndarray, l2: float, folds: int = 5) -> float:
+    """Balanced accuracy of held-out folds (deterministic interleaved folds)."""
+    p = np.zeros(len(y))
+    for f in range(folds):
+        test = np.arange(len(y)) % folds == f
+        w = fit_logistic(x[~test], y[~test], l2)
+        p[test] = 1 / (1 + np.exp(-(x[test] @ w[:-1] + w[-1])))
+    return balanced_accuracy(p, y)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--index-dir", default=".assistant")
-    ap.add_argument("--l2", type=float, default=0.01)
+    ap.add_argument("--l2", type=float, default=None, help="default: chosen by 5-fold CV")
     args = ap.parse_args()
     rows = load("dev")
     with Assistant(index_dir=args.index_dir, llm_enabled=False) as a:
         x = np.stack([features(a, r) for r in rows])
     y = np.asarray([1.0 if r["answerable"] else 0.0 for r in rows])
     mean, scale = x.mean(0), x.std(0) + 1e-9
-    w = fit_logistic((x - mean) / scale, y, args.l2)
+    xs = (x - mean) / scale
+    l2 = args.l2
+    if l2 is None:
+        scores = {c: cross_validate(xs, y, c) for c in (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)}
+        for c, acc in scores.items():
+            print(f"l2={c:<6} 5-fold balanced accuracy {acc:.3f}")
+        l2 = max(scores, key=lambda c: scores[c])
+    w = fit_logistic(xs, y, l2)
     p = 1 / (1 + np.exp(-(((x - mean) / scale) @ w[:-1] + w[-1])))
     for i in np.argsort(p):
         flag = "ok " if (p[i] >= 0.5) == bool(y[i]) else "BAD"
@@ -72,6 +94,7 @@ def main() -> None:
         "scale": dict(zip(FEATURES, map(float, scale), strict=True)),
         "dev_accuracy": acc,
         "n_dev": len(y),
+        "l2": l2,
     }
     CALIBRATION_FILE.write_text(json.dumps(data, indent=2) + "\n")
     print(f"wrote {CALIBRATION_FILE}")
