@@ -34,21 +34,38 @@ def wants_several(question: str) -> bool:
     return bool(_MULTI.search(question))
 
 
+_QUANTITY = re.compile(
+    r"多少|几[个种位名篇项次倍]?|百分之|比例|how (?:many|much|large|fast|long)|what (?:percentage|"
+    r"number|fraction|share|accuracy|score|rate)|by how",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\d")
+
+
 def _score_sentences(
-    question: str, query_vec: np.ndarray, sv: SentenceVectors, doc_freq: dict[str, int], n: int
+    question: str,
+    query_vec: np.ndarray,
+    sv: SentenceVectors,
+    doc_freq: dict[str, int],
+    n: int,
+    source: Source,
 ) -> np.ndarray:
     """Cosine to the question, plus a bonus for the question's rarer words (exact names and
-    numbers matter more than topic similarity)."""
+    numbers matter more than topic similarity). Words of the paper's own title are left out of
+    that bonus: every sentence of the paper is about them, so they do not pick the answer."""
     cos = sv.vectors @ query_vec
-    terms = content_terms(question)
-    if not terms:
-        return cos
-    idf = {t: math.log((n + 1) / (doc_freq.get(t, 0) + 0.5)) for t in terms}
-    total = sum(idf.values()) or 1.0
-    overlap = np.asarray(
-        [sum(w for t, w in idf.items() if t in token_set(s)) / total for s in sv.texts]
-    )
-    return cos + 0.12 * overlap
+    title = token_set(f"{source.title}\n{source.title_zh}")
+    terms = [t for t in content_terms(question) if t not in title]
+    bonus = np.zeros(len(sv.texts))
+    if terms:
+        idf = {t: math.log((n + 1) / (doc_freq.get(t, 0) + 0.5)) for t in terms}
+        total = sum(idf.values()) or 1.0
+        bonus += 0.12 * np.asarray(
+            [sum(w for t, w in idf.items() if t in token_set(s)) / total for s in sv.texts]
+        )
+    if _QUANTITY.search(question):  # the answer is a number: prefer sentences that give one
+        bonus += 0.03 * np.asarray([bool(_NUMBER.search(s)) for s in sv.texts])
+    return cos + bonus
 
 
 def extractive_answer(
@@ -69,7 +86,7 @@ def extractive_answer(
             sv = sentences.get(src.paper_id)
             best = ""
             if sv is not None and sv.texts:
-                scores = _score_sentences(question, query_vec, sv, doc_freq, n_docs)
+                scores = _score_sentences(question, query_vec, sv, doc_freq, n_docs, src)
                 best = defuse_markers(sv.texts[int(np.argmax(scores))])
             title = src.title if lang == "en" else (src.title_zh or src.title)
             lines.append(f"- **{title}** [{i + 1}]" + (f"：{best}" if best else ""))
@@ -80,7 +97,7 @@ def extractive_answer(
         sv = sentences.get(src.paper_id)
         if sv is None or not sv.texts:
             continue
-        scores = _score_sentences(question, query_vec, sv, doc_freq, n_docs)
+        scores = _score_sentences(question, query_vec, sv, doc_freq, n_docs, src)
         order = np.argsort(-scores)[:2]
         picked.extend((i, int(j), float(scores[j])) for j in order)
     if not picked:
