@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import cast
 
+import httpx
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
@@ -83,5 +84,7 @@ class ChatLLM:
                 raise LLMError("the stream broke off before the answer was complete")
         except openai.OpenAIError as exc:
             raise LLMError(_describe(exc)) from None
-        except (OSError, ValueError) as exc:  # httpx transport errors surface as these
+        except (OSError, ValueError, httpx.HTTPError) as exc:
+            # Mid-stream transport errors are not wrapped by openai: a connection cut inside
+            # the body surfaces as httpx.RemoteProtocolError.
             raise LLMError(f"the stream broke off ({type(exc).__name__})") from None
