@@ -9,6 +9,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from .prompt import NOT_IN_DIGESTS, build_answer_messages, build_condense_prompt
 from .records import Answer, IngestReport, Source, Turn
 from .retrieve import HybridRetriever, Retrieval, select_for_answer
 from .settings import Settings
-from .store import IndexError_, PaperIndex
+from .store import IndexError_, PaperIndex, SentenceVectors
 from .text import detect_language
 
 # Settings a single ask/stream call may override (UI settings panel, API callers). Only these:
@@ -36,6 +37,14 @@ CALL_OVERRIDES = frozenset(
 )
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+@dataclass
+class _Evidence:
+    ret: Retrieval
+    chosen: list[Source]
+    sentences: dict[str, SentenceVectors]
+    support: float
 
 
 class AssistantError(ValueError):
@@ -172,14 +181,20 @@ class Assistant:
         if lang == "auto":
             lang = "en"
         llm = self._llm_for(s)
-        rq = self._resolve_follow_up(q, turns, llm, notices)
-        ret = self._retrieve(rq)
-        chosen = select_for_answer(ret.sources, s)
-        support_ids = list(dict.fromkeys([x.paper_id for x in ret.sources[:3] + chosen]))
-        sentences = self.index.sentence_vectors(support_ids)
+        threshold = s.llm_refusal_threshold if llm is not None else s.refusal_threshold
+        rq = self._resolve_follow_up(q, turns, llm)
+        ev = self._evidence(rq, s)
+        if turns and rq == q and ev.support < threshold:
+            # A follow-up with nothing to point back with ("训练用了什么硬件?") reads as a new
+            # question; try it in the conversation's context and keep whichever reading the
+            # digests support better, so a real change of topic is not dragged back.
+            in_context = self._resolve_follow_up(q, turns, llm, force=True)
+            if in_context != q:
+                alt = self._evidence(in_context, s)
+                if alt.support > ev.support:
+                    rq, ev = in_context, alt
+        ret, chosen, sentences, support = ev.ret, ev.chosen, ev.sentences, ev.support
         df, n_docs = self._doc_freq()
-        features = compute_features(rq, ret, sentences, df, n_docs)
-        support = self._gate.probability(features)
         base = Answer(
             question=q,
             text="",
@@ -188,7 +203,6 @@ class Assistant:
             support=support,
             retrieval_query=rq if rq != q else None,
         )
-        threshold = s.llm_refusal_threshold if llm is not None else s.refusal_threshold
         if support < threshold or not chosen:
             yield from self._refuse(base, ret.sources[:3])
             return
@@ -304,10 +318,20 @@ class Assistant:
             notices.append(message(self.settings.prompts_dir, lang, "question_cut", n=limit))
         return q, notices
 
+    def _evidence(self, query: str, s: Settings) -> _Evidence:
+        """Retrieval, citable sources and the gate's support for one reading of a question."""
+        ret = self._retrieve(query)
+        chosen = select_for_answer(ret.sources, s)
+        ids = list(dict.fromkeys([x.paper_id for x in ret.sources[:3] + chosen]))
+        sentences = self.index.sentence_vectors(ids)
+        df, n_docs = self._doc_freq()
+        support = self._gate.probability(compute_features(query, ret, sentences, df, n_docs))
+        return _Evidence(ret, chosen, sentences, support)
+
     def _resolve_follow_up(
-        self, q: str, turns: list[Turn], llm: ChatLLM | None, notices: list[str]
+        self, q: str, turns: list[Turn], llm: ChatLLM | None, *, force: bool = False
     ) -> str:
-        if not turns or not is_follow_up(q):
+        if not turns or not (force or is_follow_up(q)):
             return q
         if llm is not None:
             try:
@@ -318,7 +342,7 @@ class Assistant:
             except LLMError:
                 pass  # the heuristic below still resolves it
         ids = [p for t in turns for p in t.paper_ids]
-        return heuristic_query(q, turns, self._titles(ids))
+        return heuristic_query(q, turns, self._titles(ids), force=force)
 
     def _titles(self, paper_ids: list[str]) -> dict[str, str]:
         if not paper_ids:

@@ -56,11 +56,13 @@ def is_follow_up(question: str) -> bool:
     )
 
 
-def heuristic_query(question: str, history: Sequence[Turn], titles: dict[str, str]) -> str:
+def heuristic_query(
+    question: str, history: Sequence[Turn], titles: dict[str, str], *, force: bool = False
+) -> str:
     """Without an LLM: a follow-up is searched together with the previous question and the
     titles of the papers the previous answer cited. A standalone question is left alone, so a
     change of topic is not dragged back to the old one."""
-    if not history or not is_follow_up(question):
+    if not history or not (force or is_follow_up(question)):
         return question
     last_user = next((t.content for t in reversed(history) if t.role == "user"), "")
     last_ids = next((t.paper_ids for t in reversed(history) if t.role == "assistant"), [])
