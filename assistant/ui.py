@@ -1,19 +1,736 @@
-"""Browser chat (Gradio): placeholder until the full UI lands."""
+"""Browser chat (Gradio) and its HTTP API: a thin layer over the `Assistant` facade.
 
-from __future__ import annotations
+Start it with ``assistant chat [--host 127.0.0.1] [--port 7860]`` (or ``make run``). It binds
+127.0.0.1:7860 unless told otherwise (``ASSISTANT_HOST``, ``ASSISTANT_PORT``) and asks for a
+login when ``ASSISTANT_UI_AUTH=user:password`` is set. The page loads nothing from the internet.
 
-from .assistant import Assistant
+API (``gradio_client``)
+-----------------------
+Three endpoints with stable names; answers and sources are the JSON of the records in
+``assistant.records`` (``Answer``, ``Source``)::
+
+    from gradio_client import Client
+
+    c = Client("http://127.0.0.1:7860/")          # auth=("user", "password") with UI auth
+    ans = c.predict("UCFE 的用户研究有多少名参与者？", None, api_name="/ask")
+    ans["text"], ans["citations"], ans["sources"], ans["refused"]
+
+    history = [{"role": "user", "content": "UCFE 的用户研究有多少名参与者？"},
+               {"role": "assistant", "content": ans["text"],
+                "paper_ids": [x["paper_id"] for x in ans["citations"]]}]
+    c.predict("它对多少个 LLM 服务做了基准测试？", json.dumps(history), api_name="/ask")
+
+    c.predict("J&F 提升", 5, api_name="/search")   # list of sources, best first
+    c.predict(api_name="/papers")                  # the indexed papers
+
+``/ask(question: str, history: str | None = None, top_k: int | None = None,
+language: str | None = None) -> dict``
+    A cited answer or a refusal: ``text`` (with ``[n]`` markers), ``citations``
+    (``marker``, ``paper_id``, ``title``, ``url``), ``sources`` (``sources[n-1]`` is marker
+    ``[n]``; on a refusal the closest papers), ``refused``, ``mode`` (``llm``/``extractive``),
+    ``language``, ``notices`` (e.g. the LLM fell back to extractive). ``history`` is a JSON list
+    of ``{"role", "content", "paper_ids"?}`` messages (or null). ``top_k`` and ``language``
+    (``auto``/``zh``/``en``) override the server's settings for this call.
+``/search(question: str, k: int = 5) -> list[dict]``
+    Up to ``k`` sources (``paper_id``, ``title``, ``title_zh``, ``url``, ``text``, ``score``...).
+``/papers() -> list[dict]``
+    Every indexed paper: ``paper_id``, ``title``, ``title_zh``, ``url``, ``source_file``,
+    ``line``.
+
+Bad input (an empty question, a malformed history) comes back as a ``gradio_client``
+``AppError`` with a one-line message.
+"""
+
+# No `from __future__ import annotations` here: gr.api reads the endpoints' type hints at run
+# time to describe them to API clients.
+
+import hashlib
+import html
+import json
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+
+from .assistant import Assistant, AssistantError
+from .records import Answer
+
+log = logging.getLogger(__name__)
+
+# Questions shown on the empty chat; each was checked on the shipped seeds (tests/test_ui.py
+# asserts that each gets a cited, non-refused answer from the paper listed next to it).
+EXAMPLES: list[tuple[str, str]] = [
+    ("UCFE 的用户研究有多少名参与者？", "2410.14059"),
+    ("SAM2Long 在一对一比较中平均提高了多少分？", "2410.16268"),
+    ("哪些论文涉及 3D 场景的重建或生成？", "2410.17249"),
+    ("How many tasks does the AndroidLab benchmark contain?", "2410.24024"),
+    ("Which datasets were used to evaluate FrugalNeRF?", "2410.16271"),
+    ("Which papers are about video generation?", "2411.02385"),
+]
+
+LANGUAGES = [("Follow the question · 跟随提问", "auto"), ("中文", "zh"), ("English", "en")]
+
+# The browser keeps the last 30 exchanges (sources included, so ~5-15 KB each): the whole
+# conversation travels with every question, and localStorage holds only a few MB.
+MAX_STORED_MESSAGES = 60
+PREVIEW_CHARS = 150
+
+_SAFE_URL = re.compile(r"^https?://[^\s\"'<>`]+$", re.IGNORECASE)
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+_CODE = re.compile(r"`([^`\n]+)`")
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+_ARXIV_ID = re.compile(r"(\d{4}\.\d{4,5})(?:v\d+)?$")
 
 
-def launch(assistant: Assistant, host: str | None = None, port: int | None = None) -> None:
-    import gradio as gr
+# --- rendering (pure functions of JSON-like data: the same output live and after a reload) ---
 
-    assistant.ensure_indexed()
 
-    def respond(message: str, history: list[dict]) -> str:
-        return assistant.ask(message, history).text
+def _esc(text: Any) -> str:
+    return html.escape(str(text if text is not None else ""), quote=True)
 
-    demo = gr.ChatInterface(respond, title="Digest assistant")
-    demo.launch(
-        server_name=host or assistant.settings.host, server_port=port or assistant.settings.port
+
+def _safe_url(url: Any) -> str | None:
+    """Only plain http(s) links ever become hrefs: a digest can't smuggle in `javascript:`."""
+    if isinstance(url, str) and _SAFE_URL.match(url.strip()):
+        return url.strip()
+    return None
+
+
+def _link(url: str | None, label_html: str, cls: str, title: str = "") -> str:
+    if url is None:
+        return f'<span class="{cls}">{label_html}</span>'
+    tip = f' title="{_esc(title)}"' if title else ""
+    return (
+        f'<a class="{cls}" href="{_esc(url)}" target="_blank" rel="noopener noreferrer"{tip}>'
+        f"{label_html}</a>"
     )
+
+
+def _inline(text: str, links: dict[int, tuple[str | None, str]]) -> str:
+    """Escape one line, then add the little markdown answers use (**bold**, `code`) and turn
+    the markers of real citations into links; any other `[n]` stays plain text."""
+    out = _esc(text)
+    out = _CODE.sub(r"<code>\1</code>", out)
+    out = _BOLD.sub(r"<strong>\1</strong>", out)
+
+    def marker(m: re.Match[str]) -> str:
+        n = int(m.group(1))
+        if n not in links:
+            return m.group(0)
+        url, title = links[n]
+        return _link(url, f"[{n}]", "da-cite", title)
+
+    return _MARKER.sub(marker, out)
+
+
+def render_text(text: str, links: dict[int, tuple[str | None, str]] | None = None) -> str:
+    """Answer text as HTML: paragraphs, bullet lists, line breaks; everything escaped.
+
+    The result has no newlines so Gradio's markdown step treats the whole message as one HTML
+    block and never interprets digest text as markdown (links, images, headings)."""
+    links = links or {}
+    blocks: list[str] = []
+    para: list[str] = []
+    items: list[str] = []
+
+    def flush() -> None:
+        if para:
+            blocks.append("<p>" + "<br>".join(para) + "</p>")
+            para.clear()
+        if items:
+            blocks.append("<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
+            items.clear()
+
+    for raw in (text or "").splitlines():
+        line = raw.strip()
+        if not line:
+            flush()
+        elif _BULLET.match(line):
+            if para:
+                flush()
+            items.append(_inline(_BULLET.sub("", line, count=1), links))
+        else:
+            if items:
+                flush()
+            para.append(_inline(line.lstrip("#").strip() if line.startswith("#") else line, links))
+    flush()
+    return "".join(blocks)
+
+
+def _arxiv_id(source: dict[str, Any]) -> str:
+    pid = str(source.get("paper_id") or "")
+    m = _ARXIV_ID.search(pid)
+    return m.group(1) if m else pid
+
+
+def _fmt_score(value: Any, digits: int) -> str | None:
+    try:
+        return f"{float(value):.{digits}f}"
+    except (TypeError, ValueError):
+        return None
+
+
+def _quotes(text: str, marker: int) -> list[str]:
+    """The answer's sentences that carry [marker], markers removed. Extractive answers quote
+    the digest verbatim, so these can be found (and highlighted) in the passage."""
+    out: list[str] = []
+    for line in text.splitlines():
+        if f"[{marker}]" not in line:
+            continue
+        for piece in _MARKER.split(_BULLET.sub("", line.strip(), count=1))[::2]:
+            piece = " ".join(piece.replace("**", "").split()).strip(" ：:")
+            if len(piece) >= 8:
+                out.append(piece)
+    return out
+
+
+def _passage_html(passage: str, quotes: list[str]) -> tuple[str, str]:
+    """(preview, full) of a passage, with the quoted sentences marked. The preview starts at
+    the first quoted sentence, which is the part of the passage that answered the question."""
+    full = _esc(passage)
+    first: str | None = None
+    for q in quotes:
+        eq = _esc(q)
+        if eq in full and f"<mark>{eq}" not in full:
+            full = full.replace(eq, f"<mark>{eq}</mark>", 1)
+            if first is None or passage.find(q) < passage.find(first):
+                first = q
+    if first is not None:
+        start = passage.find(first)
+        cut = first if len(first) <= 2 * PREVIEW_CHARS else first[: 2 * PREVIEW_CHARS] + "…"
+        tail = "…" if start + len(cut) < len(passage) else ""
+        preview = ("…" if start > 0 else "") + f"<mark>{_esc(cut)}</mark>" + tail
+    else:
+        preview = _esc(passage[:PREVIEW_CHARS].rstrip()) + "…"
+    return preview, full
+
+
+def render_card(
+    source: dict[str, Any],
+    marker: int | None,
+    quotes: list[str] | None = None,
+    *,
+    compact: bool = False,
+) -> str:
+    """A source card: English title, Chinese title, arXiv link, score, the passage used.
+    `compact` (the closest papers of a refusal) keeps the passage folded away entirely."""
+    url = _safe_url(source.get("url"))
+    title = str(source.get("title") or source.get("paper_id") or "")
+    title_zh = str(source.get("title_zh") or "")
+    num = f'<span class="da-num">{marker}</span>' if marker is not None else ""
+    head = f'<div class="da-card-title">{num}{_link(url, _esc(title), "da-title")}</div>'
+    zh = f'<div class="da-zh">{_esc(title_zh)}</div>' if title_zh and title_zh != title else ""
+    meta = [_link(url, "arXiv:" + _esc(_arxiv_id(source)), "da-arxiv")]
+    score = _fmt_score(source.get("score"), 3)
+    if score is not None:
+        meta.append(f'<span title="fused retrieval score (higher is better)">score {score}</span>')
+    cosine = _fmt_score(source.get("dense_score"), 2)
+    if cosine is not None:
+        meta.append(f'<span title="cosine similarity of the passage">cos {cosine}</span>')
+    passage = " ".join(str(source.get("text") or "").split())
+    body = ""
+    if passage:
+        preview, full = _passage_html(passage, quotes or [])
+        if compact:
+            preview = ""
+        if compact or len(passage) > PREVIEW_CHARS:
+            body = (
+                '<details class="da-passage"><summary>'
+                f'<span class="da-preview">{preview}</span>'
+                '<span class="da-more">passage · 原文</span></summary>'
+                f'<div class="da-full">{full}</div></details>'
+            )
+        else:
+            body = f'<div class="da-passage da-short">{full}</div>'
+    return (
+        f'<div class="da-card">{head}{zh}<div class="da-meta">{" · ".join(meta)}</div>{body}</div>'
+    )
+
+
+def render_answer(answer: dict[str, Any]) -> str:
+    """An assistant message: notices, the answer with linked markers, then its source cards.
+
+    The cards live inside the message itself, so they stay with it after more messages and
+    after a reload (the chat is re-rendered from the stored answers)."""
+    sources = [s for s in answer.get("sources") or [] if isinstance(s, dict)]
+    refused = bool(answer.get("refused"))
+    zh = answer.get("language") == "zh"
+    links: dict[int, tuple[str | None, str]] = {}
+    for c in answer.get("citations") or []:
+        if not isinstance(c, dict):
+            continue
+        try:
+            n = int(c.get("marker"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        if 1 <= n <= len(sources):
+            links[n] = (_safe_url(c.get("url")), str(c.get("title") or ""))
+    parts: list[str] = []
+    for notice in answer.get("notices") or []:
+        parts.append(f'<div class="da-notice">⚠ {_esc(notice)}</div>')
+    parts.append(f'<div class="da-text">{render_text(str(answer.get("text") or ""), links)}</div>')
+    if refused:
+        cards = [render_card(s, None, compact=True) for s in sources]
+        label = "最接近的论文" if zh else "Closest papers"
+    else:
+        # Cited papers first in marker order; retrieved-but-uncited ones are left out (they
+        # did not contribute to the text).
+        text = str(answer.get("text") or "")
+        cards = [render_card(sources[n - 1], n, _quotes(text, n)) for n in sorted(links)]
+        label = "来源" if zh else "Sources"
+    if cards:
+        parts.append(
+            f'<div class="da-sources"><div class="da-sources-head">{label}</div>'
+            + "".join(cards)
+            + "</div>"
+        )
+    mode = answer.get("mode")
+    if not refused and mode in ("llm", "extractive"):
+        what = (
+            ("由 LLM 生成" if zh else "generated by the LLM")
+            if mode == "llm"
+            else ("摘录自摘要原文" if zh else "quoted from the digests")
+        )
+        parts.append(f'<div class="da-foot">{what}</div>')
+    cls = "da-answer da-refused" if refused else "da-answer"
+    return f'<div class="{cls}">' + "".join(parts) + "</div>"
+
+
+def render_pending(text: str) -> str:
+    """The answer while it streams: plain escaped text, markers not yet checked or linked."""
+    body = (
+        render_text(text)
+        if text.strip()
+        else '<p class="da-wait">Searching the digests · 正在检索摘要…</p>'
+    )
+    return f'<div class="da-answer da-streaming">{body}<span class="da-caret"></span></div>'
+
+
+def render_user(text: str) -> str:
+    return f'<div class="da-question">{render_text(text)}</div>'
+
+
+def render_error(message: str) -> str:
+    return f'<div class="da-answer da-error"><div class="da-notice">⚠ {_esc(message)}</div></div>'
+
+
+def render_chat(turns: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Chatbot messages for the stored conversation."""
+    out: list[dict[str, str]] = []
+    for t in turns:
+        if not isinstance(t, dict):
+            continue
+        if t.get("role") == "user":
+            out.append({"role": "user", "content": render_user(str(t.get("content") or ""))})
+        elif t.get("role") == "assistant":
+            ans = t.get("answer")
+            content = (
+                render_answer(ans)
+                if isinstance(ans, dict)
+                else render_text(str(t.get("content") or ""))
+            )
+            out.append({"role": "assistant", "content": content})
+    return out
+
+
+# --- conversation state (stored in the browser) ---------------------------------------------
+
+
+def _stored_answer(ans: Answer) -> dict[str, Any]:
+    """What the browser keeps of an answer: enough to re-render it and to resolve follow-ups."""
+    data = ans.model_dump(
+        mode="json",
+        include={"text", "citations", "refused", "mode", "language", "notices"},
+    )
+    data["sources"] = [
+        s.model_dump(
+            mode="json",
+            include={"paper_id", "title", "title_zh", "url", "text", "score", "dense_score"},
+        )
+        for s in ans.sources
+    ]
+    return data
+
+
+def _turns(state: Any) -> list[dict[str, Any]]:
+    """The conversation in the browser state (ignoring anything malformed)."""
+    if isinstance(state, dict):
+        state = state.get("turns")
+    if not isinstance(state, list):
+        return []
+    return [t for t in state if isinstance(t, dict) and t.get("role") in ("user", "assistant")]
+
+
+def history_for(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The history the Assistant reads: messages plus the papers each answer cited."""
+    out: list[dict[str, Any]] = []
+    for t in turns:
+        item: dict[str, Any] = {"role": t["role"], "content": str(t.get("content") or "")}
+        ans = t.get("answer")
+        if t["role"] == "assistant" and isinstance(ans, dict):
+            item["paper_ids"] = [
+                str(c.get("paper_id"))
+                for c in ans.get("citations") or []
+                if isinstance(c, dict) and c.get("paper_id")
+            ]
+        out.append(item)
+    return out
+
+
+def _parse_history(history: Any) -> list[dict[str, Any]]:
+    """API history: a JSON list of {"role", "content", "paper_ids"?} (or the list itself)."""
+    if history is None or (isinstance(history, str) and not history.strip()):
+        return []
+    if isinstance(history, str):
+        try:
+            history = json.loads(history)
+        except ValueError as exc:
+            raise gr.Error(f"history is not valid JSON: {exc}", print_exception=False) from None
+    if not isinstance(history, list) or not all(isinstance(m, dict) for m in history):
+        raise gr.Error(
+            'history must be a JSON list of {"role": ..., "content": ...} messages',
+            print_exception=False,
+        )
+    return history
+
+
+def _storage_key(assistant: Assistant) -> tuple[str, str]:
+    """Browser-storage key and secret, stable across restarts (a restart must not lose the
+    chats) and distinct per index (paper ids of another corpus would mean nothing)."""
+    s = assistant.settings
+    where = s.chroma_url or str(s.index_dir.resolve())
+    digest = hashlib.sha256(f"digest-assistant|{where}|{s.collection}".encode()).hexdigest()
+    return f"digest-assistant-chat-{digest[:12]}", digest[12:44]
+
+
+# --- the app ----------------------------------------------------------------------------------
+
+CSS = """
+.da-answer, .da-question { line-height: 1.6; }
+.da-answer p, .da-question p { margin: 0 0 .5em 0; }
+.da-answer ul { margin: .2em 0 .6em 1.2em; padding: 0; }
+.da-answer li { margin: .15em 0; }
+.da-answer a.da-cite { text-decoration: none; font-weight: 600; padding: 0 1px;
+  color: var(--color-accent); white-space: nowrap; }
+.da-answer a.da-cite:hover { text-decoration: underline; }
+.da-notice { border-left: 3px solid #d97706; background: rgba(217, 119, 6, .09);
+  padding: .35em .7em; margin: 0 0 .6em 0; border-radius: 4px; font-size: .92em; }
+.da-refused .da-text { border-left: 3px solid #9ca3af; padding-left: .6em; }
+.da-sources { margin-top: .7em; display: flex; flex-direction: column; gap: .5em; }
+.da-sources-head { font-size: .8em; text-transform: uppercase; letter-spacing: .06em;
+  opacity: .7; font-weight: 600; }
+.da-card { border: 1px solid var(--border-color-primary); border-radius: 8px;
+  padding: .5em .75em; background: var(--background-fill-secondary); font-size: .92em; }
+.da-card-title { line-height: 1.4; font-size: 1.04em; }
+.da-card-title a.da-title { text-decoration: none; color: inherit; }
+.da-card-title a.da-title:hover { text-decoration: underline; }
+.da-num { display: inline-block; min-width: 1.5em; text-align: center; margin-right: .45em;
+  border-radius: 4px; background: var(--color-accent); color: white; font-size: .85em;
+  padding: 0 .3em; }
+.da-zh { opacity: .85; margin-top: .1em; }
+.da-meta { font-size: .85em; opacity: .75; margin-top: .2em; }
+.da-meta a { color: var(--color-accent); text-decoration: none; }
+.da-passage { margin-top: .35em; font-size: .92em; }
+.da-passage summary { cursor: pointer; list-style: none; opacity: .85; }
+.da-passage summary::-webkit-details-marker { display: none; }
+.da-passage .da-more { margin-left: .4em; color: var(--color-accent); font-size: .9em;
+  white-space: nowrap; }
+.da-passage .da-more::before { content: "▸ "; }
+.da-passage[open] .da-preview { display: none; }
+.da-passage[open] .da-more::before { content: "▾ "; }
+.da-full { margin-top: .3em; }
+.da-passage mark { background: rgba(250, 204, 21, .32); color: inherit; border-radius: 2px;
+  padding: 0 1px; }
+.da-short { opacity: .85; }
+.da-foot { font-size: .78em; opacity: .55; margin-top: .5em; }
+.da-caret { display: inline-block; width: .5em; height: 1em; vertical-align: text-bottom;
+  background: currentColor; opacity: .5; animation: da-blink 1s steps(2) infinite; }
+@keyframes da-blink { 50% { opacity: 0; } }
+.da-wait { opacity: .6; }
+#da-header h1 { margin-bottom: 0; }
+#da-papers .virtual-row, #da-papers .virtual-row *, #da-papers td,
+#da-papers th, #da-papers input { font-family: var(--font) !important; }
+"""
+
+FONTS: list[gr.themes.Font | str] = [
+    gr.themes.LocalFont("Source Sans Pro"),  # served by Gradio itself, no CDN
+    "WenQuanYi Micro Hei",
+    "Noto Sans CJK SC",
+    "PingFang SC",
+    "Microsoft YaHei",
+    "ui-sans-serif",
+    "system-ui",
+    "sans-serif",
+]
+
+
+def theme() -> gr.themes.Base:
+    return gr.themes.Default(primary_hue="blue", font=FONTS)
+
+
+def build_ui(assistant: Assistant) -> gr.Blocks:
+    """The chat, corpus and settings views plus the /ask, /search and /papers endpoints.
+
+    Launch with `launch()`, or `build_ui(a).launch(css=CSS, theme=theme())` to embed it."""
+    assistant.ensure_indexed()
+    s = assistant.settings
+    papers = assistant.papers()
+    files = sorted({str(p.get("source_file") or "") for p in papers})
+    llm_configured = bool(s.llm_base_url or s.api_key())
+    key, secret = _storage_key(assistant)
+
+    def ui_overrides(top_k: float | None, language: str | None, use_llm: bool | None) -> dict:
+        out: dict[str, Any] = {}
+        if top_k:
+            out["top_k"] = int(top_k)
+        if language in ("auto", "zh", "en"):
+            out["answer_language"] = language
+        if llm_configured and use_llm is not None:
+            out["llm_enabled"] = bool(use_llm)
+        return out
+
+    # -- chat ---------------------------------------------------------------------------------
+    def respond(
+        message: str, state: Any, top_k: float, language: str, use_llm: bool
+    ) -> Iterator[tuple[Any, Any, Any]]:
+        """Yields (textbox, chatbot, stored state) while the answer streams."""
+        question = (message or "").strip()
+        turns = _turns(state)
+        if not question:
+            yield gr.skip(), gr.skip(), gr.skip()
+            return
+        shown = [*render_chat(turns), {"role": "user", "content": render_user(question)}]
+        yield "", [*shown, {"role": "assistant", "content": render_pending("")}], gr.skip()
+        draft = ""
+        final: Answer | None = None
+        try:
+            pieces = assistant.stream(
+                question, history_for(turns), **ui_overrides(top_k, language, use_llm)
+            )
+            for piece in pieces:
+                if isinstance(piece, Answer):
+                    final = piece
+                else:
+                    draft += piece
+                    pending = {"role": "assistant", "content": render_pending(draft)}
+                    yield gr.skip(), [*shown, pending], gr.skip()
+        except AssistantError as exc:
+            # Bad input: say so, keep the question in the box, store nothing.
+            gr.Warning(str(exc))
+            yield question, render_chat(turns), gr.skip()
+            return
+        except Exception as exc:  # a clear line in the chat, the traceback in the server log
+            log.exception("answering %r failed", question)
+            err = {"role": "assistant", "content": render_error(f"{type(exc).__name__}: {exc}")}
+            yield gr.skip(), [*shown, err], gr.skip()
+            return
+        assert final is not None
+        turns = [
+            *turns,
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": final.text, "answer": _stored_answer(final)},
+        ][-MAX_STORED_MESSAGES:]
+        yield gr.skip(), render_chat(turns), {"v": 1, "turns": turns}
+
+    def restore(state: Any) -> list[dict[str, str]]:
+        return render_chat(_turns(state))
+
+    def new_chat() -> tuple[list[Any], dict[str, Any], str]:
+        return [], {"v": 1, "turns": []}, ""
+
+    def pick_example(evt: gr.SelectData) -> str:
+        value = evt.value
+        return str(value.get("text", "")) if isinstance(value, dict) else str(value or "")
+
+    # -- API ----------------------------------------------------------------------------------
+    def ask(
+        question: str,
+        history: str | None = None,
+        top_k: int | None = None,
+        language: str | None = None,
+    ) -> dict:
+        """A cited answer (or a refusal) as JSON; history is a JSON list of messages."""
+        turns = _parse_history(history)
+        extra: dict[str, Any] = {}
+        if top_k is not None:
+            extra["top_k"] = top_k
+        if language:
+            extra["answer_language"] = language  # the Assistant validates both
+        try:
+            ans = assistant.ask(question, turns, **extra)
+        except AssistantError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        return ans.model_dump(mode="json")
+
+    def search(question: str, k: int = 5) -> list[dict]:
+        """Up to k sources for the question, best first."""
+        try:
+            return [x.model_dump(mode="json") for x in assistant.search(question, k=int(k))]
+        except AssistantError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+
+    def list_papers() -> list[dict]:
+        """Every indexed paper."""
+        return assistant.papers()
+
+    # -- layout -------------------------------------------------------------------------------
+    with gr.Blocks(title="Digest assistant · 论文摘要问答", fill_height=True) as demo:
+        store = gr.BrowserState({"v": 1, "turns": []}, storage_key=key, secret=secret)
+        gr.Markdown(
+            "# Digest assistant · 论文摘要问答\n"
+            f"Ask about {len(papers)} papers from {len(files)} digest "
+            f"file{'s' if len(files) != 1 else ''}, in Chinese or English. "
+            "Every claim links to its arXiv paper; when the digests don't say, it tells you. "
+            "· 用中文或英文提问，答案中的 [n] 指向 arXiv 论文。",
+            elem_id="da-header",
+        )
+        with gr.Tabs():
+            with gr.Tab("Chat · 问答"):
+                chatbot = gr.Chatbot(
+                    elem_id="da-chat",
+                    show_label=False,
+                    height="calc(100vh - 330px)",
+                    min_height=420,
+                    layout="bubble",
+                    sanitize_html=True,  # second line of defence; our HTML is escaped already
+                    latex_delimiters=[],  # digest text such as "$$" must stay text
+                    feedback_options=None,
+                    buttons=[],  # "copy" would copy the message's HTML source
+                    examples=[{"text": q} for q, _ in EXAMPLES],
+                    placeholder="**Ask a question about the papers** · 针对论文摘要提问",
+                )
+                with gr.Row(equal_height=True):
+                    box = gr.Textbox(
+                        show_label=False,
+                        placeholder="Ask in Chinese or English · 用中文或英文提问，回车发送",
+                        scale=8,
+                        autofocus=True,
+                        max_lines=6,
+                        elem_id="da-input",
+                    )
+                    send = gr.Button("Ask · 提问", variant="primary", scale=0, min_width=120)
+                    clear = gr.Button("New chat · 新对话", scale=0, min_width=170)
+                with gr.Accordion("Settings · 设置", open=False), gr.Row():
+                    top_k = gr.Slider(
+                        1, 10, value=min(s.top_k, 10), step=1, label="Sources · 来源数量"
+                    )
+                    language = gr.Radio(
+                        LANGUAGES,
+                        value=s.answer_language.value,
+                        label="Answer language · 回答语言",
+                    )
+                    use_llm = gr.Checkbox(
+                        value=s.llm_active,
+                        label=f"Use the LLM ({s.llm_model}) · 使用 LLM",
+                        info="Off: answers quote the digests directly.",
+                        visible=llm_configured,
+                    )
+            with gr.Tab("Papers · 论文"):
+                gr.Markdown(
+                    f"**{len(papers)} papers** indexed from **{len(files)} digest "
+                    f"file{'s' if len(files) != 1 else ''}**: "
+                    + ", ".join(f"`{f.rsplit('/', 1)[-1]}`" for f in files)
+                )
+                gr.Dataframe(
+                    value=[
+                        [
+                            p.get("paper_id"),
+                            p.get("title"),
+                            p.get("title_zh"),
+                            f"{str(p.get('source_file') or '').rsplit('/', 1)[-1]}:{p.get('line')}",
+                        ]
+                        for p in papers
+                    ],
+                    headers=["arXiv", "Title", "中文标题", "Digest file"],
+                    datatype=["str", "str", "str", "str"],
+                    interactive=False,
+                    wrap=True,
+                    show_search="search",
+                    column_widths=["10%", "38%", "31%", "21%"],
+                    max_height=640,
+                    elem_id="da-papers",
+                )
+
+        chat_inputs = [box, store, top_k, language, use_llm]
+        chat_outputs = [box, chatbot, store]
+        for trigger in (box.submit, send.click):
+            trigger(
+                respond,
+                chat_inputs,
+                chat_outputs,
+                api_visibility="private",
+                show_progress="hidden",
+                concurrency_limit=None,
+            )
+        chatbot.example_select(pick_example, None, box, api_visibility="private").then(
+            respond,
+            chat_inputs,
+            chat_outputs,
+            api_visibility="private",
+            show_progress="hidden",
+            concurrency_limit=None,
+        )
+        clear.click(new_chat, None, [chatbot, store, box], api_visibility="private")
+        # The chatbot's own trash icon must forget the stored chat too, or it would come back.
+        chatbot.clear(new_chat, None, [chatbot, store, box], api_visibility="private")
+        demo.load(restore, store, chatbot, api_visibility="private", show_progress="hidden")
+
+        # Several API callers are answered at once (the Assistant is thread-safe); the queue
+        # still bounds the total through Gradio's worker threads.
+        gr.api(ask, api_name="ask", concurrency_limit=None)
+        gr.api(search, api_name="search", concurrency_limit=None)
+        gr.api(list_papers, api_name="papers", concurrency_limit=None)
+    return demo
+
+
+def _auth(assistant: Assistant) -> tuple[str, str] | None:
+    raw = assistant.settings.ui_auth
+    if raw is None:
+        return None
+    user, sep, password = raw.get_secret_value().partition(":")
+    if not sep or not user or not password:
+        raise AssistantError("ui_auth must look like user:password")
+    return user, password
+
+
+def launch(
+    assistant: Assistant,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    prevent_thread_lock: bool = False,
+) -> gr.Blocks:
+    """Index the seeds if needed, then serve the chat (127.0.0.1:7860 by default).
+
+    With `prevent_thread_lock` it returns at once with the server running (tests); call
+    `.close()` on the returned Blocks to stop it."""
+    assistant.ensure_indexed()
+    auth = _auth(assistant)
+    demo = build_ui(assistant)
+    host = host or assistant.settings.host
+    port = port or assistant.settings.port
+    demo.queue(default_concurrency_limit=8)
+    _, url, _ = demo.launch(
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        auth_message="Digest assistant · 论文摘要问答" if auth else None,
+        prevent_thread_lock=True,
+        quiet=True,
+        show_error=True,
+        footer_links=["api"],
+        theme=theme(),
+        css=CSS,
+        ssr_mode=False,  # the node SSR server is one more process and nothing we need
+    )
+    n = assistant.index.count_papers()
+    print(f"Digest assistant: {url}  ({n} papers){'  [login required]' if auth else ''}")
+    if not prevent_thread_lock:
+        try:
+            demo.block_thread()
+        finally:
+            demo.close()
+    return demo
