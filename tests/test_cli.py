@@ -1,0 +1,130 @@
+"""The `assistant` console script in real subprocesses: JSON output fields, and one-line errors
+with a non-zero exit status instead of tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from conftest import REPO
+
+ASSISTANT_BIN = REPO / ".venv" / "bin" / "assistant"
+SOURCE_FIELDS = {"paper_id", "title", "title_zh", "url", "text", "score"}
+ANSWER_FIELDS = {
+    "question",
+    "text",
+    "citations",
+    "sources",
+    "refused",
+    "mode",
+    "language",
+    "notices",
+    "support",
+    "retrieval_query",
+}
+
+
+def cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    # cwd is a scratch folder: the default seeds/ and .assistant/ must not be found or created.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
+    return subprocess.run(
+        [str(ASSISTANT_BIN), *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_search_json(index_copy: Path, tmp_path: Path) -> None:
+    proc = cli(
+        "--index-dir",
+        index_copy,
+        "search",
+        "UCFE 用户研究有多少名参与者？",
+        "-k",
+        "3",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    results: list[dict[str, Any]] = json.loads(proc.stdout)
+    assert 1 <= len(results) <= 3
+    for r in results:
+        assert set(r) >= SOURCE_FIELDS
+        assert isinstance(r["score"], float) and r["text"] and r["url"].startswith("https://")
+    assert len({r["paper_id"] for r in results}) == len(results)
+    top = results[0]
+    assert top["paper_id"] == "2410.14059"
+    assert top["title"].startswith("UCFE") and top["title_zh"].startswith("UCFE")
+    assert top["url"] == "https://arxiv.org/abs/2410.14059" and "804" in top["text"]
+    assert not (tmp_path / ".assistant").exists()
+
+
+def test_ask_json(index_copy: Path, tmp_path: Path) -> None:
+    proc = cli(
+        "--index-dir",
+        index_copy,
+        "ask",
+        "How many participants took part in the UCFE user study?",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert set(answer) >= ANSWER_FIELDS
+    assert answer["mode"] == "extractive" and answer["refused"] is False
+    assert answer["language"] == "en" and "804" in answer["text"]
+    [citation] = answer["citations"]
+    assert set(citation) == {"marker", "paper_id", "title", "url"}
+    assert citation["paper_id"] == "2410.14059"
+    assert answer["sources"][citation["marker"] - 1]["paper_id"] == "2410.14059"
+    assert set(answer["sources"][0]) >= SOURCE_FIELDS
+
+
+def test_ask_plain_text_lists_the_cited_papers(index_copy: Path, tmp_path: Path) -> None:
+    proc = cli("--index-dir", index_copy, "ask", "UCFE 用户研究有多少名参与者？", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "804" in proc.stdout
+    assert "[1] UCFE: A User-Centric" in proc.stdout
+    assert "https://arxiv.org/abs/2410.14059" in proc.stdout
+
+
+def test_ingest_missing_path_is_a_one_line_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder"
+    proc = cli("--index-dir", tmp_path / "index", "ingest", missing, cwd=tmp_path)
+    assert_one_line_error(proc, str(missing))
+
+
+def test_empty_question_is_a_one_line_error(index_copy: Path, tmp_path: Path) -> None:
+    proc = cli("--index-dir", index_copy, "ask", "   ", cwd=tmp_path)
+    assert_one_line_error(proc, "empty")
+
+
+def test_ingest_of_a_non_digest_reports_it_and_keeps_the_index(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "todo.md").write_text("- buy milk\n- read papers\n", encoding="utf-8")
+    proc = cli("--index-dir", index_copy, "ingest", folder, "--json", cwd=tmp_path)
+    assert proc.returncode == 1  # a file could not be used
+    report = json.loads(proc.stdout)
+    assert report["added"] == report["updated"] == report["removed"] == []
+    [problem] = report["problems"]
+    assert problem["severity"] == "error" and problem["file"].endswith("todo.md")
+    assert "not a digest" in problem["reason"]
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,313 @@
+"""Incremental ingest against a real Chroma folder: idempotence, edits, removals, broken files,
+a killed ingest repaired by the next one, auto-indexing on first use, and the folder lock.
+
+Each test embeds a handful of short papers into its own folder (embedding is the slow part)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import REPO, SEEDS, write_digest
+
+from assistant import Assistant
+from assistant.assistant import AssistantError
+from assistant.parse import display_name
+
+ASSISTANT_BIN = REPO / ".venv" / "bin" / "assistant"
+TINY = Path(__file__).resolve().parent / "data"
+
+A = (
+    "2501.00101",
+    "Quokka Routing for Sparse Experts",
+    "本文提出 Quokka 路由，用于稀疏专家模型。它把负载均衡误差降低了 23%。",
+)
+B = (
+    "2501.00102",
+    "Marmot: Tabular Anomaly Detection",
+    "Marmot 是一种表格数据异常检测方法。在 9 个数据集上平均 AUROC 为 0.91。",
+)
+C = (
+    "2501.00103",
+    "Pangolin Speech Codec",
+    "Pangolin 是一种低码率语音编解码器。它在 1.2 kbps 下的 MOS 达到 3.9。",
+)
+D = (
+    "2501.00104",
+    "Narwhal Sonar Mapping",
+    "Narwhal 用声呐数据绘制海底地形图。测绘精度达到 0.5 米。",
+)
+
+
+def make(index_dir: Path, seeds_dir: Path | None = None) -> Assistant:
+    return Assistant(index_dir=index_dir, seeds_dir=seeds_dir or index_dir, llm_enabled=False)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "digests"
+    folder.mkdir()
+    write_digest(folder / "one.md", [A, B, C])
+    return folder
+
+
+@pytest.fixture
+def a(tmp_path: Path, corpus: Path) -> Iterator[Assistant]:
+    with make(tmp_path / "index", corpus) as assistant:
+        report = assistant.ingest([corpus], progress=False)
+        assert sorted(report.added) == [A[0], B[0], C[0]]
+        yield assistant
+
+
+def rows(a: Assistant) -> tuple[int, int]:
+    """(chunk rows, sentence rows) as Chroma holds them."""
+    return a.index.chunks.count(), a.index.sentences.count()
+
+
+def docs_of(a: Assistant, paper_id: str) -> list[str]:
+    """Every stored text (chunks and sentences) of one paper."""
+    where = {"paper_id": paper_id}
+    return (
+        a.index.chunks.get(where=where)["documents"]
+        + a.index.sentences.get(where=where)["documents"]
+    )
+
+
+# --- incremental behaviour --------------------------------------------------------------------
+
+
+def test_second_ingest_changes_nothing(a: Assistant, corpus: Path, tmp_path: Path) -> None:
+    before_rows, before_gen = rows(a), a.index.generation
+    assert before_rows[0] == 3 and before_rows[1] >= 6
+
+    report = a.ingest([corpus], progress=False)
+    assert (report.added, report.updated, report.removed) == ([], [], [])
+    assert sorted(report.unchanged) == [A[0], B[0], C[0]]
+    assert not report.changed
+    assert rows(a) == before_rows
+    # Nothing was written at all: every write bumps the store's generation.
+    assert a.index.generation == before_gen
+
+    # The same holds for a fresh Assistant: the state lives in Chroma, not in memory.
+    a.close()
+    with make(tmp_path / "index", corpus) as again:
+        report = again.ingest([corpus], progress=False)
+        assert report.added == report.updated == report.removed == []
+        assert rows(again) == before_rows
+        assert again.index.generation == before_gen
+
+
+def test_edited_paper_is_the_only_update_and_old_text_is_gone(a: Assistant, corpus: Path) -> None:
+    old_rows = rows(a)
+    edited = (B[0], B[1], "Marmot 现在改用 Wombat 评分函数检测异常。新的平均 AUROC 为 0.95。")
+    write_digest(corpus / "one.md", [A, edited, C])
+
+    report = a.ingest([corpus], progress=False)
+    assert report.updated == [B[0]]
+    assert sorted(report.unchanged) == [A[0], C[0]]
+    assert report.added == report.removed == []
+    assert rows(a)[0] == old_rows[0]  # still one chunk per paper: the old one was replaced
+
+    stored = "\n".join(docs_of(a, B[0]))
+    assert "Wombat" in stored and "0.91" not in stored and "9 个数据集" not in stored
+    for src in a.search("表格数据异常检测 9 个数据集 AUROC 0.91", k=5):
+        assert "9 个数据集" not in src.text
+    top = a.search("Wombat 评分函数", k=1)[0]
+    assert top.paper_id == B[0] and "Wombat" in top.text
+
+
+def test_removed_entry_and_deleted_file_disappear(a: Assistant, corpus: Path) -> None:
+    write_digest(corpus / "two.md", [D])
+    assert a.ingest([corpus], progress=False).added == [D[0]]
+
+    write_digest(corpus / "one.md", [A, B])  # C's entry deleted
+    report = a.ingest([corpus], progress=False)
+    assert report.removed == [C[0]]
+    assert sorted(report.unchanged) == [A[0], B[0], D[0]]
+    assert docs_of(a, C[0]) == []
+
+    (corpus / "two.md").unlink()  # a whole file deleted
+    report = a.ingest([corpus], progress=False)
+    assert report.removed == [D[0]]
+    assert sorted(p["paper_id"] for p in a.papers()) == [A[0], B[0]]
+    assert rows(a)[0] == 2
+
+
+def test_added_file_is_added_and_others_left_alone(a: Assistant, tmp_path: Path) -> None:
+    # Ingesting one new file by path must not treat the papers of other files as removed.
+    extra = write_digest(tmp_path / "extra.md", [D])
+    report = a.ingest([extra], progress=False)
+    assert report.added == [D[0]]
+    assert report.removed == [] and report.updated == []
+    assert sorted(p["paper_id"] for p in a.papers()) == [A[0], B[0], C[0], D[0]]
+    assert a.search("声呐 海底地形图", k=1)[0].paper_id == D[0]
+    sources = {p["paper_id"]: p["source_file"] for p in a.papers()}
+    assert sources[D[0]] == display_name(extra)
+
+
+def test_non_digest_file_in_folder_is_reported_and_the_rest_indexed(tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    write_digest(folder / "good.md", [A, B])
+    (folder / "readme.txt").write_text("These are my notes, not a digest.\n", encoding="utf-8")
+    (folder / "data.txt").write_bytes(b"\x00\x01\x02binary")
+    with make(tmp_path / "index", folder) as a:
+        report = a.ingest([folder], progress=False)
+        assert sorted(report.added) == [A[0], B[0]]
+        errors = {p.file: p.reason for p in report.problems if p.severity == "error"}
+        assert set(errors) == {
+            display_name(folder / "readme.txt"),
+            display_name(folder / "data.txt"),
+        }
+        assert "not a digest" in errors[display_name(folder / "readme.txt")]
+        assert rows(a)[0] == 2
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [b"\x89PNG\r\n\x1a\n\x00\x00binary", "只是一些笔记，没有条目。\n".encode(), b""],
+    ids=["binary", "no-entries", "empty"],
+)
+def test_broken_file_keeps_its_indexed_papers(
+    a: Assistant, corpus: Path, tmp_path: Path, broken: bytes
+) -> None:
+    before = rows(a)
+    (corpus / "one.md").write_bytes(broken)
+    report = a.ingest([corpus], progress=False)
+    assert report.removed == []
+    assert [p.file for p in report.problems if p.severity == "error"] == [
+        display_name(corpus / "one.md")
+    ]
+    assert rows(a) == before
+    assert a.search("稀疏专家 路由 负载均衡", k=1)[0].paper_id == A[0]
+
+
+# --- interrupted ingest -----------------------------------------------------------------------
+
+
+def seed_entries(n: int, sentences: int = 3) -> str:
+    """The first n entries of the first seed file, each summary cut to its first sentences
+    (real text, but quick to embed)."""
+    lines = sorted(SEEDS.glob("*.txt"))[0].read_text(encoding="utf-8").split("\n")
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if line.startswith("## ") and len(out) < n:
+            summary = "。".join(lines[i + 3].split("。")[:sentences]) + "。"
+            out.append(f"{line}\n{lines[i + 1]}\n\n{summary}\n")
+    return "\n".join(out)
+
+
+def queued_rows(index_dir: Path) -> int:
+    """Rows Chroma has logged so far, read from its SQLite file without taking the folder's
+    lock (a second Chroma client is exactly what the lock forbids)."""
+    db = index_dir / "chroma.sqlite3"
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.5) as con:
+            return int(con.execute("select count(*) from embeddings_queue").fetchone()[0])
+    except sqlite3.Error:  # not created yet, or locked mid-write: ask again
+        return 0
+
+
+def store_snapshot(a: Assistant) -> dict[str, list[tuple[str, str]]]:
+    """Every row of both collections: id -> text, sorted (what a clean build must equal)."""
+    out = {}
+    for name, col in (("chunks", a.index.chunks), ("sentences", a.index.sentences)):
+        got = col.get()
+        out[name] = sorted(zip(got["ids"], got["documents"], strict=True))
+    return out
+
+
+def test_killed_ingest_is_repaired_by_the_next_one(tmp_path: Path) -> None:
+    folder = tmp_path / "six"
+    folder.mkdir()
+    (folder / "six.txt").write_text(seed_entries(6), encoding="utf-8")
+    broken_dir, clean_dir = tmp_path / "broken-index", tmp_path / "clean-index"
+
+    # One paper per batch, so the process is killed with some papers written and some not.
+    env = {**os.environ, "ASSISTANT_EMBED_BATCH_SIZE": "1"}
+    cmd = [str(ASSISTANT_BIN), "--index-dir", str(broken_dir), "ingest", str(folder)]
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while queued_rows(broken_dir) == 0 and proc.poll() is None:
+            assert time.monotonic() < deadline, "the ingest wrote nothing in 120 s"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "ingest finished before it could be killed"
+
+    query_set = [
+        "UCFE 用户研究有多少名参与者？",
+        "long video segmentation",
+        "NeRF 少样本",
+        "世界模型",
+    ]
+    with make(broken_dir, folder) as a:
+        state = a.index.state()
+        assert sum(p.complete for p in state.values()) < 6  # really interrupted
+        report = a.ingest([folder], progress=False)
+        # Half-written papers are rewritten, finished ones left alone, missing ones added.
+        assert sorted(report.unchanged) == sorted(p for p, s in state.items() if s.complete)
+        assert {p for p, s in state.items() if not s.complete} <= set(report.updated)
+        assert len(report.added) + len(report.updated) + len(report.unchanged) == 6
+        final = a.index.state()
+        assert len(final) == 6 and all(p.complete for p in final.values())
+        broken_rows = store_snapshot(a)
+        broken_answers = [[(s.paper_id, s.text) for s in a.search(q, k=6)] for q in query_set]
+        assert a.ingest([folder], progress=False).changed is False
+
+    with make(clean_dir, folder) as clean:
+        assert len(clean.ingest([folder], progress=False).added) == 6
+        clean_rows = store_snapshot(clean)
+        clean_answers = [[(s.paper_id, s.text) for s in clean.search(q, k=6)] for q in query_set]
+
+    # No duplicate or leftover rows: the repaired store holds exactly what a clean build holds.
+    assert broken_rows == clean_rows
+    assert len(clean_rows["chunks"]) >= 6
+    chunk_papers = [row_id.split("#")[0] for row_id, _ in broken_rows["chunks"]]
+    assert sorted(set(chunk_papers)) == sorted(final)
+    assert broken_answers == clean_answers
+
+
+# --- first use and the folder lock ------------------------------------------------------------
+
+
+def test_first_use_indexes_the_seeds_folder(tmp_path: Path) -> None:
+    index_dir = tmp_path / "fresh"
+    with make(index_dir, TINY) as a:
+        top = a.search("Zorblax 在 CASP15 上的 GDT 分数", k=3)
+        assert top[0].paper_id == "2501.00001"
+        assert len(a.papers()) == 4
+    assert (index_dir / "chroma.sqlite3").exists()
+
+
+def test_second_assistant_on_a_held_folder_fails_clearly(tmp_path: Path) -> None:
+    index_dir = tmp_path / "held"
+    shutil.copytree(TINY, tmp_path / "seeds")
+    first = make(index_dir, tmp_path / "seeds")
+    first.index  # noqa: B018 - opening the index takes the folder's lock
+    try:
+        second = make(index_dir, tmp_path / "seeds")
+        with pytest.raises(AssistantError) as err:
+            second.search("Zorblax")  # waits ~10 s for the lock, then gives up
+        message = str(err.value)
+        assert "\n" not in message
+        assert str(index_dir.resolve()) in message and "in use" in message
+    finally:
+        first.close()
+    # Once the first lets go, the folder opens normally.
+    with make(index_dir, tmp_path / "seeds") as third:
+        assert third.index.count_papers() == 0

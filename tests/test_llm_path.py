@@ -1,0 +1,264 @@
+"""The LLM path against a real loopback HTTP server speaking the OpenAI protocol (no mocks):
+what is sent, how streamed replies become checked answers, and every way the LLM can fail."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import unicodedata
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO, SEEDS
+from openai_server import Reply, ScriptedOpenAIServer
+
+from assistant import Assistant
+from assistant.cite import find_markers
+from assistant.prompt import message
+from assistant.records import Answer
+
+# A hung stream must fail its test, not stall the session (setup may build the seeds index).
+pytestmark = pytest.mark.timeout(240)
+
+UCFE = "2410.14059"
+QUESTION_ZH = "UCFE 用户研究有多少名参与者？"
+QUESTION_EN = "How many participants took part in the UCFE user study?"
+KEY = "sk-test-SECRET123"
+PROMPTS = REPO / "prompts"
+SOURCE_TAG = re.compile(r'<source id="(\d+)" arxiv="([^"]+)" title="([^"]*)">')
+
+
+@pytest.fixture(scope="module")
+def llm_index(seeds_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One private copy of the seeds index for this module (answering only reads it)."""
+    dest = tmp_path_factory.mktemp("llm") / "index"
+    shutil.copytree(seeds_index_dir, dest, ignore=shutil.ignore_patterns(".lock"))
+    return dest
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Fail any connection to anything but this machine (a hosted API, a model hub...)."""
+    outside: list[Any] = []
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: Any) -> None:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0]
+            if host not in ("127.0.0.1", "::1", "localhost"):
+                outside.append(address)
+                raise ConnectionRefusedError(f"test forbids connecting to {address}")
+        real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    yield outside
+    assert outside == [], f"connections outside loopback: {outside}"
+
+
+def llm_assistant(index_dir: Path, server: ScriptedOpenAIServer, **overrides: Any) -> Assistant:
+    settings: dict[str, Any] = {
+        "index_dir": index_dir,
+        "seeds_dir": SEEDS,
+        "llm_base_url": server.base_url,
+        "llm_model": "scripted-model",
+        "llm_timeout": 2,
+        "llm_max_retries": 0,
+        "llm_api_key": KEY,
+    }
+    return Assistant(**{**settings, **overrides})
+
+
+def run(a: Assistant, question: str, history: Any = None) -> tuple[list[str], Answer]:
+    """All streamed text pieces, and the final Answer (which must come last, once)."""
+    items = list(a.stream(question, history))
+    assert isinstance(items[-1], Answer)
+    assert all(isinstance(x, str) for x in items[:-1])
+    return [str(x) for x in items[:-1]], items[-1]
+
+
+def user_message(request: dict[str, Any]) -> str:
+    return str(request["messages"][-1]["content"])
+
+
+def n_sources(request: dict[str, Any]) -> int:
+    return len(SOURCE_TAG.findall(user_message(request)))
+
+
+def assert_no_secret(pieces: list[str], answer: Answer) -> None:
+    everything = "\n".join([*pieces, answer.model_dump_json()])
+    assert "SECRET123" not in everything
+
+
+# --- the request and a streamed answer --------------------------------------------------------
+
+
+@pytest.mark.parametrize(("question", "lang"), [(QUESTION_ZH, "zh"), (QUESTION_EN, "en")])
+def test_request_carries_numbered_sources_and_the_system_prompt(
+    llm_index: Path, question: str, lang: str
+) -> None:
+    reply = "UCFE 的用户研究共有 804 名参与者 [1]。"
+    with (
+        ScriptedOpenAIServer([Reply(text=reply, chunk_size=3)]) as server,
+        llm_assistant(llm_index, server) as a,
+    ):
+        pieces, answer = run(a, question)
+
+    [request] = server.requests  # no history: no condense call, and no retries
+    assert request["model"] == "scripted-model" and request["stream"] is True
+    assert request["_headers"]["authorization"] == f"Bearer {KEY}"
+
+    system, user = request["messages"]
+    template = (PROMPTS / "answer_system.md").read_text(encoding="utf-8")
+    instruction = message(PROMPTS, lang, "language_instruction")
+    assert system["role"] == "system"
+    assert system["content"] == template.replace("{language_instruction}", instruction)
+    assert user["role"] == "user"
+    assert unicodedata.normalize("NFKC", question) in user["content"]  # as cleaned
+
+    tags = SOURCE_TAG.findall(user["content"])
+    assert [(int(n), pid) for n, pid, _ in tags] == [
+        (i + 1, s.paper_id) for i, s in enumerate(answer.sources)
+    ]
+    assert tags[0][1] == UCFE and tags[0][2] == answer.sources[0].title
+    assert user["content"].count("</source>") == len(tags)
+    first_block = user["content"].split("</source>")[0]
+    assert "804 名参与者" in first_block  # the passage itself is inside its tag
+
+    # Streamed in several pieces, as they arrived; the final answer is the checked text.
+    assert len(pieces) >= 3 and "".join(pieces) == reply
+    assert answer.mode == "llm" and not answer.refused and answer.language == lang
+    assert answer.text == reply
+    assert [(c.marker, c.paper_id) for c in answer.citations] == [(1, UCFE)]
+    assert answer.citations[0].url == answer.sources[0].url
+    assert answer.notices == []
+    assert_no_secret(pieces, answer)
+
+
+def test_out_of_range_marker_is_removed_with_a_notice(llm_index: Path) -> None:
+    reply = (
+        "WMA 网络智能体使用世界模型 [1]。WebRL 使用在线课程强化学习 [2]。"
+        "另有一篇 [7]。合计 [1, 7]。"
+    )
+    with (
+        ScriptedOpenAIServer([Reply(text=reply)]) as server,
+        llm_assistant(llm_index, server, top_k=2) as a,
+    ):
+        _, answer = run(a, "哪些论文与网页智能体有关？")
+    assert len(answer.sources) == 2 == n_sources(server.requests[0])
+    assert "[7]" not in answer.text
+    assert find_markers(answer.text) == [1, 2, 1]
+    assert [c.marker for c in answer.citations] == [1, 2]
+    assert [c.paper_id for c in answer.citations] == [s.paper_id for s in answer.sources]
+    assert any("[7]" in n for n in answer.notices)
+    assert answer.mode == "llm"
+
+
+@pytest.mark.parametrize("reply", ["NOT_IN_DIGESTS", "NOT_IN_DIGESTS\n", ""])
+def test_llm_sentinel_or_nothing_is_a_refusal(llm_index: Path, reply: str) -> None:
+    with (
+        ScriptedOpenAIServer([Reply(text=reply)]) as server,
+        llm_assistant(llm_index, server) as a,
+    ):
+        _, answer = run(a, QUESTION_ZH)
+    assert len(server.requests) == 1
+    assert answer.refused
+    assert answer.text == message(PROMPTS, "zh", "refusal")
+    assert answer.citations == [] and 1 <= len(answer.sources) <= 3
+    assert "NOT_IN_DIGESTS" not in answer.text
+
+
+# --- failures fall back to the extractive answer ----------------------------------------------
+
+FAILURES = {
+    "server-500": Reply(status=500),
+    "bad-key-401": Reply(status=401),
+    "rate-limited-429": Reply(status=429),
+    "timeout": Reply(text="too late [1]", delay=6),
+    "cut-stream": Reply(
+        text="UCFE 的用户研究共有 804 名参与者，这是一个很长的回答 [1]。", cut_after=2
+    ),
+    "stalled-stream": Reply(text="UCFE 的用户研究共有 804 名参与者 [1]。", chunk_delay=4),
+    "slow-drip": Reply(
+        text="UCFE 的用户研究共有 804 名参与者 [1]。" * 3, chunk_size=2, chunk_delay=0.2
+    ),
+}
+
+
+@pytest.mark.parametrize("failure", list(FAILURES))
+def test_llm_failure_falls_back_to_extractive_with_a_notice(llm_index: Path, failure: str) -> None:
+    with (
+        ScriptedOpenAIServer([FAILURES[failure]]) as server,
+        llm_assistant(llm_index, server) as a,
+    ):
+        pieces, answer = run(a, QUESTION_ZH)
+    assert len(server.requests) == 1  # llm_max_retries=0: one try, then the fallback
+    assert answer.mode == "extractive" and not answer.refused
+    lead = message(PROMPTS, "zh", "llm_fallback", error="").split("（")[0]
+    assert [n for n in answer.notices if n.startswith(lead)], answer.notices
+    assert answer.citations and answer.citations[0].paper_id == UCFE
+    assert "804" in answer.text
+    assert_no_secret(pieces, answer)
+
+
+def test_retry_then_success_uses_the_llm(llm_index: Path) -> None:
+    script = [Reply(status=500), Reply(text="共有 804 名参与者 [1]。")]
+    with (
+        ScriptedOpenAIServer(script) as server,
+        llm_assistant(llm_index, server, llm_max_retries=1) as a,
+    ):
+        _, answer = run(a, QUESTION_ZH)
+    assert len(server.requests) == 2
+    assert answer.mode == "llm" and answer.text == "共有 804 名参与者 [1]。"
+    assert answer.notices == []
+
+
+# --- follow-ups: the condense call -----------------------------------------------------------
+
+HISTORY: list[Any] = [
+    {"role": "user", "content": "UCFE 基准是什么？"},
+    {"role": "assistant", "content": "UCFE 是一个金融专业知识基准 [1]。", "paper_ids": [UCFE]},
+]
+CONDENSED = "UCFE 基准的用户研究用了多少名参与者？"
+
+
+def scripted(condense: Reply, answer: Reply) -> Callable[[dict[str, Any]], Reply]:
+    """The condense call is the non-streaming one; the answer is streamed."""
+    return lambda body: answer if body.get("stream") else condense
+
+
+def test_follow_up_is_condensed_by_the_llm_and_used_for_retrieval(llm_index: Path) -> None:
+    script = scripted(Reply(text=f'"{CONDENSED}"'), Reply(text="共有 804 名参与者 [1]。"))
+    with ScriptedOpenAIServer(script) as server, llm_assistant(llm_index, server) as a:
+        _, answer = run(a, "它用了多少名参与者？", HISTORY)
+
+    condense, answer_request = server.requests
+    assert not condense.get("stream")
+    prompt = user_message(condense)
+    assert "UCFE 基准是什么？" in prompt and "它用了多少名参与者?" in prompt
+    assert answer.retrieval_query == CONDENSED  # quotes stripped, used as the search query
+    assert answer.sources[0].paper_id == UCFE
+    assert SOURCE_TAG.findall(user_message(answer_request))[0][1] == UCFE
+    assert "UCFE 基准是什么？" in user_message(answer_request)  # history is in the prompt too
+    assert answer.mode == "llm" and [c.paper_id for c in answer.citations] == [UCFE]
+
+
+def test_failed_condense_falls_back_to_the_history_heuristic(llm_index: Path) -> None:
+    script = scripted(Reply(status=500), Reply(text="共有 804 名参与者 [1]。"))
+    with ScriptedOpenAIServer(script) as server, llm_assistant(llm_index, server) as a:
+        _, answer = run(a, "它用了多少名参与者？", HISTORY)
+    assert len(server.requests) == 2
+    assert answer.retrieval_query and "UCFE" in answer.retrieval_query
+    assert answer.sources[0].paper_id == UCFE
+    assert answer.mode == "llm"
+
+
+def test_no_llm_configured_sends_nothing(llm_index: Path) -> None:
+    with ScriptedOpenAIServer() as server:
+        with Assistant(index_dir=llm_index, seeds_dir=SEEDS) as a:  # no URL, no key
+            assert a.llm is None
+            answer = a.ask(QUESTION_ZH)
+        assert answer.mode == "extractive"
+        assert server.requests == []
