@@ -13,9 +13,30 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 from .chunk import source_from_metadata
 from .records import Source
 from .settings import Settings
+from .sparse import JiebaBM25Retriever, bm25_text
 from .store import PaperIndex
+from .text import token_set
 
 _ARXIV_ID = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
+
+
+# ASCII terms that name something: contain a digit, or join parts with - . & (GPT-4o, W8A8-FP,
+# J&F, Claude-3.5-Sonnet, 2410.14059), or mix case (OmniParser, HtmlRAG).
+_IDENTIFIER = re.compile(
+    r"[A-Za-z0-9]*(?:\d|[-.&][A-Za-z0-9])[A-Za-z0-9&.\-]*|[A-Z]+[a-z]+[A-Z]\w*"
+)
+
+
+def rare_identifiers(query: str, bm25: JiebaBM25Retriever) -> set[str]:
+    """Identifiers in the question that only a few chunks of the corpus contain."""
+    vocab = bm25.bm25.vocab_dict
+    out: set[str] = set()
+    for m in _IDENTIFIER.finditer(query):
+        tok = m.group(0).lower().strip(".-")
+        rare = tok in vocab and bm25.doc_freq(tok) <= max(5, bm25.num_docs // 20)
+        if len(tok) >= 2 and rare:
+            out.add(tok)
+    return out
 
 
 @dataclass
@@ -87,6 +108,15 @@ class HybridRetriever(BaseRetriever):
             if pid in sent:
                 src.sentence_score = float(sent[pid].score or 0.0)
             sources.append(src)
+        idents = rare_identifiers(query, bm25) if bm25 is not None else []
+        if idents:
+            # A name like GPT-4o or Claude-3.5-Sonnet is asked for exactly: papers that contain
+            # it come before papers that are merely about the same topic (stable sort keeps the
+            # fused order within each group).
+            holders = {
+                pid for pid, hit in sparse.items() if token_set(bm25_text(hit.node)) & idents
+            }
+            sources.sort(key=lambda src: src.paper_id not in holders)
         named = set(_ARXIV_ID.findall(query))
         if named:  # an arXiv id in the question names its paper outright
             sources.sort(key=lambda src: src.paper_id not in named)

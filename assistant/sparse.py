@@ -43,6 +43,14 @@ class JiebaBM25Retriever(BM25Retriever):
     def num_docs(self) -> int:
         return int(self.bm25.scores.get("num_docs", 0))
 
+    def doc_freq(self, token: str) -> int:
+        """Number of chunks containing one token (0 if unknown)."""
+        i = self.bm25.vocab_dict.get(token)
+        if i is None:
+            return 0
+        indptr = self.bm25.scores["indptr"]
+        return int(indptr[i + 1] - indptr[i]) if i + 1 < len(indptr) else 0
+
     def document_frequency(self) -> dict[str, int]:
         """Token -> number of chunks containing it (for IDF-weighted features)."""
         vocab: dict[str, int] = self.bm25.vocab_dict

@@ -61,20 +61,10 @@ def test_identifier_puts_its_paper_first(assistant: Assistant, query: str, gold:
     assert assistant.search(query, k=5)[0].paper_id == gold
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (retrieve.py): for a bare identifier the dense ranking outweighs BM25 in "
-    "the fusion; BM25 ranks 2410.13232 first but the fused top-5 does not contain it",
-)
 def test_identifier_in_one_paper_wins_over_dense_noise(assistant: Assistant) -> None:
     assert assistant.search("Claude-3.5-Sonnet", k=5)[0].paper_id == "2410.13232"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (retrieve.py): 'GPT-4o' alone ranks OmniParser (which only mentions "
-    "GPT-4V) above the five papers that name GPT-4o",
-)
 def test_identifier_in_several_papers_ranks_one_of_them_first(
     assistant: Assistant, seed_papers: dict[str, str]
 ) -> None:
