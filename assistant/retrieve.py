@@ -108,7 +108,7 @@ class HybridRetriever(BaseRetriever):
             if pid in sent:
                 src.sentence_score = float(sent[pid].score or 0.0)
             sources.append(src)
-        idents = rare_identifiers(query, bm25) if bm25 is not None else []
+        idents = rare_identifiers(query, bm25) if bm25 is not None else set()
         if idents:
             # A name like GPT-4o or Claude-3.5-Sonnet is asked for exactly: papers that contain
             # it come before papers that are merely about the same topic (stable sort keeps the

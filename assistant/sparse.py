@@ -8,7 +8,7 @@ from pathlib import Path
 
 import bm25s
 import numpy as np
-from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 from llama_index.retrievers.bm25 import BM25Retriever
 
@@ -17,7 +17,7 @@ from .text import tokenize
 _TAG_FILE = "generation.json"
 
 
-def bm25_text(node: TextNode) -> str:
+def bm25_text(node: BaseNode) -> str:
     """What BM25 sees: arXiv id, both titles and the chunk text (titles carry English terms)."""
     m = node.metadata
     head = f"arXiv {m.get('paper_id', '')}\n{m.get('title', '')}\n{m.get('title_zh', '')}"
