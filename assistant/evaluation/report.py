@@ -1,0 +1,251 @@
+"""Report folder of an eval run: results.json (every per-question result), summary.md (tables:
+overall, per category, per language, retrievers side by side, judge agreement) and
+by_category.png (bar plot). Also the summary table printed to the terminal."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from .run import CATEGORIES, RETRIEVAL_METRICS, EvalRun
+
+# (column title, how to read it from a group summary). Retrieval columns are the pipeline's.
+_ANSWER_COLUMNS: list[tuple[str, str]] = [
+    ("hit@1", "retrieval.pipeline.hit@1"),
+    ("hit@5", "retrieval.pipeline.hit@5"),
+    ("R@5", "retrieval.pipeline.recall@5"),
+    ("MRR", "retrieval.pipeline.mrr"),
+    ("nDCG@5", "retrieval.pipeline.ndcg@5"),
+    ("facts", "answer_correctness"),
+    ("cit.rec", "citation_recall"),
+    ("cit.prec", "citation_precision"),
+    ("faithful", "faithfulness"),
+    ("refusal", "refusal_accuracy"),
+    ("false ref.", "false_refusal_rate"),
+]
+_LEGEND = (
+    "facts: key facts found in the answer; cit.rec/cit.prec: ALCE citation recall/precision; "
+    "faithful: statements supported by the cited passages; refusal: unanswerable questions "
+    "refused; false ref.: answerable questions refused"
+)
+
+
+def _get(group: dict[str, Any], path: str) -> float | None:
+    cur: Any = group
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    if cur is None or (isinstance(cur, float) and math.isnan(cur)):
+        return None
+    return float(cur)
+
+
+def _fmt(v: float | None) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _group_rows(run: EvalRun) -> list[tuple[str, dict[str, Any]]]:
+    s = run.summary
+    return [("**all**", s["overall"]), *s["by_category"].items()]
+
+
+def summary_markdown(run: EvalRun) -> str:
+    m, j = run.meta, run.judge
+    agree = j.get("agreement") or {}
+    parts = [
+        f"# Eval report {m.get('started', '')}",
+        "",
+        f"- set: `{m.get('set', '')}`, split: **{m.get('split', '')}**, "
+        f"questions: {m.get('n_questions')}, limit: {m.get('limit')}, {m.get('seconds')} s",
+        f"- answers: **{m.get('answer_mode')}**"
+        + (f" ({m['llm_model']})" if m.get("llm_model") else "")
+        + f"; settings: `{json.dumps(m.get('settings', {}))}`",
+        f"- config overrides: `{json.dumps(m.get('config') or {})}`",
+        f"- **support judge: `{j['name']}`** — it produced every citation recall, citation "
+        "precision and faithfulness number below. Agreement with eval/judge_labels.jsonl: "
+        + (
+            f"**{_fmt(_get(agree, 'accuracy'))}** ({j.get('agreement_source', '')})"
+            if agree
+            else "not measured in this run"
+        ),
+        "",
+        "## Headline (full pipeline)",
+        "",
+        _md_table(["metric", "value"], [[k, _fmt(v)] for k, v in run.headline.items()]),
+        "",
+        "## Full pipeline by category",
+        "",
+        "Retrieval metrics over answerable questions against gold ids (pipeline ranking); key "
+        "facts over answerable questions with key facts; citation and faithfulness metrics over "
+        f"answers that were not refusals, judged by `{j['name']}`; refusals over unanswerable, "
+        "false refusals over answerable questions. " + _LEGEND + ".",
+        "",
+    ]
+    header = ["category", "n"] + [c for c, _ in _ANSWER_COLUMNS]
+    rows = [
+        [name, str(g["n"])] + [_fmt(_get(g, path)) for _, path in _ANSWER_COLUMNS]
+        for name, g in _group_rows(run)
+    ]
+    parts += [_md_table(header, rows), ""]
+    parts += ["## By question language", ""]
+    rows = [
+        [lang, str(g["n"])] + [_fmt(_get(g, path)) for _, path in _ANSWER_COLUMNS]
+        for lang, g in run.summary["by_lang"].items()
+    ]
+    parts += [_md_table(["lang", "n"] + [c for c, _ in _ANSWER_COLUMNS], rows), ""]
+
+    parts += [
+        "## Retrievers side by side",
+        "",
+        "Same questions, same gold ids (follow-ups use the pipeline's resolved question). "
+        "hit@1 (single) is over questions with exactly one gold paper.",
+        "",
+    ]
+    metrics = ["hit@1_single", *RETRIEVAL_METRICS]
+    rows = []
+    for sys_name in run.systems:
+        r = run.summary["overall"]["retrieval"][sys_name]
+        rows.append([sys_name] + [_fmt(_get(r, k)) for k in metrics])
+    parts += [_md_table(["retriever", *metrics], rows), ""]
+    if len(run.systems) > 1:
+        parts += ["hit@1 by category:", ""]
+        rows = []
+        for cat, g in run.summary["by_category"].items():
+            if g["n_answerable"]:
+                rows.append(
+                    [cat, str(g["n_answerable"])]
+                    + [_fmt(_get(g, f"retrieval.{s}.hit@1")) for s in run.systems]
+                )
+        parts += [_md_table(["category", "n", *run.systems], rows), ""]
+        parts += ["hit@5 by category:", ""]
+        rows = []
+        for cat, g in run.summary["by_category"].items():
+            if g["n_answerable"]:
+                rows.append(
+                    [cat, str(g["n_answerable"])]
+                    + [_fmt(_get(g, f"retrieval.{s}.hit@5")) for s in run.systems]
+                )
+        parts += [_md_table(["category", "n", *run.systems], rows), ""]
+
+    if agree:
+        parts += [f"## Support judge `{j['name']}` against the labels", ""]
+        rows = [
+            [kind, str(v.get("n", "")), _fmt(_get(v, "accuracy"))]
+            for kind, v in agree.get("by_kind", {}).items()
+        ]
+        rows.append(["**all**", str(agree.get("n", "")), _fmt(_get(agree, "accuracy"))])
+        parts += [_md_table(["kind", "n", "accuracy"], rows), ""]
+        if agree.get("confusion"):
+            parts += [f"confusion: `{json.dumps(agree['confusion'])}`", ""]
+    o = run.summary["overall"]
+    parts += [
+        "## Notes",
+        "",
+        f"- out-of-range citation markers (generated, then removed by the citation check): "
+        f"{o['out_of_range_markers']:.0f}; judge errors: {o['judge_errors']}",
+        "- per-question results (answers, rankings, every judged statement): `results.json`",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def plot_by_category(run: EvalRun, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display; must precede pyplot
+    import matplotlib.pyplot as plt
+
+    cats = [c for c in run.summary["by_category"] if c in CATEGORIES] or list(
+        run.summary["by_category"]
+    )
+    series = [
+        ("hit@1", "retrieval.pipeline.hit@1"),
+        ("hit@5", "retrieval.pipeline.hit@5"),
+        ("key facts", "answer_correctness"),
+        ("citation precision", "citation_precision"),
+        ("faithfulness", "faithfulness"),
+        ("refusal (unanswerable)", "refusal_accuracy"),
+    ]
+    n_plots = 2 if len(run.systems) > 1 else 1
+    fig, axes = plt.subplots(n_plots, 1, figsize=(13, 4.2 * n_plots), squeeze=False)
+    ax = axes[0][0]
+    width = 0.8 / len(series)
+    for i, (label, key) in enumerate(series):
+        vals = [_get(run.summary["by_category"][c], key) for c in cats]
+        xs = [x + i * width for x in range(len(cats))]
+        ax.bar(xs, [v if v is not None else 0.0 for v in vals], width, label=label)
+    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(cats))], cats)
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"Full pipeline by category (judge: {run.judge['name']})")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside the bars
+    if n_plots == 2:
+        ax = axes[1][0]
+        answerable = [c for c in cats if run.summary["by_category"][c]["n_answerable"]]
+        width = 0.8 / len(run.systems)
+        for i, name in enumerate(run.systems):
+            vals = [
+                _get(run.summary["by_category"][c], f"retrieval.{name}.hit@1") for c in answerable
+            ]
+            xs = [x + i * width for x in range(len(answerable))]
+            ax.bar(xs, [v if v is not None else 0.0 for v in vals], width, label=name)
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(answerable))], answerable)
+        ax.set_ylim(0, 1.05)
+        ax.set_title("hit@1 by retriever")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(run: EvalRun, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(
+        json.dumps(run.as_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    (out / "summary.md").write_text(summary_markdown(run), encoding="utf-8")
+    plot_by_category(run, out / "by_category.png")
+
+
+def print_summary(run: EvalRun) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.width = max(console.width, 130)  # 13 columns: wrap a little, never squash to "…"
+    table = Table(
+        title=f"{run.meta.get('split')} · {run.meta.get('n_questions')} questions · "
+        f"{run.meta.get('answer_mode')} answers · judge {run.judge['name']}"
+    )
+    table.add_column("category")
+    table.add_column("n", justify="right")
+    for title, _ in _ANSWER_COLUMNS:
+        table.add_column(title, justify="right")
+    for name, g in _group_rows(run):
+        table.add_row(name.strip("*"), str(g["n"]), *[_fmt(_get(g, p)) for _, p in _ANSWER_COLUMNS])
+    console.print(table)
+    console.print(_LEGEND, style="dim")
+    if len(run.systems) > 1:
+        t2 = Table(title="retrievers (answerable questions)")
+        t2.add_column("retriever")
+        metrics = ["hit@1_single", *RETRIEVAL_METRICS]
+        for k in metrics:
+            t2.add_column(k, justify="right")
+        for s in run.systems:
+            r = run.summary["overall"]["retrieval"][s]
+            t2.add_row(s, *[_fmt(_get(r, k)) for k in metrics])
+        console.print(t2)
+    agree = run.judge.get("agreement") or {}
+    if agree:
+        console.print(
+            f"judge {run.judge['name']}: agreement {_fmt(_get(agree, 'accuracy'))} with "
+            f"eval/judge_labels.jsonl ({run.judge.get('agreement_source', '')})"
+        )

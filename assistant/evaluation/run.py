@@ -1,0 +1,630 @@
+"""`assistant eval`: run the question set through the real pipeline and write a report.
+
+Every question goes through Assistant.stream (what Assistant.ask consumes; the raw text it
+streams is kept to count markers that point to no source before the citation check removes
+them), with its chat history for follow-ups; retrieval metrics rank papers with
+Assistant.search on the question as the pipeline resolved it. Answers are judged by a support
+judge (offline or LLM) and every number in the report names the judge that produced it."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import time
+import tomllib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..assistant import Assistant, AssistantError
+from ..cite import find_markers
+from ..records import Answer, Source
+from ..settings import REPO_ROOT, Settings
+from . import metrics as M
+from .baselines import RankedRetriever, all_retrievers
+from .judge import (
+    Calibration,
+    LLMJudge,
+    OfflineJudge,
+    Passage,
+    SupportJudge,
+    agreement,
+    load_labels,
+)
+
+DEFAULT_SET = REPO_ROOT / "eval" / "questions.jsonl"
+REPORTS_DIR = REPO_ROOT / "eval" / "reports"
+FLOORS_FILE = REPO_ROOT / "eval" / "floors.json"
+RANK_DEPTH = 10  # papers ranked per question for the retrieval metrics
+CATEGORIES = (
+    "single",
+    "multi",
+    "crosslingual",
+    "paraphrase",
+    "identifier",
+    "followup",
+    "unanswerable",
+)
+
+# The CI slice: 40 dev questions spread over every category (evenly spaced in file order,
+# 5-8 per category; the unanswerable ones mix near-topic and off-topic). Frozen as ids so that
+# adding questions to the set does not silently change what CI measures.
+FAST_IDS = (
+    "q001", "q005", "q011", "q015", "q021", "q025", "q031",
+    "q036", "q040", "q045", "q049", "q053",
+    "q059", "q062", "q066", "q070", "q075", "q079",
+    "q083", "q087", "q092", "q096", "q100",
+    "q104", "q110", "q115", "q121", "q127",
+    "q133", "q136", "q140", "q144",
+    "q149", "q153", "q158", "q162", "q166", "q170", "q175", "q179",
+)  # fmt: skip
+
+# Settings fixed when the index is opened: changing them mid-run would evaluate a different
+# index than the one loaded, so they are set with --index-dir/--seeds-dir or ASSISTANT_* vars.
+_INDEX_SETTINGS = frozenset(
+    {
+        "index_dir",
+        "seeds_dir",
+        "collection",
+        "chroma_url",
+        "chunk_tokens",
+        "embed_backend",
+        "embed_base_url",
+        "embed_model",
+        "embed_batch_size",
+        "auto_ingest",
+        "max_file_mb",
+    }
+)
+
+
+# --- the question set ---------------------------------------------------------------------------
+
+
+@dataclass
+class Question:
+    id: str
+    question: str
+    lang: str
+    category: str
+    gold: list[str]
+    key_facts: list[str]
+    answerable: bool
+    split: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def single_paper(self) -> bool:
+        return self.answerable and len(self.gold) == 1
+
+
+def load_questions(path: Path = DEFAULT_SET) -> list[Question]:
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            out.append(
+                Question(
+                    id=str(row["id"]),
+                    question=str(row["question"]),
+                    lang=str(row.get("lang", "")),
+                    category=str(row["category"]),
+                    gold=[str(g) for g in row.get("gold", [])],
+                    key_facts=[str(f) for f in row.get("key_facts", [])],
+                    answerable=bool(row["answerable"]),
+                    split=str(row.get("split", "dev")),
+                    history=list(row.get("history") or []),
+                )
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AssistantError(f"{path}:{n}: bad question row ({exc})") from None
+    return out
+
+
+def select_questions(
+    questions: Sequence[Question], split: str = "dev", fast: bool = False, limit: int | None = None
+) -> list[Question]:
+    """The questions to run: a split, or the fast CI slice; --limit keeps the first N taken
+    round-robin over categories, so a short run still covers every category."""
+    if fast:
+        by_id = {q.id: q for q in questions}
+        missing = [i for i in FAST_IDS if i not in by_id]
+        if missing:
+            raise AssistantError(f"fast slice ids missing from the set: {', '.join(missing)}")
+        chosen = [by_id[i] for i in FAST_IDS]
+    else:
+        chosen = [q for q in questions if split == "all" or q.split == split]
+    if limit is not None and limit < len(chosen):
+        groups: dict[str, list[Question]] = {}
+        for q in chosen:
+            groups.setdefault(q.category, []).append(q)
+        picked: list[Question] = []
+        while len(picked) < limit:
+            for g in groups.values():
+                if g and len(picked) < limit:
+                    picked.append(g.pop(0))
+        order = {q.id: i for i, q in enumerate(chosen)}
+        chosen = sorted(picked, key=lambda q: order[q.id])
+    return chosen
+
+
+# --- settings overrides and judges ---------------------------------------------------------------
+
+
+def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip().lower().replace("-", "_")
+        if not sep or not key:
+            raise AssistantError(f"--config expects KEY=VALUE, got {pair!r}")
+        if key not in Settings.model_fields:
+            raise AssistantError(f"--config: unknown setting {key!r}")
+        if key in _INDEX_SETTINGS:
+            raise AssistantError(
+                f"--config: {key} is fixed when the index opens; use --index-dir/--seeds-dir "
+                f"or ASSISTANT_{key.upper()}"
+            )
+        out[key] = value.strip()
+    return out
+
+
+@contextlib.contextmanager
+def overridden(settings: Settings, overrides: dict[str, str]) -> Iterator[None]:
+    """Apply settings to the running assistant (its retriever reads the same object), restore
+    them afterwards. Settings validates on assignment, so '0.8' becomes a float or fails."""
+    old = {k: getattr(settings, k) for k in overrides}
+    try:
+        for k, v in overrides.items():
+            try:
+                setattr(settings, k, v)
+            except ValidationError as exc:
+                raise AssistantError(f"--config {k}={v}: {exc.errors()[0]['msg']}") from None
+        yield
+    finally:
+        for k, v in old.items():
+            setattr(settings, k, v)
+
+
+def make_judge(assistant: Assistant, kind: str = "auto") -> SupportJudge:
+    """The LLM judge when asked for, or on 'auto' when an LLM is configured; else offline."""
+    if kind == "llm" or (kind == "auto" and assistant.settings.llm_active):
+        if not assistant.settings.llm_active:
+            raise AssistantError(
+                "--judge llm needs an LLM: set ASSISTANT_LLM_BASE_URL or OPENAI_API_KEY"
+            )
+        return LLMJudge.from_settings(assistant.settings)
+    return OfflineJudge(assistant.index.embed)
+
+
+def boilerplate(prompts_dir: Path) -> list[str]:
+    """Fixed lead-ins of our answers (not claims about papers)."""
+    table = tomllib.loads((prompts_dir / "messages.toml").read_text(encoding="utf-8"))
+    out = []
+    for lang in table.values():
+        for key in ("extractive_lead", "multi_lead", "closest"):
+            if key in lang:
+                out.append(str(lang[key]))
+        if "llm_fallback" in lang:
+            out.append(str(lang["llm_fallback"]).split("{", 1)[0])
+    return [b for b in out if b]
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+@dataclass
+class EvalRun:
+    """Everything a report needs (results.json is its JSON form)."""
+
+    meta: dict[str, Any]
+    judge: dict[str, Any]
+    systems: list[str]
+    questions: list[dict[str, Any]]
+    summary: dict[str, Any] = field(default_factory=dict)
+    headline: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return _jsonable(
+            {
+                "meta": self.meta,
+                "judge": self.judge,
+                "systems": self.systems,
+                "headline": self.headline,
+                "summary": self.summary,
+                "questions": self.questions,
+            }
+        )
+
+
+def _jsonable(obj: Any) -> Any:
+    # NaN (a metric over no questions) is not JSON: write null.
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def _ask(assistant: Assistant, q: Question) -> tuple[str, Answer]:
+    draft: list[str] = []
+    final: Answer | None = None
+    for piece in assistant.stream(q.question, q.history or None):
+        if isinstance(piece, Answer):
+            final = piece
+        else:
+            draft.append(piece)
+    assert final is not None
+    return "".join(draft), final
+
+
+class _Passages:
+    """Cited passages: a source's whole digest entry (the citation names the paper), split the
+    way the index split it, so the offline judge reuses the index's sentence vectors."""
+
+    def __init__(self, assistant: Assistant, judge: SupportJudge) -> None:
+        self.assistant = assistant
+        self.judge = judge
+        self._cache: dict[str, Passage] = {}
+
+    def __call__(self, src: Source) -> Passage:
+        if src.paper_id not in self._cache:
+            sv = self.assistant.index.sentence_vectors([src.paper_id]).get(src.paper_id)
+            sentences = tuple(sv.texts) if sv is not None else ()
+            if sv is not None and isinstance(self.judge, OfflineJudge):
+                self.judge.remember(sv.texts, sv.vectors)
+            self._cache[src.paper_id] = Passage(
+                text=" ".join(sentences) or src.text,
+                title=f"{src.title}\n{src.title_zh}".strip(),
+                paper_id=src.paper_id,
+                sentences=sentences,
+            )
+        return self._cache[src.paper_id]
+
+
+def evaluate_question(
+    assistant: Assistant,
+    q: Question,
+    judge: SupportJudge,
+    retrievers: Sequence[RankedRetriever],
+    passages: Callable[[Source], Passage],
+    lead_ins: Sequence[str],
+) -> dict[str, Any]:
+    """Ask, retrieve with every system, score: one row of results.json."""
+    draft, ans = _ask(assistant, q)
+    rq = ans.retrieval_query or q.question
+    retrieved = {r.name: r.rank(rq, RANK_DEPTH) for r in retrievers}
+    row: dict[str, Any] = {
+        "id": q.id,
+        "question": q.question,
+        "lang": q.lang,
+        "category": q.category,
+        "split": q.split,
+        "answerable": q.answerable,
+        "gold": q.gold,
+        "key_facts": q.key_facts,
+        "retrieval_query": rq,
+        "retrieved": retrieved,
+        "answer": {
+            "text": ans.text,
+            "refused": ans.refused,
+            "mode": ans.mode,
+            "support": ans.support,
+            "sources": [s.paper_id for s in ans.sources],
+            "cited": [c.paper_id for c in ans.citations],
+            "notices": ans.notices,
+            # Markers in the generated text beyond the sources (removed before display).
+            "draft_out_of_range": sum(
+                1 for m in find_markers(draft) if not 1 <= m <= len(ans.sources)
+            ),
+        },
+        "scores": {},
+        "citations": None,
+    }
+    if q.answerable and q.gold:
+        scores: dict[str, dict[str, float]] = {}
+        for name, ranked in retrieved.items():
+            scores[name] = {
+                "hit@1": M.hit_at_k([ranked], [q.gold], 1)["score"],
+                "hit@5": M.hit_at_k([ranked], [q.gold], 5)["score"],
+                "recall@5": M.recall_at_k([ranked], [q.gold], 5)["score"],
+                "recall@10": M.recall_at_k([ranked], [q.gold], 10)["score"],
+                "mrr": M.mrr([ranked], [q.gold])["score"],
+                "ndcg@5": M.ndcg_at_k([ranked], [q.gold], 5)["score"],
+            }
+        row["scores"]["retrieval"] = scores
+    if q.answerable and q.key_facts:
+        row["scores"]["answer_correctness"] = M.answer_correctness(
+            [ans.text], [q.key_facts], [ans.refused]
+        )["score"]
+    if not ans.refused:
+        cited = {n: passages(ans.sources[n - 1]) for n in range(1, len(ans.sources) + 1)}
+        row["citations"] = M.check_answer(ans.text, cited, judge, lead_ins).as_dict()
+    return row
+
+
+def run_eval(
+    assistant: Assistant,
+    questions: Sequence[Question],
+    *,
+    judge: SupportJudge | None = None,
+    baselines: bool = False,
+    judge_agreement: bool = True,
+    progress: bool = True,
+    meta: dict[str, Any] | None = None,
+) -> EvalRun:
+    """Run the questions and summarise. `judge_agreement` re-measures the judge on
+    eval/judge_labels.jsonl (for the offline judge the calibration's stored figure is used
+    otherwise; an LLM judge without it reports none)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    started = time.time()
+    assistant.ensure_indexed()
+    judge = judge or make_judge(assistant)
+    retrievers = all_retrievers(assistant, baselines)
+    passages = _Passages(assistant, judge)
+    lead_ins = boilerplate(assistant.settings.prompts_dir)
+    labels = (
+        load_labels({p["paper_id"]: f"{p['title']}\n{p['title_zh']}" for p in assistant.papers()})
+        if judge_agreement
+        else []
+    )
+    rows: list[dict[str, Any]] = []
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, disable=not progress, transient=False) as bar:
+        task = bar.add_task("questions", total=len(questions))
+        for q in questions:
+            bar.update(task, description=f"{q.id} {q.category}")
+            rows.append(evaluate_question(assistant, q, judge, retrievers, passages, lead_ins))
+            bar.advance(task)
+        bar.update(task, description="questions")
+        judge_info: dict[str, Any] = {"name": judge.name}
+        if labels:
+            jt = bar.add_task(f"judge agreement ({judge.name})", total=len(labels))
+            judge_info["agreement"] = agreement(judge, labels, lambda: bar.advance(jt))
+            judge_info["agreement_source"] = "measured in this run on eval/judge_labels.jsonl"
+        elif isinstance(judge, OfflineJudge):
+            judge_info["agreement"] = _stored_agreement(judge.calibration)
+            judge_info["agreement_source"] = "stored at calibration (judge_calibration.json)"
+    if isinstance(judge, OfflineJudge):
+        judge_info["calibration"] = judge.calibration.notes
+    run = EvalRun(
+        meta={
+            **(meta or {}),
+            "started": datetime.fromtimestamp(started).isoformat(timespec="seconds"),
+            "seconds": round(time.time() - started, 1),
+            "n_questions": len(rows),
+            "answer_mode": "llm" if assistant.settings.llm_active else "extractive",
+            "llm_model": assistant.settings.llm_model if assistant.settings.llm_active else None,
+            "settings": {
+                k: getattr(assistant.settings, k)
+                for k in (
+                    "top_k",
+                    "candidate_k",
+                    "dense_weight",
+                    "bm25_weight",
+                    "sentence_weight",
+                    "rrf_k",
+                    "refusal_threshold",
+                    "extractive_sentences",
+                )
+                if hasattr(assistant.settings, k)
+            },
+        },
+        judge=judge_info,
+        systems=[r.name for r in retrievers],
+        questions=rows,
+    )
+    run.summary = summarise(rows, run.systems)
+    run.headline = headline(run.summary)
+    return run
+
+
+def _stored_agreement(cal: Calibration) -> dict[str, Any]:
+    notes = cal.notes
+    return {
+        "judge": "offline",
+        "n": notes.get("agreement_n"),
+        "accuracy": notes.get("agreement_on_labels", math.nan),
+        "by_kind": notes.get("agreement_by_kind", {}),
+    }
+
+
+# --- summaries ----------------------------------------------------------------------------------
+
+RETRIEVAL_METRICS = ("hit@1", "hit@5", "recall@5", "recall@10", "mrr", "ndcg@5")
+
+
+def summarise_group(rows: Sequence[dict[str, Any]], systems: Sequence[str]) -> dict[str, Any]:
+    """Metrics over a group of result rows, each computed by its metric function."""
+    with_gold = [r for r in rows if r["answerable"] and r["gold"]]
+    single = [r for r in with_gold if len(r["gold"]) == 1]
+    out: dict[str, Any] = {"n": len(rows), "n_answerable": len(with_gold)}
+    retrieval: dict[str, dict[str, float]] = {}
+    for name in systems:
+        ranked = [r["retrieved"][name] for r in with_gold]
+        gold = [r["gold"] for r in with_gold]
+        ranked1 = [r["retrieved"][name] for r in single]
+        retrieval[name] = {
+            "hit@1": M.hit_at_k(ranked, gold, 1)["score"],
+            "hit@5": M.hit_at_k(ranked, gold, 5)["score"],
+            "recall@5": M.recall_at_k(ranked, gold, 5)["score"],
+            "recall@10": M.recall_at_k(ranked, gold, 10)["score"],
+            "mrr": M.mrr(ranked, gold)["score"],
+            "ndcg@5": M.ndcg_at_k(ranked, gold, 5)["score"],
+            "hit@1_single": M.hit_at_k(ranked1, [r["gold"] for r in single], 1)["score"],
+            "n_single": len(single),
+        }
+    out["retrieval"] = retrieval
+    facts = [r for r in with_gold if r["key_facts"]]
+    out["answer_correctness"] = M.answer_correctness(
+        [r["answer"]["text"] for r in facts],
+        [r["key_facts"] for r in facts],
+        [r["answer"]["refused"] for r in facts],
+    )["score"]
+    out["n_key_facts"] = len(facts)
+    unans = [r for r in rows if not r["answerable"]]
+    ans = [r for r in rows if r["answerable"]]
+    out["refusal_accuracy"] = M.refusal_accuracy([r["answer"]["refused"] for r in unans])["score"]
+    out["false_refusal_rate"] = M.false_refusal_rate([r["answer"]["refused"] for r in ans])["score"]
+    out["n_unanswerable"] = len(unans)
+    answered = [r for r in rows if r["citations"] is not None]
+    checks = [r["citations"] for r in answered]
+    out["citation_recall"] = M._result([c["citation_recall"] for c in checks])["score"]
+    out["citation_precision"] = M._result([c["citation_precision"] for c in checks])["score"]
+    out["faithfulness"] = M._result([c["faithfulness"] for c in checks])["score"]
+    out["n_answered"] = len(answered)
+    out["out_of_range_markers"] = float(
+        sum(r["answer"]["draft_out_of_range"] for r in rows)
+        + sum(c["out_of_range_markers"] for c in checks)
+    )
+    out["judge_errors"] = sum(c["judge_errors"] for c in checks)
+    return out
+
+
+def summarise(rows: Sequence[dict[str, Any]], systems: Sequence[str]) -> dict[str, Any]:
+    cats = [c for c in CATEGORIES if any(r["category"] == c for r in rows)]
+    cats += sorted({r["category"] for r in rows} - set(cats))
+    langs = sorted({r["lang"] for r in rows if r["lang"]})
+    return {
+        "overall": summarise_group(rows, systems),
+        "by_category": {
+            c: summarise_group([r for r in rows if r["category"] == c], systems) for c in cats
+        },
+        "by_lang": {
+            lg: summarise_group([r for r in rows if r["lang"] == lg], systems) for lg in langs
+        },
+    }
+
+
+def headline(summary: dict[str, Any]) -> dict[str, float]:
+    """The numbers CI holds floors on (eval/floors.json), full pipeline."""
+    o = summary["overall"]
+    r = o["retrieval"]["pipeline"]
+    return {
+        "hit@1_single": r["hit@1_single"],
+        "hit@5": r["hit@5"],
+        "mrr": r["mrr"],
+        "refusal_accuracy": o["refusal_accuracy"],
+        "false_refusal_rate": o["false_refusal_rate"],
+        "citation_recall": o["citation_recall"],
+        "citation_precision": o["citation_precision"],
+        "faithfulness": o["faithfulness"],
+        "answer_correctness": o["answer_correctness"],
+        "out_of_range_markers": o["out_of_range_markers"],
+    }
+
+
+def load_floors(path: Path = FLOORS_FILE) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def check_floors(values: dict[str, float], floors: dict[str, Any]) -> list[str]:
+    """Failures, one line each: a headline below its 'min' or above its 'max', or missing."""
+    out = []
+    for name, bound in floors["floors"].items():
+        v = values.get(name)
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            out.append(f"{name}: not measured")
+        elif "min" in bound and v < bound["min"]:
+            out.append(f"{name} = {v:.3f} is below its floor {bound['min']}")
+        elif "max" in bound and v > bound["max"]:
+            out.append(f"{name} = {v:.3f} is above its ceiling {bound['max']}")
+    return out
+
+
+# --- CLI ----------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set", dest="question_set", type=Path, default=DEFAULT_SET, metavar="FILE",
+        help="question set (JSONL, see eval/DATASET.md); default eval/questions.jsonl",
+    )  # fmt: skip
+    parser.add_argument("--split", choices=("dev", "heldout", "all"), default="dev")
+    parser.add_argument(
+        "--config", action="append", default=[], metavar="KEY=VALUE",
+        help="setting override for this run, e.g. --config bm25_weight=0.8 (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--out", type=Path, default=None, metavar="DIR",
+        help="report folder (default eval/reports/<timestamp>/)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--limit", type=int, default=None, metavar="N",
+        help="at most N questions, taken round-robin over categories",
+    )  # fmt: skip
+    parser.add_argument(
+        "--baselines", action="store_true",
+        help="also rank with BM25 only, dense only and a default llama-index VectorStoreIndex",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fast", action="store_true", help=f"the {len(FAST_IDS)}-question CI slice (dev split)"
+    )
+    parser.add_argument(
+        "--judge", choices=("auto", "offline", "llm"), default="auto",
+        help="support judge: llm when an LLM is configured (auto), or offline",
+    )  # fmt: skip
+    parser.add_argument(
+        "--check-floors", action="store_true",
+        help="exit 1 when a headline metric misses its floor in eval/floors.json",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-agreement", action="store_true",
+        help="skip re-measuring the judge on eval/judge_labels.jsonl",
+    )  # fmt: skip
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_from_args(assistant: Assistant, args: argparse.Namespace) -> int:
+    from .report import print_summary, write_report
+
+    path = Path(args.question_set)
+    if not path.exists():
+        raise AssistantError(f"{path}: no such question set")
+    overrides = parse_overrides(args.config or [])
+    questions = select_questions(load_questions(path), args.split, args.fast, args.limit)
+    if not questions:
+        raise AssistantError(f"no questions in split {args.split!r} of {path}")
+    with overridden(assistant.settings, overrides):
+        run = run_eval(
+            assistant,
+            questions,
+            judge=make_judge(assistant, args.judge),
+            baselines=args.baselines,
+            # The fast slice is for CI: the judge's agreement is tested on its own there.
+            judge_agreement=not (args.no_agreement or args.fast),
+            progress=not args.quiet,
+            meta={
+                "set": str(path),
+                "split": "fast" if args.fast else args.split,
+                "limit": args.limit,
+                "config": overrides,
+            },
+        )
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.out or REPORTS_DIR / stamp
+    write_report(run, out)
+    print_summary(run)
+    print(f"report: {out}")
+    if args.check_floors:
+        failures = check_floors(run.headline, load_floors())
+        for f in failures:
+            print(f"FLOOR MISSED: {f}")
+        return 1 if failures else 0
+    return 0

@@ -1,0 +1,379 @@
+"""Grounding evals: metric arithmetic, the offline judge against its labels, the LLM judge over
+a real loopback OpenAI-protocol server, the retrieval baselines, the CLI report, and the CI
+fast slice held to the floors in eval/floors.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant
+from assistant.assistant import AssistantError
+from assistant.evaluation import metrics as M
+from assistant.evaluation.baselines import (
+    BM25Retriever,
+    DenseRetriever,
+    LlamaIndexRetriever,
+    PipelineRetriever,
+)
+from assistant.evaluation.judge import (
+    JudgeError,
+    LLMJudge,
+    OfflineJudge,
+    Passage,
+    agreement,
+    load_labels,
+    mispaired_numbers,
+    missing_numbers,
+    parse_verdict,
+)
+from assistant.evaluation.run import (
+    CATEGORIES,
+    FAST_IDS,
+    add_arguments,
+    boilerplate,
+    check_floors,
+    load_floors,
+    load_questions,
+    overridden,
+    parse_overrides,
+    run_eval,
+    run_from_args,
+    select_questions,
+)
+from assistant.records import Source
+from assistant.settings import Settings
+from tests.openai_server import Reply, ScriptedOpenAIServer
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# --- retrieval metrics --------------------------------------------------------------------------
+
+
+def test_mrr_of_ranks_one_two_none() -> None:
+    gold = [["a"], ["a"], ["a"]]
+    retrieved = [["a", "b"], ["x", "a"], ["x", "y"]]  # first gold at rank 1, 2, never
+    got = M.mrr(retrieved, gold)
+    assert got["individual_scores"] == [1.0, 0.5, 0.0]
+    assert got["score"] == pytest.approx((1 + 0.5 + 0) / 3)
+
+
+def test_hit_and_recall_at_k() -> None:
+    retrieved = [["a", "b", "c"], ["x", "y", "a"], ["x", "y", "z"]]
+    gold = [["a"], ["a"], ["a"]]
+    assert M.hit_at_k(retrieved, gold, 1)["individual_scores"] == [1.0, 0.0, 0.0]
+    assert M.hit_at_k(retrieved, gold, 3)["score"] == pytest.approx(2 / 3)
+    # Three gold papers, one in the top 2 and two in the top 4.
+    multi = M.recall_at_k([["a", "x", "b", "y"]], [["a", "b", "c"]], 2)
+    assert multi["score"] == pytest.approx(1 / 3)
+    assert M.recall_at_k([["a", "x", "b", "y"]], [["a", "b", "c"]], 4)["score"] == pytest.approx(
+        2 / 3
+    )
+
+
+def test_ndcg_at_k() -> None:
+    # Gold a, b at ranks 2 and 3: DCG = 1/log2(3) + 1/log2(4); ideal = 1/log2(2) + 1/log2(3).
+    got = M.ndcg_at_k([["x", "a", "b"]], [["a", "b"]], 3)["score"]
+    assert got == pytest.approx((1 / math.log2(3) + 1 / 2) / (1 + 1 / math.log2(3)))
+    assert M.ndcg_at_k([["a", "b", "x"]], [["a", "b"]], 3)["score"] == pytest.approx(1.0)
+    assert M.ndcg_at_k([["x", "y"]], [["a"]], 2)["score"] == 0.0
+
+
+def test_empty_inputs_score_nan() -> None:
+    assert math.isnan(M.hit_at_k([], [], 1)["score"])
+    assert M.refusal_accuracy([])["individual_scores"] == []
+
+
+# --- answer correctness and refusal --------------------------------------------------------------
+
+
+def test_answer_correctness_normalises_width_case_and_spaces() -> None:
+    answers = [
+        "涉及 ８０４ 名参与者，使用 masked video  fine-tuning。",  # full-width digits, case, spaces
+        "涉及 1804 名参与者。",  # 804 inside a longer number is not the fact
+        "使用 Masked Video Fine-Tuning。",  # one of two facts
+        "涉及 804 名参与者。",  # refused: counts 0 even though the text has the fact
+    ]
+    facts = [["804", "Masked Video Fine-Tuning"], ["804"]] + [
+        ["804", "Masked Video Fine-Tuning"]
+    ] * 2
+    got = M.answer_correctness(answers, facts, [False, False, False, True])
+    assert got["individual_scores"] == [1.0, 0.0, 0.5, 0.0]
+    assert got["score"] == pytest.approx(1.5 / 4)
+    assert M.fact_present("颜色 > 大小 > 速度", "优先考虑：颜色>大小>速度>形状")
+    assert not M.fact_present("4.8", "从 4.85 提高")
+
+
+def test_refusal_accuracy_and_false_refusal_rate() -> None:
+    assert M.refusal_accuracy([True, False, True, True])["score"] == pytest.approx(0.75)
+    assert M.false_refusal_rate([False, True, False, False])["score"] == pytest.approx(0.25)
+
+
+# --- statements and ALCE citation arithmetic -----------------------------------------------------
+
+
+def test_split_statements_attaches_markers_and_drops_leads() -> None:
+    text = (
+        "From the digests: Some Title [1]\n\n"
+        "首先，我们进行了一项涉及 804 名参与者的用户研究。 [1]\n"
+        "- **NaturalBench** [2]：包含 10,000 个样本。\n"
+        "Claim one [1]. [3] Claim two about GPT-4o [2, 3]."
+    )
+    got = M.split_statements(text, ["From the digests:"])
+    assert [(s.text, s.markers) for s in got] == [
+        ("首先，我们进行了一项涉及 804 名参与者的用户研究。", [1]),
+        ("NaturalBench：包含 10,000 个样本。", [2]),
+        ("Claim one.", [1, 3]),  # a marker run opening a sentence closes the one before
+        ("Claim two about GPT-4o.", [2, 3]),
+    ]
+
+
+class KeywordJudge:
+    """A transparent judge for arithmetic tests: supported iff every word of the claim occurs
+    in the cited passages together."""
+
+    name = "keyword"
+
+    def supports(self, claim: str, passages: list[Passage]) -> bool:
+        have = {w for p in passages for w in p.text.split()}
+        return bool(passages) and set(re.findall(r"[a-z]+", claim)) <= have
+
+
+def test_citation_recall_precision_faithfulness_alce() -> None:
+    passages = {1: Passage("alpha beta"), 2: Passage("gamma delta"), 3: Passage("alpha gamma")}
+    answer = "\n".join(
+        [
+            "alpha beta [1]",  # supported by [1]; [1] precise
+            "alpha gamma [1][2]",  # needs both: both precise
+            "beta [1][2]",  # [1] alone suffices, [2] adds nothing: [2] imprecise
+            "epsilon [3]",  # unsupported: [3] imprecise
+            "delta",  # no citation: not citation-supported, but faithful to [2]
+            "zeta [7]",  # [7] points to no source: counted apart, not judged
+        ]
+    )
+    check = M.check_answer(answer, passages, KeywordJudge())
+    assert [s.supported for s in check.statements] == [True, True, True, False, False, False]
+    assert check.citation_recall == pytest.approx(3 / 6)
+    assert check.n_citations == 6
+    assert check.citation_precision == pytest.approx(4 / 6)  # 1 + 2 + 1 + 0 of 6
+    assert check.faithfulness == pytest.approx(4 / 6)
+    assert check.out_of_range == 1
+    assert M.citation_precision([check, check])["score"] == pytest.approx(4 / 6)
+    none_cited = M.check_answer("alpha beta", passages, KeywordJudge())
+    assert none_cited.citation_recall == 0.0 and none_cited.citation_precision == 0.0
+
+
+def test_out_of_range_markers_in_generated_text() -> None:
+    got = M.out_of_range_markers(["a [1] b [5] c [2, 6]", "x [1]"], [4, 1])
+    assert got["individual_scores"] == [2.0, 0.0]
+
+
+# --- offline judge -------------------------------------------------------------------------------
+
+
+def test_numbers_must_match() -> None:
+    passage = "首先，我们进行了一项涉及 804 名参与者的用户研究。"
+    assert missing_numbers("The UCFE user study involved 840 participants.", passage) == [840.0]
+    assert missing_numbers("The study had 804 participants.", passage) == []
+    # Units: 6 million is 600 万; 12M is 1200 万; digits inside names are not quantities.
+    assert (
+        missing_numbers("6 million instructions in 39 languages", "39 种语言的 600 万条指令") == []
+    )
+    assert missing_numbers("1200 万的批量规模", "以4M或12M的批量规模训练CLIP-ViT-L/14模型") == []
+    assert missing_numbers("GPT-4o and W8A8-FP", "GPT-4o 与 W8A8-FP") == []
+    assert missing_numbers("在十个数据集上", "在七个通用数据集上") == [10.0]
+    swapped = "PyramidDrop 将 LLaVA-NeXT 的训练时间加速 55%,推理 FLOPs 加速 40%。"
+    source = "PyramidDrop 可以将 LLaVA-NeXT 的训练时间加速 40%，推理 FLOPs 加速 55%。"
+    assert sorted(mispaired_numbers(swapped, source)) == [40.0, 55.0]
+    assert mispaired_numbers(source, source) == []
+
+
+@pytest.fixture(scope="module")
+def offline_judge(assistant: Assistant) -> OfflineJudge:
+    return OfflineJudge(assistant.index.embed)
+
+
+@pytest.fixture(scope="module")
+def titles(assistant: Assistant) -> dict[str, str]:
+    return {p["paper_id"]: f"{p['title']}\n{p['title_zh']}" for p in assistant.papers()}
+
+
+def test_offline_judge_agrees_with_labels(offline_judge: OfflineJudge, titles: dict) -> None:
+    floors = load_floors()["judge_agreement"]
+    report = agreement(offline_judge, load_labels(titles))
+    print(f"offline judge agreement {report['accuracy']:.3f}", report["by_kind"])
+    assert report["n"] == 109
+    assert report["accuracy"] >= floors["min"]
+    # Supported claims (verbatim, paraphrase, translation) must stay recognised: a judge that
+    # rejects true claims would make every faithfulness number look worse than it is.
+    for kind in ("verbatim", "paraphrase", "translation"):
+        assert report["by_kind"][kind]["accuracy"] >= floors["supported_kinds_min"], kind
+    assert report["by_kind"]["wrong_number"]["accuracy"] >= floors["wrong_number_min"]
+
+
+def test_offline_judge_catches_a_citation_to_the_wrong_paper(
+    assistant: Assistant, offline_judge: OfflineJudge
+) -> None:
+    ans = assistant.ask("How many participants took part in the UCFE user study?")
+    assert not ans.refused and ans.sources[0].paper_id == "2410.14059"
+    other = assistant.search("PyramidDrop visual token redundancy", k=1)[0]
+    assert other.paper_id != "2410.14059"
+
+    def passage(src: Source) -> Passage:
+        sv = assistant.index.sentence_vectors([src.paper_id])[src.paper_id]
+        title = f"{src.title}\n{src.title_zh}"
+        return Passage(" ".join(sv.texts), title, src.paper_id, tuple(sv.texts))
+
+    leads = boilerplate(assistant.settings.prompts_dir)
+    right = M.check_answer(ans.text, {1: passage(ans.sources[0])}, offline_judge, leads)
+    wrong = M.check_answer(ans.text, {1: passage(other)}, offline_judge, leads)
+    assert len(right.statements) >= 2  # the quoted sentences; the lead line is not a claim
+    assert right.citation_precision == 1.0 and right.faithfulness == 1.0
+    assert wrong.citation_precision == 0.0 and wrong.citation_recall == 0.0
+
+
+# --- LLM judge over a real loopback server -------------------------------------------------------
+
+
+def test_llm_judge_parses_verdicts_over_http() -> None:
+    replies = [
+        "SUPPORTED",
+        "UNSUPPORTED",
+        " supported.",
+        "NOT SUPPORTED",
+        "**Unsupported**",
+        "maybe",
+    ]
+    with ScriptedOpenAIServer([Reply(text=t) for t in replies]) as server:
+        settings = Settings(llm_base_url=server.base_url, llm_max_retries=0, llm_model="judge-m")
+        judge = LLMJudge.from_settings(settings)
+        assert judge.name == "llm:judge-m"
+        passage = Passage("首先，我们进行了一项涉及 804 名参与者的用户研究。", "UCFE", "2410.14059")
+        got = [judge.supports(f"claim {i}", [passage]) for i in range(5)]
+        assert got == [True, False, True, False, False]
+        with pytest.raises(JudgeError):
+            judge.supports("claim 5", [passage])
+        sent = server.requests[0]["messages"][-1]["content"]
+        assert "claim 0" in sent and "804 名参与者" in sent and "UCFE" in sent
+        assert "SUPPORTED or UNSUPPORTED" in sent  # the rubric of prompts/judge.md
+
+
+def test_llm_judge_in_an_eval_run_is_named_in_the_report(
+    assistant: Assistant, tmp_path: Path
+) -> None:
+    # Every claim gets "UNSUPPORTED": the pipeline's answers then score 0 on citation metrics,
+    # and the report must say those numbers came from the LLM judge.
+    with ScriptedOpenAIServer(lambda body: Reply(text="UNSUPPORTED")) as server:
+        judge = LLMJudge.from_settings(Settings(llm_base_url=server.base_url, llm_max_retries=0))
+        qs = [q for q in load_questions() if q.id in ("q001", "q104")]
+        run = run_eval(assistant, qs, judge=judge, judge_agreement=False, progress=False)
+        assert len(server.requests) > 0
+    assert run.judge["name"] == judge.name
+    assert run.headline["citation_precision"] == 0.0
+    assert run.headline["faithfulness"] == 0.0
+    from assistant.evaluation.report import summary_markdown
+
+    assert f"support judge: `{judge.name}`" in summary_markdown(run)
+
+
+def test_parse_verdict_chinese_and_errors() -> None:
+    assert parse_verdict("支持") is True
+    assert parse_verdict("不支持") is False
+    with pytest.raises(JudgeError):
+        parse_verdict("")
+
+
+# --- baselines -----------------------------------------------------------------------------------
+
+
+def test_retrievers_rank_papers(assistant: Assistant) -> None:
+    q = "WebRL 将 Llama-3.1-8B 在 WebArena-Lite 上的成功率提高到多少?"
+    for r in (PipelineRetriever(assistant), BM25Retriever(assistant), DenseRetriever(assistant)):
+        ranked = r.rank(q, 5)
+        assert 0 < len(ranked) <= 5 and len(set(ranked)) == len(ranked), r.name
+        assert "2411.02337" in ranked, r.name
+
+
+def test_llamaindex_baseline_maps_chunks_to_named_papers(
+    assistant: Assistant, tmp_path: Path
+) -> None:
+    # Three entries of a seed file keep the embedding cheap; default chunking still applies.
+    text = (REPO / "seeds" / "000_2feac997ffb58d5c.txt").read_text(encoding="utf-8")
+    entries = [e for e in re.split(r"(?m)^(?=## )", text) if e.startswith("## ")][:3]
+    small = tmp_path / "small.txt"
+    small.write_text("".join(entries), encoding="utf-8")
+    ids = re.findall(r"arxiv\.org/abs/(\d{4}\.\d{4,5})", small.read_text(encoding="utf-8"))
+    assert "2410.14059" in ids
+    r = LlamaIndexRetriever(assistant, files=[small])
+    ranked = r.rank("How many participants took part in the UCFE user study?", 5)
+    assert r.n_chunks >= 1
+    assert ranked[0] == "2410.14059" and set(ranked) <= set(ids)
+    assert r.papers_named("no titles here") == []
+
+
+# --- runner, CLI and floors ----------------------------------------------------------------------
+
+
+def test_fast_slice_is_fixed_dev_and_covers_every_category() -> None:
+    qs = select_questions(load_questions(), fast=True)
+    assert [q.id for q in qs] == list(FAST_IDS) and len(qs) == 40
+    assert {q.split for q in qs} == {"dev"}
+    assert {q.category for q in qs} == set(CATEGORIES)
+    limited = select_questions(load_questions(), "dev", limit=7)
+    assert {q.category for q in limited} == set(CATEGORIES)
+
+
+def test_config_overrides_validate_and_restore(assistant: Assistant) -> None:
+    with pytest.raises(AssistantError, match="unknown setting"):
+        parse_overrides(["no_such_thing=1"])
+    with pytest.raises(AssistantError, match="fixed when the index opens"):
+        parse_overrides(["index_dir=/tmp/x"])
+    before = assistant.settings.bm25_weight
+    with overridden(assistant.settings, parse_overrides(["bm25_weight=0.25"])):
+        assert assistant.settings.bm25_weight == 0.25
+    assert assistant.settings.bm25_weight == before
+    with pytest.raises(AssistantError), overridden(assistant.settings, {"top_k": "lots"}):
+        pass
+    assert assistant.settings.bm25_weight == before
+
+
+def test_check_floors_reports_misses() -> None:
+    floors = {"floors": {"hit@5": {"min": 0.9}, "false_refusal_rate": {"max": 0.2}}}
+    assert check_floors({"hit@5": 0.95, "false_refusal_rate": 0.1}, floors) == []
+    misses = check_floors({"hit@5": 0.5, "false_refusal_rate": 0.3}, floors)
+    assert len(misses) == 2 and "hit@5" in misses[0]
+    assert check_floors({"false_refusal_rate": 0.1}, floors) == ["hit@5: not measured"]
+
+
+def test_cli_eval_writes_a_report(assistant: Assistant, tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    out = tmp_path / "report"
+    args = parser.parse_args(
+        ["--limit", "7", "--out", str(out), "--quiet", "--no-agreement", "--config", "top_k=3"]
+    )
+    assert run_from_args(assistant, args) == 0
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert len(data["questions"]) == 7 and data["judge"]["name"] == "offline"
+    assert data["meta"]["config"] == {"top_k": "3"} and data["meta"]["settings"]["top_k"] == 3
+    assert assistant.settings.top_k == 5  # restored after the run
+    assert {q["category"] for q in data["questions"]} == set(CATEGORIES)
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "support judge: `offline`" in summary and "| followup |" in summary
+    assert (out / "by_category.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fast_slice_meets_floors(assistant: Assistant, tmp_path: Path) -> None:
+    floors = load_floors()
+    qs = select_questions(load_questions(), fast=True)
+    run = run_eval(assistant, qs, judge_agreement=False, progress=False)
+    print(json.dumps(run.headline, indent=1))
+    assert run.judge["name"] == floors["judge"]
+    failures = check_floors(run.headline, floors)
+    assert not failures, "\n".join(failures)
