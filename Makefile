@@ -9,7 +9,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test lint typecheck unit eval bench clean
+.PHONY: install run test lint typecheck unit eval bench audit clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ eval: install
 
 bench: install
 	$(PY) eval/bench/run.py
+
+audit: install
+	$(BIN)/pip-audit --skip-editable
 
 clean:
 	rm -rf .assistant eval/reports eval/bench/results .pytest_cache .mypy_cache .ruff_cache
