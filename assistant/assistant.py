@@ -44,6 +44,7 @@ class _Evidence:
     ret: Retrieval
     chosen: list[Source]
     sentences: dict[str, SentenceVectors]
+    features: GateFeatures
     support: float
 
 
@@ -263,11 +264,7 @@ class Assistant:
     def gate_features(self, question: str) -> GateFeatures:
         """The refusal gate's evidence for a question (used to calibrate the gate)."""
         q, _ = self._clean(question)
-        ret = self._retrieve(q)
-        chosen = select_for_answer(ret.sources, self.settings)
-        ids = list(dict.fromkeys([x.paper_id for x in ret.sources[:3] + chosen]))
-        df, n = self._doc_freq()
-        return compute_features(q, ret, self.index.sentence_vectors(ids), df, n)
+        return self._evidence(q, self.settings).features
 
     async def aask(
         self, question: str, history: Iterable[Any] | None = None, **overrides: Any
@@ -325,8 +322,8 @@ class Assistant:
         ids = list(dict.fromkeys([x.paper_id for x in ret.sources[:3] + chosen]))
         sentences = self.index.sentence_vectors(ids)
         df, n_docs = self._doc_freq()
-        support = self._gate.probability(compute_features(query, ret, sentences, df, n_docs))
-        return _Evidence(ret, chosen, sentences, support)
+        features = compute_features(query, ret, sentences, df, n_docs)
+        return _Evidence(ret, chosen, sentences, features, self._gate.probability(features))
 
     def _resolve_follow_up(
         self, q: str, turns: list[Turn], llm: ChatLLM | None, *, force: bool = False

@@ -65,11 +65,7 @@ class PaperIndex:
         self.embed = embed
         self._lock_file: Any = None
         self.client = self._connect()
-        name = settings.collection
-        self.chunks = self._collection(name)
-        self.sentences = self._collection(f"{name}-sentences")
-        self.chunk_store = ChromaVectorStore(chroma_collection=self.chunks)
-        self.sentence_store = ChromaVectorStore(chroma_collection=self.sentences)
+        self._open_collections()
         self.chunker = PaperChunker(embed.token_count, settings.chunk_tokens)
         self._bm25: JiebaBM25Retriever | None = None
         self._bm25_generation: str | None = None
@@ -140,6 +136,13 @@ class PaperIndex:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
                 self._lock_file.close()
             self._lock_file = None
+
+    def _open_collections(self) -> None:
+        name = self.settings.collection
+        self.chunks = self._collection(name)
+        self.sentences = self._collection(f"{name}-sentences")
+        self.chunk_store = ChromaVectorStore(chroma_collection=self.chunks)
+        self.sentence_store = ChromaVectorStore(chroma_collection=self.sentences)
 
     def _collection(self, name: str) -> Any:
         return self.client.get_or_create_collection(
@@ -260,38 +263,25 @@ class PaperIndex:
         for node, vec in zip(nodes, vecs, strict=True):
             node.embedding = vec.tolist()
 
-    def reset(self) -> None:
-        """Drop everything (used when the store is found in an unknown shape)."""
-        for col in (self.chunks.name, self.sentences.name):
-            with contextlib.suppress(Exception):
-                self.client.delete_collection(col)
-        self.chunks = self._collection(self.settings.collection)
-        self.sentences = self._collection(f"{self.settings.collection}-sentences")
-        self.chunk_store = ChromaVectorStore(chroma_collection=self.chunks)
-        self.sentence_store = ChromaVectorStore(chroma_collection=self.sentences)
-        self._bm25 = None
-
     # --- reads --------------------------------------------------------------------------------
-    def dense(self, query_vec: np.ndarray, k: int) -> list[NodeWithScore]:
-        """Top-k chunks by cosine similarity (score = cosine)."""
-        if self.chunks.count() == 0:
+    @staticmethod
+    def _nearest(
+        store: ChromaVectorStore, collection: Any, query_vec: np.ndarray, k: int
+    ) -> list[NodeWithScore]:
+        if collection.count() == 0:
             return []
-        res = self.chunk_store.query(
-            VectorStoreQuery(query_embedding=query_vec.tolist(), similarity_top_k=k)
-        )
+        res = store.query(VectorStoreQuery(query_embedding=query_vec.tolist(), similarity_top_k=k))
         # ChromaVectorStore reports exp(-distance); with cosine space distance = 1 - cos.
         sims = [1.0 + float(np.log(max(s, 1e-12))) for s in (res.similarities or [])]
         return [NodeWithScore(node=n, score=s) for n, s in zip(res.nodes or [], sims, strict=True)]
 
+    def dense(self, query_vec: np.ndarray, k: int) -> list[NodeWithScore]:
+        """Top-k chunks by cosine similarity (score = cosine)."""
+        return self._nearest(self.chunk_store, self.chunks, query_vec, k)
+
     def dense_sentences(self, query_vec: np.ndarray, k: int) -> list[NodeWithScore]:
         """Top-k single sentences by cosine similarity (metadata: paper_id, sentence)."""
-        if self.sentences.count() == 0:
-            return []
-        res = self.sentence_store.query(
-            VectorStoreQuery(query_embedding=query_vec.tolist(), similarity_top_k=k)
-        )
-        sims = [1.0 + float(np.log(max(s, 1e-12))) for s in (res.similarities or [])]
-        return [NodeWithScore(node=n, score=s) for n, s in zip(res.nodes or [], sims, strict=True)]
+        return self._nearest(self.sentence_store, self.sentences, query_vec, k)
 
     def first_chunks(self, paper_ids: list[str]) -> dict[str, NodeWithScore]:
         """Chunk 0 of each paper (for papers found only through a sentence)."""
