@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from openai_server import Reply, ScriptedOpenAIServer
 
 from assistant import Assistant
 from assistant.assistant import AssistantError
@@ -48,7 +49,6 @@ from assistant.evaluation.run import (
 )
 from assistant.records import Source
 from assistant.settings import Settings
-from tests.openai_server import Reply, ScriptedOpenAIServer
 
 REPO = Path(__file__).resolve().parent.parent
 
