@@ -320,3 +320,20 @@ def test_stored_chat_renders_each_answer_with_its_own_sources() -> None:
     assert "2410.14059" in msgs[1]["content"] and "2410.16268" not in msgs[1]["content"]
     assert "2410.16268" in msgs[3]["content"] and "2410.14059" not in msgs[3]["content"]
     assert "&lt;b&gt;q2&lt;/b&gt;" in msgs[2]["content"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/etc/passwd",
+        str(Path(__file__).resolve()),  # a file inside the project, outside any served folder
+        "../../../../etc/passwd",
+    ],
+)
+def test_no_endpoint_serves_arbitrary_files(server: str, path: str) -> None:
+    # Gradio serves files only from its cache and explicitly allowed folders; none are allowed.
+    for route in ("gradio_api/file=", "file="):
+        resp = httpx.get(server + route + path, timeout=10)
+        assert b"root:x:0:0" not in resp.content, (route, resp.status_code)
+        assert b"def test_no_endpoint" not in resp.content, (route, resp.status_code)
+        assert resp.status_code in (400, 403, 404), (route, path, resp.status_code)
