@@ -69,6 +69,7 @@ class Assistant:
         self._gate = RefusalGate.load()
         self._llm: ChatLLM | None = None
         self._df_cache: tuple[str, dict[str, int], int] | None = None
+        self._has_papers = False
 
     # --- components (created on first use, once per process) --------------------------------
     @property
@@ -124,11 +125,15 @@ class Assistant:
 
     def ensure_indexed(self) -> None:
         """First use indexes the seeds automatically."""
+        if self._has_papers:
+            return
         s = self.settings
         # chunks.count() is one cheap call; count_papers() reads every row's metadata (chunks
         # and sentences), which cost ~0.2 s per query at 200 papers and grows with the corpus.
         if s.auto_ingest and s.seeds_dir.exists() and self.index.chunks.count() == 0:
             self.ingest()
+        # Once the index holds papers, later calls skip the check (a round trip per query).
+        self._has_papers = self.index.chunks.count() > 0
 
     def papers(self) -> list[dict[str, Any]]:
         """Indexed papers (paper_id, title, title_zh, url, source_file, line)."""
