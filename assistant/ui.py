@@ -654,25 +654,18 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                     elem_id="da-papers",
                 )
 
-        chat_inputs = [box, store, top_k, language, use_llm]
-        chat_outputs = [box, chatbot, store]
-        for trigger in (box.submit, send.click):
-            trigger(
-                respond,
-                chat_inputs,
-                chat_outputs,
-                api_visibility="private",
-                show_progress="hidden",
-                concurrency_limit=None,
-            )
-        chatbot.example_select(pick_example, None, box, api_visibility="private").then(
-            respond,
-            chat_inputs,
-            chat_outputs,
-            api_visibility="private",
-            show_progress="hidden",
-            concurrency_limit=None,
-        )
+        # One wiring for every way a question is asked: Enter, the button, an example.
+        ask_event: dict[str, Any] = {
+            "fn": respond,
+            "inputs": [box, store, top_k, language, use_llm],
+            "outputs": [box, chatbot, store],
+            "api_visibility": "private",
+            "show_progress": "hidden",
+            "concurrency_limit": None,
+        }
+        box.submit(**ask_event)
+        send.click(**ask_event)
+        chatbot.example_select(pick_example, None, box, api_visibility="private").then(**ask_event)
         clear.click(new_chat, None, [chatbot, store, box], api_visibility="private")
         # The chatbot's own trash icon must forget the stored chat too, or it would come back.
         chatbot.clear(new_chat, None, [chatbot, store, box], api_visibility="private")
