@@ -46,6 +46,8 @@ class _Evidence:
     sentences: dict[str, SentenceVectors]
     features: GateFeatures
     support: float
+    doc_freq: dict[str, int]
+    n_docs: int
 
 
 class AssistantError(ValueError):
@@ -68,7 +70,6 @@ class Assistant:
         self._retriever: HybridRetriever | None = None
         self._gate = RefusalGate.load()
         self._llm: ChatLLM | None = None
-        self._df_cache: tuple[str, dict[str, int], int] | None = None
         self._has_papers = False
 
     # --- components (created on first use, once per process) --------------------------------
@@ -155,12 +156,7 @@ class Assistant:
 
     def _doc_freq(self) -> tuple[dict[str, int], int]:
         bm25 = self.index.bm25()
-        if bm25 is None:
-            return {}, 0
-        gen = self.index._bm25_generation or ""
-        if self._df_cache is None or self._df_cache[0] != gen:
-            self._df_cache = (gen, bm25.document_frequency(), bm25.num_docs)
-        return self._df_cache[1], self._df_cache[2]
+        return (bm25.document_frequency(), bm25.num_docs) if bm25 is not None else ({}, 0)
 
     # --- answers ------------------------------------------------------------------------------
     def ask(self, question: str, history: Iterable[Any] | None = None, **overrides: Any) -> Answer:
@@ -200,7 +196,7 @@ class Assistant:
                 if alt.support > ev.support:
                     rq, ev = in_context, alt
         ret, chosen, sentences, support = ev.ret, ev.chosen, ev.sentences, ev.support
-        df, n_docs = self._doc_freq()
+        df, n_docs = ev.doc_freq, ev.n_docs
         base = Answer(
             question=q,
             text="",
@@ -328,7 +324,8 @@ class Assistant:
         sentences = self.index.sentence_vectors(ids)
         df, n_docs = self._doc_freq()
         features = compute_features(query, ret, sentences, df, n_docs)
-        return _Evidence(ret, chosen, sentences, features, self._gate.probability(features))
+        support = self._gate.probability(features)
+        return _Evidence(ret, chosen, sentences, features, support, df, n_docs)
 
     def _resolve_follow_up(
         self, q: str, turns: list[Turn], llm: ChatLLM | None, *, force: bool = False

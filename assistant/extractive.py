@@ -3,7 +3,6 @@ question, each followed by its [n] marker."""
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 
 from .prompt import message
 from .records import Source
+from .sparse import idf
 from .store import SentenceVectors
 from .text import content_terms, token_set
 
@@ -58,10 +58,10 @@ def _score_sentences(
     terms = [t for t in content_terms(question) if t not in title]
     bonus = np.zeros(len(sv.texts))
     if terms:
-        idf = {t: math.log((n + 1) / (doc_freq.get(t, 0) + 0.5)) for t in terms}
-        total = sum(idf.values()) or 1.0
+        weights = {t: idf(t, doc_freq, n) for t in terms}
+        total = sum(weights.values()) or 1.0
         bonus += 0.12 * np.asarray(
-            [sum(w for t, w in idf.items() if t in token_set(s)) / total for s in sv.texts]
+            [sum(w for t, w in weights.items() if t in token_set(s)) / total for s in sv.texts]
         )
     if _QUANTITY.search(question):  # the answer is a number: prefer sentences that give one
         bonus += 0.03 * np.asarray([bool(_NUMBER.search(s)) for s in sv.texts])

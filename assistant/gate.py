@@ -18,6 +18,7 @@ import numpy as np
 
 from .records import Source
 from .retrieve import Retrieval
+from .sparse import idf as term_idf
 from .store import SentenceVectors
 from .text import content_terms, is_cjk_term, token_set
 
@@ -86,7 +87,7 @@ def compute_features(
     n = max(n_docs, 1)
 
     def idf(t: str) -> float:
-        return math.log((n + 1) / (doc_freq.get(t, 0) + 0.5))
+        return term_idf(t, doc_freq, n)
 
     def coverage(group: list[str]) -> float:
         total = sum(idf(t) for t in group)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,11 @@ from llama_index.retrievers.bm25 import BM25Retriever
 from .text import tokenize
 
 _TAG_FILE = "generation.json"
+
+
+def idf(term: str, doc_freq: dict[str, int], n_docs: int) -> float:
+    """Smoothed inverse document frequency; unknown terms count as rarest."""
+    return math.log((n_docs + 1) / (doc_freq.get(term, 0) + 0.5))
 
 
 def bm25_text(node: BaseNode) -> str:
@@ -52,13 +58,16 @@ class JiebaBM25Retriever(BM25Retriever):
         return int(indptr[i + 1] - indptr[i]) if i + 1 < len(indptr) else 0
 
     def document_frequency(self) -> dict[str, int]:
-        """Token -> number of chunks containing it (for IDF-weighted features)."""
-        vocab: dict[str, int] = self.bm25.vocab_dict
-        csc = self.bm25.scores
-        # bm25s stores a CSC matrix: indptr[t+1]-indptr[t] documents contain token t.
-        indptr = np.asarray(csc["indptr"])
-        df = np.diff(indptr)
-        return {tok: int(df[i]) for tok, i in vocab.items() if i < len(df)}
+        """Token -> number of chunks containing it (for IDF-weighted features). Computed once:
+        a retriever instance belongs to one store generation and never changes."""
+        cached: dict[str, int] | None = getattr(self, "_df", None)
+        if cached is None:
+            # bm25s stores a CSC matrix: indptr[t+1]-indptr[t] documents contain token t.
+            df = np.diff(np.asarray(self.bm25.scores["indptr"]))
+            vocab: dict[str, int] = self.bm25.vocab_dict
+            cached = {tok: int(df[i]) for tok, i in vocab.items() if i < len(df)}
+            self._df = cached
+        return cached
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         vocab = self.bm25.vocab_dict
