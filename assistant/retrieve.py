@@ -13,25 +13,22 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 from .chunk import source_from_metadata
 from .records import Source
 from .settings import Settings
-from .sparse import JiebaBM25Retriever, bm25_text
+from .sparse import JiebaBM25Retriever
 from .store import PaperIndex
-from .text import token_set
 
-_ARXIV_ID = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
+ARXIV_ID = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
 
 
 # ASCII terms that name something: contain a digit, or join parts with - . & (GPT-4o, W8A8-FP,
 # J&F, Claude-3.5-Sonnet, 2410.14059), or mix case (OmniParser, HtmlRAG).
-_IDENTIFIER = re.compile(
-    r"[A-Za-z0-9]*(?:\d|[-.&][A-Za-z0-9])[A-Za-z0-9&.\-]*|[A-Z]+[a-z]+[A-Z]\w*"
-)
+IDENTIFIER = re.compile(r"[A-Za-z0-9]*(?:\d|[-.&][A-Za-z0-9])[A-Za-z0-9&.\-]*|[A-Z]+[a-z]+[A-Z]\w*")
 
 
 def rare_identifiers(query: str, bm25: JiebaBM25Retriever) -> set[str]:
     """Identifiers in the question that only a few chunks of the corpus contain."""
     vocab = bm25.bm25.vocab_dict
     out: set[str] = set()
-    for m in _IDENTIFIER.finditer(query):
+    for m in IDENTIFIER.finditer(query):
         tok = m.group(0).lower().strip(".-")
         rare = tok in vocab and bm25.doc_freq(tok) <= max(5, bm25.num_docs // 20)
         if len(tok) >= 2 and rare:
@@ -45,7 +42,7 @@ class Retrieval:
 
     query: str
     query_vec: np.ndarray
-    sources: list[Source]  # all candidate papers, best first
+    sources: list[Source]  # the best candidate_k papers, best first
     dense_pool: list[float] = field(default_factory=list)  # best cosine per candidate paper
     sentence_pool: list[float] = field(default_factory=list)  # cosines of candidate sentences
 
@@ -85,47 +82,54 @@ class HybridRetriever(BaseRetriever):
         qvec = self.index.embed.embed_queries([query])[0]
         dense = best_per_paper(self.index.dense(qvec, s.candidate_k))
         sent_hits = self.index.dense_sentences(qvec, 3 * s.candidate_k)
-        sent = best_per_paper(sent_hits)
+        sent: dict[str, float] = {}
+        for pid, cos in sent_hits:  # best first: keep each paper's best sentence
+            sent.setdefault(pid, cos)
         bm25 = self.index.bm25()
         sparse = best_per_paper(bm25.retrieve(query)) if bm25 is not None else {}
-        fused = weighted_rrf(
-            [list(dense), list(sparse), list(sent)],
-            [s.dense_weight, s.bm25_weight, s.sentence_weight],
-            s.rrf_k,
+        fused = dict(
+            weighted_rrf(
+                [list(dense), list(sparse), list(sent)],
+                [s.dense_weight, s.bm25_weight, s.sentence_weight],
+                s.rrf_k,
+            )
         )
-        missing = [pid for pid, _ in fused if pid not in dense and pid not in sparse]
-        extra = self.index.first_chunks(missing)
+        order = list(fused)
+        idents = rare_identifiers(query, bm25) if bm25 is not None else set()
+        if idents and bm25 is not None:
+            # A name like GPT-4o or Claude-3.5-Sonnet is asked for exactly: papers that contain
+            # it come before papers that are merely about the same topic (stable sort keeps the
+            # fused order within each group).
+            holders = bm25.papers_containing(idents)
+            order.sort(key=lambda pid: pid not in holders)
+        named = set(ARXIV_ID.findall(query))
+        if named:  # an arXiv id in the question names its paper outright
+            order.sort(key=lambda pid: pid not in named)
+        # The best candidate_k papers become sources. BM25 and sentence hits carry no text, so
+        # the best chunk of each paper dense did not return is fetched, in one round trip.
+        order = order[: s.candidate_k]
+        extra = self.index.chunks_by_id(
+            [sparse[p].node.node_id if p in sparse else f"{p}#0" for p in order if p not in dense]
+        )
         sources: list[Source] = []
-        for pid, score in fused:
-            hit = dense.get(pid) or sparse.get(pid) or extra.get(pid)
+        for pid in order:
+            hit = dense.get(pid) or extra.get(pid)
             if hit is None:
                 continue
-            src = source_from_metadata(hit.node.metadata, hit.node.get_content(), score)
+            src = source_from_metadata(hit.node.metadata, hit.node.get_content(), fused[pid])
             if pid in dense:
                 src.dense_score = float(dense[pid].score or 0.0)
             if pid in sparse:
                 src.bm25_score = float(sparse[pid].score or 0.0)
             if pid in sent:
-                src.sentence_score = float(sent[pid].score or 0.0)
+                src.sentence_score = sent[pid]
             sources.append(src)
-        idents = rare_identifiers(query, bm25) if bm25 is not None else set()
-        if idents:
-            # A name like GPT-4o or Claude-3.5-Sonnet is asked for exactly: papers that contain
-            # it come before papers that are merely about the same topic (stable sort keeps the
-            # fused order within each group).
-            holders = {
-                pid for pid, hit in sparse.items() if token_set(bm25_text(hit.node)) & idents
-            }
-            sources.sort(key=lambda src: src.paper_id not in holders)
-        named = set(_ARXIV_ID.findall(query))
-        if named:  # an arXiv id in the question names its paper outright
-            sources.sort(key=lambda src: src.paper_id not in named)
         return Retrieval(
             query=query,
             query_vec=qvec,
             sources=sources,
             dense_pool=[float(n.score or 0.0) for n in dense.values()],
-            sentence_pool=[float(n.score or 0.0) for n in sent_hits],
+            sentence_pool=[cos for _, cos in sent_hits],
         )
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:

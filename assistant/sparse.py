@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from array import array
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import bm25s
 import numpy as np
-from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle, TextNode
-from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.retrievers.bm25 import BM25Retriever
 
 from .text import tokenize
@@ -23,27 +25,47 @@ def idf(term: str, doc_freq: dict[str, int], n_docs: int) -> float:
     return math.log((n_docs + 1) / (doc_freq.get(term, 0) + 0.5))
 
 
-def bm25_text(node: BaseNode) -> str:
+def bm25_text(metadata: dict[str, Any], text: str) -> str:
     """What BM25 sees: arXiv id, both titles and the chunk text (titles carry English terms)."""
-    m = node.metadata
+    m = metadata
     head = f"arXiv {m.get('paper_id', '')}\n{m.get('title', '')}\n{m.get('title_zh', '')}"
-    return f"{head}\n{node.get_content()}"
+    return f"{head}\n{text}"
 
 
 class JiebaBM25Retriever(BM25Retriever):
     """llama-index's BM25Retriever tokenizes with a regex and an English stemmer, which turns
-    each Chinese run into one token and splits identifiers like GPT-4o. We keep its bm25s index,
-    corpus format and persistence, and feed it jieba tokens (see text.tokenize) instead."""
+    each Chinese run into one token and splits identifiers like GPT-4o. We keep its bm25s index
+    and persistence, and feed it jieba tokens (see text.tokenize) instead.
+
+    Its corpus (what a hit returns) is only chunk id and paper id, not the node: the text is
+    in Chroma already, and a second copy in memory was most of the serving process's growth
+    with corpus size (+275 MB from the seeds to 10k papers). Hits carry no text; the caller
+    fetches the few it shows."""
+
+    @classmethod
+    def from_rows(
+        cls, rows: Iterable[tuple[str, str, dict[str, Any]]], top_k: int
+    ) -> JiebaBM25Retriever:
+        """Build from (chunk id, text, metadata) rows, streamed: each chunk is tokenized and
+        kept only as an int32 array of token ids, so building never holds the corpus's text
+        or token strings (a list of str per chunk was ~1 GB at 100k papers)."""
+        vocab: dict[str, int] = {}
+        token_ids: list[array[int]] = []
+        corpus: list[dict[str, str]] = []
+        for id_, text, meta in rows:
+            tokens = tokenize(bm25_text(meta, text))
+            token_ids.append(array("i", [vocab.setdefault(t, len(vocab)) for t in tokens]))
+            corpus.append({"node_id": id_, "paper_id": str(meta.get("paper_id", ""))})
+        if not corpus:
+            raise ValueError("cannot build BM25 over an empty index")
+        bm25 = bm25s.BM25()
+        bm25.index((token_ids, vocab), show_progress=False)
+        bm25.corpus = corpus
+        return cls(existing_bm25=bm25, similarity_top_k=top_k, skip_stemming=True)
 
     @classmethod
     def from_nodes(cls, nodes: list[TextNode], top_k: int) -> JiebaBM25Retriever:
-        if not nodes:
-            raise ValueError("cannot build BM25 over an empty index")
-        corpus_tokens = [tokenize(bm25_text(n)) for n in nodes]
-        bm25 = bm25s.BM25()
-        bm25.index(corpus_tokens, show_progress=False)
-        bm25.corpus = [node_to_metadata_dict(n) | {"node_id": n.node_id} for n in nodes]
-        return cls(existing_bm25=bm25, similarity_top_k=top_k, skip_stemming=True)
+        return cls.from_rows(((n.node_id, n.get_content(), n.metadata) for n in nodes), top_k)
 
     @property
     def num_docs(self) -> int:
@@ -69,6 +91,18 @@ class JiebaBM25Retriever(BM25Retriever):
             self._df = cached
         return cached
 
+    def papers_containing(self, tokens: set[str]) -> set[str]:
+        """Papers with a chunk that contains any of the tokens (from the index, no text)."""
+        scores = self.bm25.scores
+        out: set[str] = set()
+        for tok in tokens:
+            i = self.bm25.vocab_dict.get(tok)
+            if i is None or i + 1 >= len(scores["indptr"]):
+                continue
+            docs = scores["indices"][scores["indptr"][i] : scores["indptr"][i + 1]]
+            out.update(self.corpus[int(d)]["paper_id"] for d in docs)
+        return out
+
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         vocab = self.bm25.vocab_dict
         tokens = [t for t in tokenize(query_bundle.query_str) if t in vocab]
@@ -80,8 +114,9 @@ class JiebaBM25Retriever(BM25Retriever):
         for doc, score in zip(docs[0], scores[0], strict=True):
             if score <= 0:  # no query term in the document: not a match at all
                 continue
-            node_dict = doc if isinstance(doc, dict) else self.corpus[int(doc)]
-            out.append(NodeWithScore(node=metadata_dict_to_node(node_dict), score=float(score)))
+            entry = doc if isinstance(doc, dict) else self.corpus[int(doc)]
+            node = TextNode(id_=entry["node_id"], text="", metadata={"paper_id": entry["paper_id"]})
+            out.append(NodeWithScore(node=node, score=float(score)))
         return out
 
     def save(self, path: Path, generation: str) -> None:
@@ -101,7 +136,10 @@ class JiebaBM25Retriever(BM25Retriever):
             tag = json.loads((path / _TAG_FILE).read_text())
             if tag.get("generation") != generation:
                 return None
-            bm25 = bm25s.BM25.load(str(path), load_corpus=True, show_progress=False)
+            # mmap: the score arrays are paged in as queries touch them, not all up front.
+            bm25 = bm25s.BM25.load(str(path), load_corpus=True, mmap=True, show_progress=False)
+            if bm25.corpus is None or (len(bm25.corpus) and "paper_id" not in bm25.corpus[0]):
+                return None  # written by an older version: rebuild
         except (OSError, ValueError, KeyError):
             return None
         return cls(existing_bm25=bm25, similarity_top_k=top_k, skip_stemming=True)

@@ -25,7 +25,6 @@ import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from llama_index.core.schema import BaseNode, NodeWithScore, TextNode
-from llama_index.core.vector_stores.types import VectorStoreQuery
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from .chunk import PaperChunker
@@ -64,6 +63,7 @@ class PaperIndex:
         self.settings = settings
         self.embed = embed
         self._lock_file: Any = None
+        self._generation: str | None = None
         self.client = self._connect()
         self._open_collections()
         self.chunker = PaperChunker(embed.token_count, settings.chunk_tokens)
@@ -152,10 +152,17 @@ class PaperIndex:
     # --- state --------------------------------------------------------------------------------
     @property
     def generation(self) -> str:
+        # An embedded folder is locked to this process (see _acquire_lock), so only our own
+        # writes change it: remember it instead of a Chroma round trip per query. A server
+        # has other writers, so it is asked every time.
+        if self._lock_file is not None and self._generation is not None:
+            return self._generation
         meta = self.client.get_collection(self.chunks.name).metadata or {}
-        return str(meta.get("generation", "new"))
+        self._generation = str(meta.get("generation", "new"))
+        return self._generation
 
     def _bump_generation(self) -> None:
+        self._generation = None
         self.chunks.modify(metadata={"generation": uuid.uuid4().hex})
 
     def _iter_rows(self, collection: Any, include: list[str]) -> Iterator[dict[str, Any]]:
@@ -265,34 +272,50 @@ class PaperIndex:
 
     # --- reads --------------------------------------------------------------------------------
     @staticmethod
-    def _nearest(store: ChromaVectorStore, query_vec: np.ndarray, k: int) -> list[NodeWithScore]:
-        # No count() guard: Chroma answers an empty collection with no hits, and count() is a
-        # round trip per query (~2 ms at 10k papers, more over HTTP).
-        res = store.query(VectorStoreQuery(query_embedding=query_vec.tolist(), similarity_top_k=k))
-        # ChromaVectorStore reports exp(-distance); with cosine space distance = 1 - cos.
-        sims = [1.0 + float(np.log(max(s, 1e-12))) for s in (res.similarities or [])]
-        return [NodeWithScore(node=n, score=s) for n, s in zip(res.nodes or [], sims, strict=True)]
+    def _query(collection: Any, query_vec: np.ndarray, k: int, include: list[str]) -> Any:
+        # Straight to Chroma rather than through ChromaVectorStore.query: that one rebuilds
+        # each hit from the JSON copy of the node kept in its metadata, which was half of a
+        # seeds search (10 ms of the sentence query, 90 hits). No count() guard either: Chroma
+        # answers an empty collection with no hits, and count() is a round trip per query.
+        return collection.query(
+            query_embeddings=[query_vec.tolist()], n_results=k, include=[*include, "distances"]
+        )
 
     def dense(self, query_vec: np.ndarray, k: int) -> list[NodeWithScore]:
-        """Top-k chunks by cosine similarity (score = cosine)."""
-        return self._nearest(self.chunk_store, query_vec, k)
+        """Top-k chunks by cosine similarity (score = cosine; cosine space: d = 1 - cos)."""
+        res = self._query(self.chunks, query_vec, k, ["documents", "metadatas"])
+        out: list[NodeWithScore] = []
+        for id_, doc, meta, dist in zip(
+            res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0],
+            strict=True,
+        ):
+            clean = {key: v for key, v in (meta or {}).items() if key not in _INTERNAL_KEYS}
+            node = TextNode(id_=id_, text=doc or "", metadata=clean)
+            out.append(NodeWithScore(node=node, score=1.0 - float(dist)))
+        return out
 
-    def dense_sentences(self, query_vec: np.ndarray, k: int) -> list[NodeWithScore]:
-        """Top-k single sentences by cosine similarity (metadata: paper_id, sentence)."""
-        return self._nearest(self.sentence_store, query_vec, k)
+    def dense_sentences(self, query_vec: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """Top-k single sentences as (paper_id, cosine), best first. Only ids and distances
+        are fetched: a sentence id is `{paper_id}~{i}`, and retrieval needs nothing else."""
+        res = self._query(self.sentences, query_vec, k, [])
+        return [
+            (id_.rsplit("~", 1)[0], 1.0 - float(dist))
+            for id_, dist in zip(res["ids"][0], res["distances"][0], strict=True)
+        ]
 
-    def first_chunks(self, paper_ids: list[str]) -> dict[str, NodeWithScore]:
-        """Chunk 0 of each paper (for papers found only through a sentence)."""
-        if not paper_ids:
+    def chunks_by_id(self, chunk_ids: list[str]) -> dict[str, NodeWithScore]:
+        """The named chunks (with text), keyed by paper id; for papers that retrieval found
+        through BM25 or a sentence, whose hits carry no text."""
+        if not chunk_ids:
             return {}
-        got = self.chunks.get(
-            ids=[f"{pid}#0" for pid in paper_ids], include=["metadatas", "documents"]
-        )
+        ids = list(dict.fromkeys(chunk_ids))
+        got = self.chunks.get(ids=ids, include=["metadatas", "documents"])
         out: dict[str, NodeWithScore] = {}
-        for doc, meta in zip(got["documents"], got["metadatas"], strict=True):
+        for id_, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
             clean = {k: v for k, v in meta.items() if k not in _INTERNAL_KEYS}
-            node = TextNode(id_=f"{meta['paper_id']}#0", text=doc, metadata=clean)
-            out[str(meta["paper_id"])] = NodeWithScore(node=node, score=0.0)
+            out[str(meta["paper_id"])] = NodeWithScore(
+                node=TextNode(id_=id_, text=doc, metadata=clean), score=0.0
+            )
         return out
 
     def sentence_vectors(self, paper_ids: list[str]) -> dict[str, SentenceVectors]:
@@ -316,14 +339,10 @@ class PaperIndex:
             )
         return out
 
-    def all_chunk_nodes(self) -> list[TextNode]:
-        nodes: list[TextNode] = []
+    def chunk_rows(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Every chunk as (id, text, metadata), a page at a time."""
         for row in self._iter_rows(self.chunks, ["metadatas", "documents"]):
-            # Drop the vector store's own bookkeeping keys (a serialised copy of the node):
-            # re-serialising them would nest a copy per round trip.
-            meta = {k: v for k, v in (row["metadata"] or {}).items() if k not in _INTERNAL_KEYS}
-            nodes.append(TextNode(id_=row["id"], text=row["document"], metadata=meta))
-        return nodes
+            yield row["id"], row["document"] or "", row["metadata"] or {}
 
     def papers(self) -> list[dict[str, Any]]:
         """One row per indexed paper (first chunk's metadata), for the corpus view."""
@@ -343,10 +362,10 @@ class PaperIndex:
         k = self.settings.candidate_k
         retriever = JiebaBM25Retriever.load(cache, generation, k)
         if retriever is None:
-            nodes = self.all_chunk_nodes()
-            if not nodes:
+            try:
+                retriever = JiebaBM25Retriever.from_rows(self.chunk_rows(), k)
+            except ValueError:  # nothing indexed yet
                 return None
-            retriever = JiebaBM25Retriever.from_nodes(nodes, k)
             with contextlib.suppress(OSError):  # a read-only cache folder only costs speed
                 retriever.save(cache, generation)
         self._bm25, self._bm25_generation = retriever, generation
