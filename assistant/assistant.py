@@ -119,7 +119,7 @@ class Assistant:
                 return run_ingest(
                     self.index, roots, max_file_mb=self.settings.max_file_mb, progress=progress
                 )
-            except DigestError as exc:
+            except (DigestError, IndexError_) as exc:
                 raise AssistantError(str(exc)) from None
             except OSError as exc:
                 raise AssistantError(f"{exc.filename or 'index'}: {exc.strerror or exc}") from None

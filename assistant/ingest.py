@@ -38,7 +38,10 @@ def ingest(
     roots = [Path(p).resolve() for p in paths]
     parsed = parse_paths(roots, max_file_mb=max_file_mb)
     report = IngestReport(files=len(parsed.files), problems=parsed.problems)
-    indexed = index.state()
+    # Reading can write too: Chroma first applies log entries a failed write left behind, so
+    # on a full disk the state read fails the same way a write does.
+    with index.write_guard():
+        indexed = index.state()
     wanted: dict[str, Paper] = {p.paper_id: p for p in parsed.papers}
 
     to_write: list[Paper] = []

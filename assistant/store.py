@@ -15,7 +15,7 @@ import fcntl
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,8 @@ from .settings import Settings
 from .sparse import JiebaBM25Retriever
 
 _PAGE = 5000
+_LOW_SPACE = 32 * 2**20  # free bytes below which a failed write is put down to a full disk
+_PROBE_BYTES = 2**20  # what the index folder must still take after a failed write
 _INTERNAL_KEYS = frozenset(
     {"_node_content", "_node_type", "document_id", "doc_id", "ref_doc_id"}
 )  # rows per Chroma get(); keeps memory flat on large collections
@@ -230,22 +232,29 @@ class PaperIndex:
     def begin_write(self) -> None:
         """Mark the store as changing, so caches built on the old contents are not reused even
         if this process dies before it finishes."""
-        self._bump_generation()
+        with self.write_guard():
+            self._bump_generation()
 
     def end_write(self) -> None:
         """A new generation again: a cache some reader built mid-write is not reused either."""
-        self._bump_generation()
+        with self.write_guard():
+            self._bump_generation()
 
     def delete_papers(self, paper_ids: list[str]) -> None:
-        for i in range(0, len(paper_ids), 500):
-            batch = paper_ids[i : i + 500]
-            where = {"paper_id": {"$in": batch}}
-            self.chunks.delete(where=where)
-            self.sentences.delete(where=where)
+        with self.write_guard():
+            for i in range(0, len(paper_ids), 500):
+                batch = paper_ids[i : i + 500]
+                where = {"paper_id": {"$in": batch}}
+                self.chunks.delete(where=where)
+                self.sentences.delete(where=where)
 
     def write_papers(self, papers: list[Paper], on_progress: Callable[[int], None]) -> None:
-        """Embed and store papers in batches. Per paper, old rows go first and chunks land last:
-        a paper counts as indexed only when all its chunks are there (see state())."""
+        """Embed and store papers in batches. New rows overwrite the old ones in place (ids are
+        `{paper_id}#{chunk}` / `{paper_id}~{sentence}`) and only then are the rows the new
+        version no longer has deleted, so a write that fails (disk full) or is killed part-way
+        never leaves an indexed paper without rows: at worst it holds a mix of two versions,
+        which state() flags as incomplete (two hashes, or counts that do not match) and the
+        next ingest rewrites. Sentences land before chunks, chunk 0 is never deleted."""
         bs = max(1, self.settings.embed_batch_size)
         for i in range(0, len(papers), bs):
             batch = papers[i : i + bs]
@@ -253,11 +262,102 @@ class PaperIndex:
             sent_nodes = [n for p in batch for n in self.chunker.sentences(p)]
             self._embed(chunk_nodes, chunked=True)
             self._embed(sent_nodes, chunked=False)
-            self.delete_papers([p.paper_id for p in batch])
-            if sent_nodes:
-                self.sentence_store.add(list[BaseNode](sent_nodes))
-            self.chunk_store.add(list[BaseNode](chunk_nodes))
+            with self.write_guard():
+                self._upsert(self.sentences, sent_nodes)
+                self._upsert(self.chunks, chunk_nodes)
+                keep = {n.node_id for n in chunk_nodes} | {n.node_id for n in sent_nodes}
+                self._delete_leftovers([p.paper_id for p in batch], keep)
             on_progress(len(batch))
+
+    def _upsert(self, collection: Any, nodes: Sequence[BaseNode]) -> None:
+        """Rows laid out as ChromaVectorStore.add lays them out, but upserted: add() silently
+        keeps an existing id's old row. Upsert merges metadata keys; every row of a collection
+        carries the same keys, so all of them are replaced."""
+        from llama_index.core.schema import MetadataMode
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+        for i in range(0, len(nodes), _PAGE):  # _PAGE is under Chroma's max batch (5461)
+            part = nodes[i : i + _PAGE]
+            metadatas = []
+            for node in part:
+                meta = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+                metadatas.append({k: "" if v is None else v for k, v in meta.items()})
+            collection.upsert(
+                ids=[n.node_id for n in part],
+                embeddings=[n.get_embedding() for n in part],
+                metadatas=metadatas,
+                documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in part],
+            )
+
+    def _delete_leftovers(self, paper_ids: list[str], keep: set[str]) -> None:
+        """Rows of these papers the new version did not write (it has fewer chunks or
+        sentences than the old one)."""
+        where = {"paper_id": {"$in": paper_ids}}
+        for collection in (self.sentences, self.chunks):
+            stale = [i for i in collection.get(where=where, include=[])["ids"] if i not in keep]
+            if stale:
+                collection.delete(ids=stale)
+
+    @contextlib.contextmanager
+    def write_guard(self) -> Iterator[None]:
+        """Turn a failed Chroma call into one IndexError_ line naming the index folder when the
+        folder cannot grow. Chroma says only "InternalError: Error in compaction: Failed to
+        apply logs to the metadata segment" or relays SQLite's "database or disk is full" /
+        "disk I/O error", so the folder itself is examined. Other errors pass unchanged."""
+        try:
+            yield
+        except IndexError_:
+            raise
+        except Exception as exc:
+            no_room = self._no_room()
+            if no_room is None:
+                raise
+            why, remedy = no_room
+            folder = self.settings.index_dir.resolve()
+            raise IndexError_(
+                f"index folder {folder}: {why}; nothing indexed before was lost — "
+                f"{remedy} and run ingest again"
+            ) from exc
+
+    def _no_room(self) -> tuple[str, str] | None:
+        """(why, remedy) when the index folder cannot grow: a (nearly) full disk, the process's
+        file size limit, or a failing probe write (quota, no inodes); None when it can."""
+        if self.settings.chroma_url:
+            return None  # the server's disk: its own error is all there is to say
+        import errno
+        import resource
+
+        folder = self.settings.index_dir.resolve()
+        try:
+            largest = max((f.stat().st_size for f in folder.rglob("*") if f.is_file()), default=0)
+            fs = os.statvfs(folder)
+        except OSError:
+            return None
+        free = fs.f_bavail * fs.f_frsize
+        # SQLite grows a page at a time, an HNSW file by resizing (x1.2 in Chroma): less room
+        # than a quarter of the largest file, or than _LOW_SPACE, is too little to go on.
+        if free < max(_LOW_SPACE, largest // 4):
+            space = f"{os.strerror(errno.ENOSPC)}; {free / 2**20:.1f} MB free"
+            return f"disk full while writing ({space})", "free space"
+        limit, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if limit != resource.RLIM_INFINITY and largest + _PROBE_BYTES > limit:
+            why = (
+                f"file size limit reached while writing ({os.strerror(errno.EFBIG)}; this "
+                f"process may write files of at most {limit / 2**20:.1f} MB)"
+            )
+            return why, "raise the limit (ulimit -f)"
+        probe = folder / ".space-probe"
+        try:
+            with open(probe, "wb") as fh:
+                fh.write(bytes(_PROBE_BYTES))
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            return f"cannot grow its files ({exc.strerror or exc})", "free space"
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink()
+        return None
 
     def _embed(self, nodes: list[TextNode], *, chunked: bool) -> None:
         if not nodes:
@@ -286,7 +386,10 @@ class PaperIndex:
         res = self._query(self.chunks, query_vec, k, ["documents", "metadatas"])
         out: list[NodeWithScore] = []
         for id_, doc, meta, dist in zip(
-            res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0],
+            res["ids"][0],
+            res["documents"][0],
+            res["metadatas"][0],
+            res["distances"][0],
             strict=True,
         ):
             clean = {key: v for key, v in (meta or {}).items() if key not in _INTERNAL_KEYS}
