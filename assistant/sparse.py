@@ -50,14 +50,18 @@ class JiebaBM25Retriever(BM25Retriever):
         kept only as an int32 array of token ids, so building never holds the corpus's text
         or token strings (a list of str per chunk was ~1 GB at 100k papers)."""
         vocab: dict[str, int] = {}
-        token_ids: list[array[int]] = []
-        corpus: list[dict[str, str]] = []
+        docs: list[tuple[str, str, array[int]]] = []
         for id_, text, meta in rows:
             tokens = tokenize(bm25_text(meta, text))
-            token_ids.append(array("i", [vocab.setdefault(t, len(vocab)) for t in tokens]))
-            corpus.append({"node_id": id_, "paper_id": str(meta.get("paper_id", ""))})
-        if not corpus:
+            ids = array("i", [vocab.setdefault(t, len(vocab)) for t in tokens])
+            docs.append((id_, str(meta.get("paper_id", "")), ids))
+        if not docs:
             raise ValueError("cannot build BM25 over an empty index")
+        # In id order, not the store's row order: bm25s breaks score ties by position, and an
+        # index updated in place must rank exactly like a clean build of the same digests.
+        docs.sort(key=lambda d: d[0])
+        token_ids = [d[2] for d in docs]
+        corpus = [{"node_id": d[0], "paper_id": d[1]} for d in docs]
         bm25 = bm25s.BM25()
         bm25.index((token_ids, vocab), show_progress=False)
         bm25.corpus = corpus
