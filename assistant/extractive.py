@@ -12,7 +12,7 @@ from .prompt import message
 from .records import Source
 from .sparse import idf
 from .store import SentenceVectors
-from .text import content_terms, token_set
+from .text import asks_for_quantity, content_terms, token_set
 
 _MULTI = re.compile(
     r"哪些|哪几|有哪|列出|which (?:papers|works|studies|methods|models)|what (?:papers|works)"
@@ -34,11 +34,6 @@ def wants_several(question: str) -> bool:
     return bool(_MULTI.search(question))
 
 
-_QUANTITY = re.compile(
-    r"多少|几[个种位名篇项次倍]?|百分之|比例|how (?:many|much|large|fast|long)|what (?:percentage|"
-    r"number|fraction|share|accuracy|score|rate)|by how",
-    re.IGNORECASE,
-)
 _NUMBER = re.compile(r"\d")
 
 
@@ -63,7 +58,7 @@ def _score_sentences(
         bonus += 0.12 * np.asarray(
             [sum(w for t, w in weights.items() if t in token_set(s)) / total for s in sv.texts]
         )
-    if _QUANTITY.search(question):  # the answer is a number: prefer sentences that give one
+    if asks_for_quantity(question):  # the answer is a number: prefer sentences that give one
         bonus += 0.03 * np.asarray([bool(_NUMBER.search(s)) for s in sv.texts])
     return cos + bonus
 

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .records import Source
-from .retrieve import Retrieval
+from .retrieve import ARXIV_ID, IDENTIFIER, Retrieval
 from .sparse import idf as term_idf
 from .store import SentenceVectors
-from .text import content_terms, is_cjk_term, token_set
+from .text import asks_for_quantity, content_terms, is_cjk_term, token_set
 
 CALIBRATION_FILE = Path(__file__).with_name("gate_calibration.json")
 
@@ -51,6 +52,42 @@ FEATURES = list(GateFeatures.__dataclass_fields__)
 
 def paper_tokens(src: Source) -> frozenset[str]:
     return token_set(f"arXiv {src.paper_id}\n{src.title}\n{src.title_zh}\n{src.text}")
+
+
+def unnamed_in_sources(
+    question: str, sources: list[Source], sentences: dict[str, SentenceVectors]
+) -> list[str]:
+    """Names the question asks a number about that none of the sources mention.
+
+    "What accuracy does GPT-4o reach on HalluEditBench?" retrieves the HalluEditBench paper,
+    which scores well on every signal the gate has; but if its digest never names GPT-4o it
+    cannot hold that number, and an extractive answer would quote some other figure. Only
+    exact names (identifiers) are checked — they are spelled the same in both languages — and
+    only for questions whose answer is a number, where quoting the wrong sentence misleads."""
+    if not sources or not asks_for_quantity(question):
+        return []
+    names = {m.group(0) for m in IDENTIFIER.finditer(question) if _is_name(m.group(0))}
+    names -= set(ARXIV_ID.findall(question))
+    if not names:
+        return []
+    parts: list[str] = []
+    for src in sources:
+        parts += [src.title, src.title_zh, src.text]
+        sv = sentences.get(src.paper_id)
+        if sv is not None:
+            parts += sv.texts
+    # Substring, not token, match: "CLIP-ViT-L" must count as named in "CLIP-ViT-L/14".
+    have = "\n".join(parts).lower()
+    return sorted(n for n in names if n.lower() not in have)
+
+
+def _is_name(term: str) -> bool:
+    """GPT-4o, Mind2Web, Qwen2-VL, SA-1B, HalluEditBench: a capital after the first letter or
+    letters and digits in one word. Not hyphenated words (wall-clock, 39-language)."""
+    word_with_digit = any(
+        any(c.isdigit() for c in w) and any(c.isalpha() for c in w) for w in re.split(r"\W", term)
+    )
+    return len(term) >= 2 and (word_with_digit or any(c.isupper() for c in term[1:]))
 
 
 def _zscore(pool: list[float]) -> float:

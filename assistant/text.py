@@ -110,3 +110,15 @@ def split_sentences(text: str, min_chars: int = 8) -> list[str]:
 def token_set(text: str) -> frozenset[str]:
     """Cached token set of a passage, for overlap features."""
     return frozenset(tokenize(text, for_search=True))
+
+
+_QUANTITY = re.compile(
+    r"多少|几[个种位名篇项次倍]?|百分之|比例|how (?:many|much|large|fast|long)|what (?:percentage|"
+    r"number|fraction|share|accuracy|score|rate)|by how",
+    re.IGNORECASE,
+)
+
+
+def asks_for_quantity(question: str) -> bool:
+    """Whether the answer is a number (how many, 多少, what accuracy…)."""
+    return bool(_QUANTITY.search(question))

@@ -94,6 +94,19 @@ def test_off_topic_questions_are_refused_in_their_language(
     assert len({s.paper_id for s in answer.sources}) == len(answer.sources)
 
 
+def test_number_about_a_name_the_paper_never_mentions_is_refused(assistant: Assistant) -> None:
+    # WebRL's digest gives success rates on WebArena-Lite, never on Mind2Web: quoting its
+    # 42.4 % as "the Mind2Web success rate" would be a wrong answer with a real citation.
+    answer = assistant.ask("WebRL 在 Mind2Web 上的成功率是多少？")
+    assert answer.refused and answer.citations == []
+    assert any("Mind2Web" in n for n in answer.notices)
+    # Asked about the benchmark the digest does report, the same kind of question answers.
+    answer = assistant.ask("WebRL 在 WebArena-Lite 上把 Llama-3.1-8B 的成功率提高到多少？")
+    assert not answer.refused and "42.4" in answer.text
+    assert answer.citations and answer.citations[0].paper_id == "2411.02337"
+    assert not answer.notices
+
+
 # --- follow-ups -------------------------------------------------------------------------------
 
 UCFE_HISTORY: list[Any] = [
