@@ -558,3 +558,23 @@ def test_fifty_mb_binary_file_is_reported_not_a_digest(tmp_path: Path) -> None:
         assert report.added == [OLD[0][0]]
     finally:
         blob.unlink(missing_ok=True)
+
+
+def test_fifty_mb_text_that_is_no_digest_is_refused_from_its_head(tmp_path: Path) -> None:
+    # A log file saved as .txt, with the size limit raised above it: turned down from its
+    # first 64 KB, not decoded and split in full (that took seconds and hundreds of MB).
+    folder = tmp_path / "digests"
+    folder.mkdir()
+    log = folder / "server.txt"
+    line = "2026-11-22 06:00:00 INFO request served in 12 ms\n"
+    log.write_text(line * (FIFTY_MB // len(line)), encoding="utf-8")
+    tracemalloc.start()
+    try:
+        parsed = parse_paths([folder], max_file_mb=60)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        log.unlink(missing_ok=True)
+    (problem,) = parsed.problems
+    assert problem.file == display_name(log) and "not a digest" in problem.reason, problem
+    assert peak < 5 * 2**20, f"parsing allocated {peak / 2**20:.1f} MB"
