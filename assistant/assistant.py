@@ -98,6 +98,8 @@ class Assistant:
             return self._llm
 
     def close(self) -> None:
+        if self._retriever is not None:
+            self._retriever.close()
         if self._index is not None:
             self._index.close()
             self._index = None
