@@ -133,6 +133,11 @@ class PaperIndex:
                 time.sleep(0.2)
 
     def close(self) -> None:
+        # Release chromadb's per-process system for this folder (refcounted): left cached, a
+        # later PaperIndex on the same folder in this process would reuse its in-memory
+        # vectors even after another process changed the folder.
+        with contextlib.suppress(Exception):
+            self.client.close()
         if self._lock_file is not None:
             with contextlib.suppress(OSError):
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)

@@ -311,3 +311,30 @@ def test_second_assistant_on_a_held_folder_fails_clearly(tmp_path: Path) -> None
     # Once the first lets go, the folder opens normally.
     with make(index_dir, tmp_path / "seeds") as third:
         assert third.index.count_papers() == 0
+
+
+def test_reopened_folder_sees_another_processs_changes(tmp_path: Path, corpus: Path) -> None:
+    # One long-lived process (a notebook, the UI's host) closes its Assistant, another process
+    # re-ingests an edit, and the first opens the folder again: it must search the new
+    # vectors, not chromadb's cached copy of the old ones.
+    index_dir = tmp_path / "index"
+    query = "海底地形 声呐测绘"
+    with make(index_dir, corpus) as a:
+        a.ingest([corpus], progress=False)
+        qvec = a.index.embed.embed_queries([query])[0]
+        before = [n.node.metadata["paper_id"] for n in a.index.dense(qvec, 3)]
+    assert before[0] != D[0]
+    write_digest(corpus / "one.md", [A, B, (C[0], D[1], D[2])])  # C now says what D says
+    done = subprocess.run(
+        [str(ASSISTANT_BIN), "--index-dir", str(index_dir), "ingest", str(corpus)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "ASSISTANT_LLM_ENABLED": "false"},
+    )
+    assert done.returncode == 0, done.stderr
+    with make(index_dir, corpus) as a:
+        hits = a.index.dense(qvec, 3)
+        assert hits[0].node.metadata["paper_id"] == C[0], [h.node.metadata for h in hits]
+        assert "声呐" in hits[0].node.get_content()
+        assert hits[0].score is not None and hits[0].score > 0.85
