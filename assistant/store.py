@@ -33,12 +33,17 @@ from .records import Paper
 from .settings import Settings
 from .sparse import JiebaBM25Retriever
 
-_PAGE = 5000
+_PAGE = 5000  # rows per Chroma get(); keeps memory flat on large collections
 _LOW_SPACE = 32 * 2**20  # free bytes below which a failed write is put down to a full disk
 _PROBE_BYTES = 2**20  # what the index folder must still take after a failed write
-_INTERNAL_KEYS = frozenset(
-    {"_node_content", "_node_type", "document_id", "doc_id", "ref_doc_id"}
-)  # rows per Chroma get(); keeps memory flat on large collections
+# The vector store's own bookkeeping keys (a serialised copy of the node): not metadata.
+_INTERNAL_KEYS = frozenset({"_node_content", "_node_type", "document_id", "doc_id", "ref_doc_id"})
+
+
+def _chunk_node(id_: str, doc: str | None, meta: dict[str, Any] | None) -> TextNode:
+    """A chunk row as a node, without the vector store's bookkeeping keys."""
+    clean = {k: v for k, v in (meta or {}).items() if k not in _INTERNAL_KEYS}
+    return TextNode(id_=id_, text=doc or "", metadata=clean)
 
 
 class IndexError_(RuntimeError):
@@ -397,9 +402,7 @@ class PaperIndex:
             res["distances"][0],
             strict=True,
         ):
-            clean = {key: v for key, v in (meta or {}).items() if key not in _INTERNAL_KEYS}
-            node = TextNode(id_=id_, text=doc or "", metadata=clean)
-            out.append(NodeWithScore(node=node, score=1.0 - float(dist)))
+            out.append(NodeWithScore(node=_chunk_node(id_, doc, meta), score=1.0 - float(dist)))
         return out
 
     def dense_sentences(self, query_vec: np.ndarray, k: int) -> list[tuple[str, float]]:
@@ -420,10 +423,7 @@ class PaperIndex:
         got = self.chunks.get(ids=ids, include=["metadatas", "documents"])
         out: dict[str, NodeWithScore] = {}
         for id_, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-            clean = {k: v for k, v in meta.items() if k not in _INTERNAL_KEYS}
-            out[str(meta["paper_id"])] = NodeWithScore(
-                node=TextNode(id_=id_, text=doc, metadata=clean), score=0.0
-            )
+            out[str(meta["paper_id"])] = NodeWithScore(node=_chunk_node(id_, doc, meta), score=0.0)
         return out
 
     def sentence_vectors(self, paper_ids: list[str]) -> dict[str, SentenceVectors]:
