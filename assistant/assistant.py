@@ -26,8 +26,9 @@ from .parse import DigestError
 from .prompt import NOT_IN_DIGESTS, build_answer_messages, build_condense_prompt, message
 from .records import Answer, IngestReport, Source, Turn
 from .retrieve import HybridRetriever, Retrieval, select_for_answer
+from .sentences import SentenceVectors
 from .settings import Settings
-from .store import IndexError_, PaperIndex, SentenceVectors
+from .store import IndexError_, PaperIndex
 from .text import detect_language
 
 # Settings a single ask/stream call may override (UI settings panel, API callers). Only these:
@@ -133,8 +134,9 @@ class Assistant:
         s = self.settings
         # chunks.count() is one cheap call; count_papers() reads every row's metadata (chunks
         # and sentences), which cost ~0.2 s per query at 200 papers and grows with the corpus.
-        if s.auto_ingest and s.seeds_dir.exists() and self.index.chunks.count() == 0:
-            self.ingest()
+        empty = self.index.chunks.count() == 0
+        if s.auto_ingest and s.seeds_dir.exists() and (empty or self.index.layout_changed):
+            self.ingest()  # an index from before sentence windows is rewritten once, here
         # Once the index holds papers, later calls skip the check (a round trip per query).
         self._has_papers = self.index.chunks.count() > 0
 

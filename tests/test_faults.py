@@ -29,6 +29,7 @@ from assistant import Assistant, AssistantError
 from assistant.parse import ParseResult, display_name, parse_paths, parse_text
 from assistant.records import Severity
 from assistant.retrieve import best_per_paper
+from assistant.sentences import WINDOW
 
 ASSISTANT_BIN = REPO / ".venv" / "bin" / "assistant"
 Entry = tuple[str, str, str]
@@ -55,7 +56,7 @@ def snapshot(a: Assistant, *, lines: bool = True) -> dict[str, list[tuple[str, s
     lines=False leaves out each paper's line number: an unchanged paper keeps the line it was
     indexed at when entries above it are removed (ingest compares content hashes only)."""
     out = {}
-    for name, col in (("chunks", a.index.chunks), ("sentences", a.index.sentences)):
+    for name, col in (("chunks", a.index.chunks), ("windows", a.index.windows)):
         got = col.get(include=["documents", "metadatas"])
         rows = []
         for id_, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
@@ -102,9 +103,9 @@ def assert_rows_well_formed(a: Assistant, ctx: str) -> None:
     got = a.index.chunks.get(include=["metadatas"])
     for id_, m in zip(got["ids"], got["metadatas"], strict=True):
         assert id_ == f"{m['paper_id']}#{m['chunk']}", ctx
-    got = a.index.sentences.get(include=["metadatas"])
+    got = a.index.windows.get(include=["metadatas"])
     for id_, m in zip(got["ids"], got["metadatas"], strict=True):
-        assert id_ == f"{m['paper_id']}~{m['sentence']}", ctx
+        assert id_ == f"{m['paper_id']}~{m['window']}", ctx
 
 
 # --- synthetic papers -------------------------------------------------------------------------
@@ -438,10 +439,12 @@ def test_ingest_killed_at_random_points_is_repaired(tmp_path: Path) -> None:
         current = hashes(corpus)
         for pid, h in current.items():
             versions.setdefault(pid, set()).add(h)
-        # Rows the changed papers take: one chunk, the opening sentence and n more.
+        # Rows the changed papers take: one chunk, and windows of the opening sentence and n more.
         ids = {i: f"2501.{i + 1:05d}" for i in live}
         changed_rows = sum(
-            n + 2 for i, (_, n) in live.items() if current[ids[i]] != before.get(ids[i])
+            1 + -(-(n + 1) // WINDOW)
+            for i, (_, n) in live.items()
+            if current[ids[i]] != before.get(ids[i])
         )
         if point.kind == "rows":
             point.rows = rng.randint(1, max(1, changed_rows - 1))

@@ -175,6 +175,7 @@ def instrument(
     clock.wrap(index, "begin_write", "store")
     clock.wrap(index, "end_write", "store")
     clock.wrap(index, "_upsert", "store", n_nodes)
+    clock.wrap(index, "_upsert_windows", "store")
     clock.wrap(index, "_delete_leftovers", "store")
 
 
@@ -229,7 +230,8 @@ def ingest_ours(
     out = {
         "papers": len(report.added),
         "chunks": index.chunks.count(),
-        "sentences": index.sentences.count(),
+        "sentences": items.get("embed_sentences", 0),
+        "windows": index.windows.count(),
         "total_s": total,
         "stages_s": stages,
         "stage_items": items,
@@ -560,8 +562,11 @@ def table(results: list[dict[str, Any]]) -> str:
     rows += [
         ("papers / files", lambda r: f"{r['papers']:,} / {r['files']:,}"),
         (
-            "chunks / sentences stored",
-            lambda r: f"{r['ours_ingest']['chunks']:,} / {r['ours_ingest']['sentences']:,}",
+            "chunks / sentences / sentence windows stored",
+            lambda r: (
+                f"{r['ours_ingest']['chunks']:,} / {r['ours_ingest']['sentences']:,} / "
+                f"{r['ours_ingest']['windows']:,}"
+            ),
         ),
         ("embeddings", lambda r: r["embedding"]),
         ("parse, papers/s", lambda r: rate(r, r["parse_s"])),
