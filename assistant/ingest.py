@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .parse import digest_files, display_name, parse_paths
 from .records import IngestReport, Paper
-from .store import PaperIndex
+from .store import IndexedPaper, PaperIndex
 
 
 def _in_scope(source_file: str, roots: list[Path], files: set[str]) -> bool:
@@ -80,6 +80,12 @@ def ingest(
         if to_write:
             _write_with_progress(index, to_write, progress)
         index.end_write()
+        # What the store now holds, so that the next ingest need not read every row again.
+        for pid in report.removed:
+            indexed.pop(pid, None)
+        for paper in to_write:
+            indexed[paper.paper_id] = IndexedPaper(paper.content_hash, paper.source_file, True)
+        index.save_state(indexed)
     report.seconds = time.perf_counter() - t0
     return report
 

@@ -151,6 +151,36 @@ def test_added_file_is_added_and_others_left_alone(a: Assistant, tmp_path: Path)
     assert sources[D[0]] == display_name(extra)
 
 
+def test_recorded_state_is_what_chroma_holds(a: Assistant, corpus: Path, tmp_path: Path) -> None:
+    """Ingest records the state it leaves, so the next one reads no rows; after every kind of
+    change that record must equal a full read of Chroma, and a damaged or stale record is
+    never trusted."""
+    index = a.index
+
+    def check() -> None:
+        assert index._load_state(index.generation) is not None  # recorded, no read needed
+        assert index.state() == index._read_state()
+
+    check()
+    write_digest(corpus / "one.md", [A, (B[0], B[1], "Marmot 改用 Wombat 评分。AUROC 0.95。"), D])
+    report = a.ingest([corpus], progress=False)
+    assert (report.added, report.updated, report.removed) == ([D[0]], [B[0]], [C[0]])
+    check()
+    other = write_digest(tmp_path / "other.md", [C])
+    assert a.ingest([other], progress=False).added == [C[0]]
+    check()
+
+    state_file = index._state_file()
+    state_file.write_text("{not json", encoding="utf-8")
+    assert index.state() == index._read_state()  # damaged: read again and re-recorded
+    assert index._load_state(index.generation) is not None
+    index.begin_write()  # another writer's generation: the record no longer applies
+    assert index._load_state(index.generation) is None
+    index.end_write()
+    assert a.ingest([corpus, other], progress=False).changed is False
+    check()
+
+
 def test_non_digest_file_in_folder_is_reported_and_the_rest_indexed(tmp_path: Path) -> None:
     folder = tmp_path / "mixed"
     folder.mkdir()
