@@ -144,6 +144,19 @@ class PaperIndex:
                 self._lock_file.close()
             self._lock_file = None
 
+    def _reopen(self) -> None:
+        """A fresh Chroma client on the same folder, keeping our lock. After a write that
+        failed for want of room, chromadb's client can block forever on its next call (seen
+        when the failed upsert was its first contact with the folder), so it is replaced."""
+        with contextlib.suppress(Exception):
+            self.client.close()
+        settings = ChromaSettings(anonymized_telemetry=False)
+        self.client = chromadb.PersistentClient(
+            path=str(self.settings.index_dir), settings=settings
+        )
+        self._generation = None
+        self._open_collections()
+
     def _open_collections(self) -> None:
         name = self.settings.collection
         self.chunks = self._collection(name)
@@ -377,6 +390,8 @@ class PaperIndex:
             if no_room is None:
                 raise
             why, remedy = no_room
+            with contextlib.suppress(Exception):  # still full: the next call fails, clearly
+                self._reopen()
             folder = self.settings.index_dir.resolve()
             raise IndexError_(
                 f"index folder {folder}: {why}; nothing indexed before was lost — "
