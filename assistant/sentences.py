@@ -26,8 +26,8 @@ from llama_index.core.schema import TextNode
 WINDOW = 3
 # Windows fetched per sentence wanted: a sentence well above its neighbours can sit in a window
 # whose mean ranks lower. At 100k synthetic papers (eval/bench/window_recall.py) the best 10
-# papers by best sentence were found 86% of the time fetching 2 windows per sentence and 90%
-# with 4, against 89% with one HNSW row per sentence; 4 costs ~9 ms more per query there.
+# papers by best sentence were found 85% of the time fetching 2 windows per sentence and 89%
+# with 4, as with one HNSW row per sentence (89%); 4 costs ~7 ms more per query there.
 FETCH = 4
 
 
