@@ -138,8 +138,8 @@ class Assistant:
         if self._has_papers:
             return
         s = self.settings
-        # chunks.count() is one cheap call; count_papers() reads every row's metadata (chunks
-        # and sentences), which cost ~0.2 s per query at 200 papers and grows with the corpus.
+        # chunks.count() is one cheap call; count_papers() may read every row's metadata (when
+        # no ingest recorded the current state), which grows with the corpus.
         empty = self.index.chunks.count() == 0
         if s.auto_ingest and s.seeds_dir.exists() and (empty or self.index.layout_changed):
             self.ingest()  # an index from before sentence windows is rewritten once, here

@@ -119,8 +119,8 @@ def unstated_measures(
     question: str, sources: list[Source], sentences: dict[str, SentenceVectors]
 ) -> list[str]:
     """Measures (keys of _MEASURES) the question asks a number for that none of the sources
-    states: "How many GPUs were used to train OS-Atlas?" when the
-    OS-Atlas digest never mentions hardware."""
+    states: "How many GPUs were used to train OS-Atlas?" when its digest never names any
+    hardware."""
     asked = [m for m, (ask, _) in _MEASURES.items() if ask.search(question)]
     if not sources or not asked or not (asks_for_quantity(question) or "what" in question.lower()):
         return []

@@ -152,7 +152,7 @@ class PaperIndex:
             self.client.close()
         settings = ChromaSettings(anonymized_telemetry=False)
         self.client = chromadb.PersistentClient(
-            path=str(self.settings.index_dir), settings=settings
+            path=str(self.settings.index_dir.resolve()), settings=settings
         )
         self._generation = None
         self._open_collections()
@@ -264,16 +264,16 @@ class PaperIndex:
             )
             rec["hashes"].add(m.get("doc_hash"))
             rec["n"] += 1
-        sentences: dict[str, tuple[set[Any], int, Any]] = {}
+        windows_of: dict[str, tuple[set[Any], int, Any]] = {}
         for row in self._iter_rows(self.windows, ["metadatas"]):
             m = row["metadata"] or {}
             pid = str(m.get("paper_id", ""))
-            hashes, n, expected = sentences.get(pid, (set(), 0, m.get("n_windows", 0)))
+            hashes, n, expected = windows_of.get(pid, (set(), 0, m.get("n_windows", 0)))
             hashes.add(m.get("doc_hash"))
-            sentences[pid] = (hashes, n + 1, expected)
+            windows_of[pid] = (hashes, n + 1, expected)
         out: dict[str, IndexedPaper] = {}
         for pid, rec in chunks.items():
-            s_hashes, s_n, s_expected = sentences.get(pid, (set(), 0, -1))
+            s_hashes, s_n, s_expected = windows_of.get(pid, (set(), 0, -1))
             complete = (
                 len(rec["hashes"]) == 1
                 and rec["n"] == rec["expected"]
@@ -285,8 +285,8 @@ class PaperIndex:
                 source_file=str(rec["file"]),
                 complete=complete,
             )
-        # Sentences without chunks: a write that died before its chunks landed.
-        for pid in sentences.keys() - chunks.keys():
+        # Windows without chunks: a write that died before its chunks landed.
+        for pid in windows_of.keys() - chunks.keys():
             out[pid] = IndexedPaper(doc_hash="", source_file="", complete=False)
         return out
 
@@ -475,8 +475,8 @@ class PaperIndex:
         return out
 
     def dense_sentences(self, query_vec: np.ndarray, k: int) -> list[tuple[str, float]]:
-        """Top-k single sentences as (paper_id, exact cosine), best first: the k windows whose
-        mean is nearest, their sentences scored one by one (see sentences.py)."""
+        """Top-k single sentences as (paper_id, exact cosine), best first: the FETCH * k windows
+        whose mean is nearest, their sentences scored one by one (see sentences.py)."""
         res = self._query(self.windows, query_vec, FETCH * k, ["metadatas"])
         return rescore(query_vec, res["ids"][0], res["metadatas"][0], k)
 
