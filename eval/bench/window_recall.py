@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,7 @@ def report(
     )
 
 
-def per_sentence_collection(folder: Path, ids: list[str], matrix: np.ndarray) -> object:
+def per_sentence_collection(folder: Path, ids: list[str], matrix: np.ndarray) -> Any:
     import chromadb
 
     client = chromadb.PersistentClient(path=str(folder))
@@ -160,7 +161,7 @@ def main() -> None:
         col = per_sentence_collection(args.per_sentence, sentence_ids, matrix)
 
         def per_sentence(q: np.ndarray) -> Hits:
-            res = col.query(query_embeddings=[q.tolist()], n_results=k, include=["distances"])  # type: ignore[attr-defined]
+            res = col.query(query_embeddings=[q.tolist()], n_results=k, include=["distances"])
             return [
                 (i.rsplit("~", 1)[0], 1.0 - float(d))
                 for i, d in zip(res["ids"][0], res["distances"][0], strict=True)
