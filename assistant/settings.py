@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -74,10 +74,15 @@ class Settings(BaseSettings):
     # --- retrieval --------------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, description="Most sources cited in an answer.")
     candidate_k: int = Field(30, ge=5, description="Chunks each retriever returns before fusion.")
-    dense_weight: float = Field(1.0, ge=0, description="Weight of dense retrieval in RRF.")
-    bm25_weight: float = Field(0.6, ge=0, description="Weight of BM25 retrieval in RRF.")
+    fusion: Literal["rrf", "dist"] = Field(
+        "dist",
+        description="How the three rankings combine: reciprocal rank, or scores scaled "
+        "by their spread (distribution-based).",
+    )
+    dense_weight: float = Field(1.0, ge=0, description="Weight of dense retrieval in fusion.")
+    bm25_weight: float = Field(0.6, ge=0, description="Weight of BM25 retrieval in fusion.")
     sentence_weight: float = Field(
-        1.5, ge=0, description="Weight of single-sentence dense retrieval in RRF."
+        1.5, ge=0, description="Weight of single-sentence dense retrieval in fusion."
     )
     rrf_k: float = Field(
         10.0, gt=0, description="Reciprocal-rank-fusion constant (tuned on the dev split)."

@@ -8,6 +8,7 @@ from conftest import SEEDS
 
 from assistant import Assistant
 from assistant.parse import parse_paths
+from assistant.retrieve import dist_based_fusion, weighted_rrf
 
 QUESTIONS = [
     # Chinese questions against Chinese summaries.
@@ -22,6 +23,9 @@ QUESTIONS = [
     ("Which paper lets 1-bit LLMs use 4-bit activations?", "2411.04965"),
     ("Which paper scales contrastive loss to near-infinite batch sizes?", "2410.17243"),
     ("How many tasks does the AndroidLab benchmark contain?", "2410.24024"),
+    # BM25 picks Agent K by a landslide on "Kaggle" (8.1 against 2.9) while three web-agent
+    # papers edge it on cosine: rank fusion alone put a web agent first.
+    ("那篇说大模型能达到 Kaggle 特级大师水平的论文提出的智能体叫什么?", "2411.03562"),
 ]
 
 # Identifiers that occur in exactly one seed paper (checked by the first test below).
@@ -95,3 +99,21 @@ def test_sources_carry_the_papers_metadata(assistant: Assistant) -> None:
         paper = by_id[src.paper_id]
         assert (src.title, src.title_zh, src.url) == (paper.title, paper.title_zh, paper.url)
         assert src.text and src.text in paper.text  # the passage is the paper's own text
+
+
+def test_score_fusion_keeps_a_landslide_that_rank_fusion_flattens() -> None:
+    # A pool shaped like a real one: b edges a on the sentence signal and is close on the chunk
+    # signal; a leads BM25 by a landslide (8.1 against 2.9).
+    dense = {"a": 0.905, "b": 0.904, "c": 0.89, "d": 0.89, "e": 0.88, "f": 0.87, "g": 0.86}
+    sent = {"a": 0.895, "b": 0.903, "c": 0.90, "d": 0.89, "e": 0.88, "f": 0.88, "g": 0.87}
+    bm25 = {"a": 8.1, "b": 2.9, "c": 1.8, "d": 2.1, "e": 1.3, "f": 1.2, "g": 0.6}
+    weights = [1.0, 0.6, 1.5]
+    ranks = [sorted(x, key=x.__getitem__, reverse=True) for x in (dense, bm25, sent)]
+    assert weighted_rrf(ranks, weights, 10.0)[0][0] == "b"
+    fused = dist_based_fusion([dense, bm25, sent], weights)
+    assert [k for k, _ in fused][:2] == ["a", "b"]
+    # Without the BM25 landslide the sentence signal decides; a retriever that returned nothing,
+    # or scored every paper alike, adds no order of its own.
+    assert dist_based_fusion([dense, {}, sent], weights)[0][0] == "b"
+    flat = dist_based_fusion([dense, {}, {k: 1.0 for k in dense}], weights)
+    assert [k for k, _ in flat] == sorted(dense, key=dense.__getitem__, reverse=True)

@@ -416,6 +416,7 @@ def run_eval(
                 for k in (
                     "top_k",
                     "candidate_k",
+                    "fusion",
                     "dense_weight",
                     "bm25_weight",
                     "sentence_weight",
