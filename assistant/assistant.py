@@ -24,6 +24,7 @@ from .gate import (
     RefusalGate,
     compute_features,
     unnamed_in_sources,
+    unpaired_names,
     unstated_measures,
 )
 from .ingest import ingest as run_ingest
@@ -55,6 +56,9 @@ class _Evidence:
     support: float
     doc_freq: dict[str, int]
     n_docs: int
+    # What a number question asks about that the cited digests lack, by rule (gate.py):
+    # "unnamed" / "unpaired" names, "unstated" measures. Any entry means refuse.
+    missing: dict[str, list[str]]
 
 
 class AssistantError(ValueError):
@@ -215,15 +219,13 @@ class Assistant:
             support=support,
             retrieval_query=rq if rq != q else None,
         )
-        unnamed = unnamed_in_sources(rq, chosen, sentences)
-        if unnamed:
-            names = ", ".join(unnamed)
-            base.notices.append(message(s.prompts_dir, lang, "unnamed", names=names))
-        unstated = unstated_measures(rq, chosen, sentences)
-        if unstated:
-            names = ", ".join(message(s.prompts_dir, lang, f"measure_{m}") for m in unstated)
-            base.notices.append(message(s.prompts_dir, lang, "unstated", measures=names))
-        if support < threshold or not chosen or unnamed or unstated:
+        for rule, found in ev.missing.items():
+            if rule == "unstated":
+                found = [message(s.prompts_dir, lang, f"measure_{m}") for m in found]
+                base.notices.append(message(s.prompts_dir, lang, rule, measures=", ".join(found)))
+            else:
+                base.notices.append(message(s.prompts_dir, lang, rule, names=", ".join(found)))
+        if support < threshold or not chosen or ev.missing:
             yield from self._refuse(base, ret.sources[:3])
             return
         if llm is not None:
@@ -285,6 +287,13 @@ class Assistant:
         q, _ = self._clean(question)
         return self._evidence(q, self.settings).features
 
+    def refusal_rules(self, question: str) -> dict[str, list[str]]:
+        """What the exact-name and measure rules find missing for a question (empty: none
+        fires). The calibration leaves these questions out: the rules, not the gate, refuse
+        them."""
+        q, _ = self._clean(question)
+        return self._evidence(q, self.settings).missing
+
     async def aask(
         self, question: str, history: Iterable[Any] | None = None, **overrides: Any
     ) -> Answer:
@@ -343,7 +352,19 @@ class Assistant:
         df, n_docs = self._doc_freq()
         features = compute_features(query, ret, sentences, df, n_docs)
         support = self._gate.probability(features)
-        return _Evidence(ret, chosen, sentences, features, support, df, n_docs)
+        if features.id_match:
+            # The question names the best paper by its arXiv id, so it is about that paper
+            # however little else it shares with the digest ("2411.02337 讲了什么?"). The rules
+            # below still refuse a detail the digest lacks.
+            support = 1.0
+        missing: dict[str, list[str]] = {}
+        if unnamed := unnamed_in_sources(query, chosen, sentences):
+            missing["unnamed"] = unnamed
+        elif unpaired := unpaired_names(query, chosen, sentences):
+            missing["unpaired"] = unpaired
+        if unstated := unstated_measures(query, chosen, sentences):
+            missing["unstated"] = unstated
+        return _Evidence(ret, chosen, sentences, features, support, df, n_docs, missing)
 
     def _resolve_follow_up(
         self, q: str, turns: list[Turn], llm: ChatLLM | None, *, force: bool = False

@@ -54,6 +54,21 @@ def paper_tokens(src: Source) -> frozenset[str]:
     return token_set(f"arXiv {src.paper_id}\n{src.title}\n{src.title_zh}\n{src.text}")
 
 
+def _source_text(src: Source, sentences: dict[str, SentenceVectors]) -> str:
+    """Everything a source says, lower-cased, for exact-name checks."""
+    sv = sentences.get(src.paper_id)
+    parts = [src.title, src.title_zh, src.text, *(sv.texts if sv is not None else [])]
+    return "\n".join(parts).lower()
+
+
+def _asked_names(question: str) -> set[str]:
+    """Exact names (identifiers) a number question asks about; empty for other questions."""
+    if not asks_for_quantity(question):
+        return set()
+    names = {m.group(0) for m in IDENTIFIER.finditer(question) if _is_name(m.group(0))}
+    return names - set(ARXIV_ID.findall(question))
+
+
 def unnamed_in_sources(
     question: str, sources: list[Source], sentences: dict[str, SentenceVectors]
 ) -> list[str]:
@@ -64,21 +79,27 @@ def unnamed_in_sources(
     cannot hold that number, and an extractive answer would quote some other figure. Only
     exact names (identifiers) are checked — they are spelled the same in both languages — and
     only for questions whose answer is a number, where quoting the wrong sentence misleads."""
-    if not sources or not asks_for_quantity(question):
+    names = _asked_names(question)
+    if not sources or not names:
         return []
-    names = {m.group(0) for m in IDENTIFIER.finditer(question) if _is_name(m.group(0))}
-    names -= set(ARXIV_ID.findall(question))
-    if not names:
-        return []
-    parts: list[str] = []
-    for src in sources:
-        parts += [src.title, src.title_zh, src.text]
-        sv = sentences.get(src.paper_id)
-        if sv is not None:
-            parts += sv.texts
     # Substring, not token, match: "CLIP-ViT-L" must count as named in "CLIP-ViT-L/14".
-    have = "\n".join(parts).lower()
+    have = "\n".join(_source_text(src, sentences) for src in sources)
     return sorted(n for n in names if n.lower() not in have)
+
+
+def unpaired_names(
+    question: str, sources: list[Source], sentences: dict[str, SentenceVectors]
+) -> list[str]:
+    """Names a number question pairs ("WebRL on Mind2Web", "GPT-4o on HalluEditBench") that
+    the sources mention only apart: each is named by some paper, none names them together, so
+    no digest can hold the number for the pair. Empty when one source names them all."""
+    names = _asked_names(question)
+    if not sources or len(names) < 2:
+        return []
+    texts = [_source_text(src, sentences) for src in sources]
+    if any(all(n.lower() in t for n in names) for t in texts):
+        return []
+    return sorted(names)
 
 
 # What a number question may ask for, and how a digest would say it in either language. These
@@ -92,7 +113,8 @@ _MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     ),
     "parameters": (
         re.compile(r"\bparam(?:eter)?s\b|参数量|多少(?:个)?参数", re.IGNORECASE),
-        re.compile(r"参数|param|\d\s*[BMT]\b|亿", re.IGNORECASE),
+        # Not 超参数 / hyperparameters: tuning them says nothing about a model's size.
+        re.compile(r"(?<!超)参数|(?<!hyper)param|\d\s*[BMT]\b|亿", re.IGNORECASE),
     ),
     "time": (
         re.compile(

@@ -14,7 +14,7 @@ import pytest
 from assistant import Assistant
 from assistant.assistant import AssistantError
 from assistant.cite import find_markers
-from assistant.gate import unstated_measures
+from assistant.gate import unpaired_names, unstated_measures
 from assistant.prompt import message
 from assistant.records import Answer, Source, Turn
 from assistant.sentences import SentenceVectors
@@ -126,13 +126,54 @@ def test_a_measure_is_unstated_only_when_no_source_states_it(
     def src(pid: str, text: str) -> Source:
         return Source(paper_id=pid, title="X", url="u", text=text, score=1.0)
 
-    silent = [src("1", "X 在三个基准上取得了最好的结果，准确率提高了 5%。")]
+    # Tuning hyperparameters (超参数) says nothing about a parameter count.
+    silent = [src("1", "X 在三个基准上取得了最好的结果，准确率提高了 5%，并用贝叶斯优化调超参数。")]
+    silent.append(src("3", "X tunes its hyperparameters by grid search."))
     assert unstated_measures(question, silent, {}) == [asked]
     assert unstated_measures(question, [*silent, src("2", stated)], {}) == []
     # A sentence of the paper (not only its best chunk) counts as stating it.
     vectors = {"1": SentenceVectors(texts=[stated], vectors=np.zeros((1, 4)))}
     assert unstated_measures(question, silent, vectors) == []
     assert unstated_measures("X 在哪些基准上评估？", silent, {}) == []  # no measure asked
+
+
+def test_names_a_number_question_pairs_must_share_one_source() -> None:
+    def src(pid: str, text: str) -> Source:
+        return Source(paper_id=pid, title=f"paper {pid}", url="u", text=text, score=1.0)
+
+    webrl = src("1", "WebRL 在 WebArena-Lite 上把成功率提高到 42.4%。")
+    wma = src("2", "在 WebArena 和 Mind2Web 上的实验表明……")
+    question = "WebRL 在 Mind2Web 上的成功率是多少？"
+    # Each name is in some source, none names both: no digest holds the pair's number.
+    assert unpaired_names(question, [webrl, wma], {}) == ["Mind2Web", "WebRL"]
+    both = src("3", "WebRL 在 Mind2Web 上达到 30% 的成功率。")
+    assert unpaired_names(question, [webrl, wma, both], {}) == []
+    # A sentence of the paper counts as naming it, as for the other rules.
+    vectors = {
+        "1": SentenceVectors(texts=["WebRL 也在 Mind2Web 上评估。"], vectors=np.zeros((1, 4)))
+    }
+    assert unpaired_names(question, [webrl, wma], vectors) == []
+    assert unpaired_names("WebRL 和 Mind2Web 有什么关系？", [webrl, wma], {}) == []  # no number
+    assert unpaired_names("WebRL 的成功率是多少？", [webrl, wma], {}) == []  # one name
+
+
+def test_a_number_about_two_names_no_digest_pairs_is_refused(assistant: Assistant) -> None:
+    # GPT-4o is named in several digests and HalluEditBench in one, never together: quoting
+    # HalluEditBench's dataset size as "GPT-4o's accuracy" would be a wrong, cited answer.
+    answer = assistant.ask("What accuracy does GPT-4o reach on the HalluEditBench dataset?")
+    assert answer.refused and answer.citations == []
+    assert any("GPT-4o" in n and "HalluEditBench" in n for n in answer.notices), answer.notices
+    # NaturalBench's digest names GPT-4o: the same kind of question passes the rules.
+    assert assistant.refusal_rules("NaturalBench 上 GPT-4o 与人类表现的差距是多少？") == {}
+
+
+def test_a_question_naming_an_indexed_arxiv_id_is_answered(assistant: Assistant) -> None:
+    # "What is this paper about?" shares no words with the digest but its id.
+    answer = assistant.ask("2411.02337 这篇论文讲了什么？")
+    assert not answer.refused and cited(answer)[0] == "2411.02337"
+    assert_citations_consistent(answer)
+    # An id that is not indexed names nothing: no free pass.
+    assert assistant.ask("2501.99999 这篇论文讲了什么？").refused
 
 
 def test_a_number_the_digest_never_states_is_refused(assistant: Assistant) -> None:
