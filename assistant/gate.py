@@ -54,11 +54,17 @@ def paper_tokens(src: Source) -> frozenset[str]:
     return token_set(f"arXiv {src.paper_id}\n{src.title}\n{src.title_zh}\n{src.text}")
 
 
+def _fold(text: str) -> str:
+    """A name as compared: lower case, without spaces, hyphens or underscores, so "Llama 3.1 8B"
+    in a digest counts as naming "Llama-3.1-8B" in a question."""
+    return re.sub(r"[\s_\-]+", "", text.lower())
+
+
 def _source_text(src: Source, sentences: dict[str, SentenceVectors]) -> str:
-    """Everything a source says, lower-cased, for exact-name checks."""
+    """Everything a source says, folded for exact-name checks (sentences kept apart)."""
     sv = sentences.get(src.paper_id)
     parts = [src.title, src.title_zh, src.text, *(sv.texts if sv is not None else [])]
-    return "\n".join(parts).lower()
+    return "\n".join(_fold(p) for p in parts)
 
 
 def _asked_names(question: str) -> set[str]:
@@ -84,7 +90,7 @@ def unnamed_in_sources(
         return []
     # Substring, not token, match: "CLIP-ViT-L" must count as named in "CLIP-ViT-L/14".
     have = "\n".join(_source_text(src, sentences) for src in sources)
-    return sorted(n for n in names if n.lower() not in have)
+    return sorted(n for n in names if _fold(n) not in have)
 
 
 def unpaired_names(
@@ -97,7 +103,7 @@ def unpaired_names(
     if not sources or len(names) < 2:
         return []
     texts = [_source_text(src, sentences) for src in sources]
-    if any(all(n.lower() in t for n in names) for t in texts):
+    if any(all(_fold(n) in t for n in names) for t in texts):
         return []
     return sorted(names)
 

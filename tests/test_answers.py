@@ -14,7 +14,7 @@ import pytest
 from assistant import Assistant
 from assistant.assistant import AssistantError
 from assistant.cite import find_markers
-from assistant.gate import unpaired_names, unstated_measures
+from assistant.gate import unnamed_in_sources, unpaired_names, unstated_measures
 from assistant.prompt import message
 from assistant.records import Answer, Source, Turn
 from assistant.sentences import SentenceVectors
@@ -155,6 +155,11 @@ def test_names_a_number_question_pairs_must_share_one_source() -> None:
     assert unpaired_names(question, [webrl, wma], vectors) == []
     assert unpaired_names("WebRL 和 Mind2Web 有什么关系？", [webrl, wma], {}) == []  # no number
     assert unpaired_names("WebRL 的成功率是多少？", [webrl, wma], {}) == []  # one name
+    # Spelled with spaces or hyphens, a name is the same name.
+    spaced = src("4", "webrl 把 Llama 3.1 8B 的成功率提高到 42.4%。")
+    q = "WebRL 把 Llama-3.1-8B 的成功率提高到多少？"
+    assert unnamed_in_sources(q, [spaced], {}) == unpaired_names(q, [spaced], {}) == []
+    assert unnamed_in_sources("GPT-4o 的成功率是多少？", [spaced], {}) == ["GPT-4o"]
 
 
 def test_a_number_about_two_names_no_digest_pairs_is_refused(assistant: Assistant) -> None:
