@@ -45,6 +45,7 @@ def ingest(
     wanted: dict[str, Paper] = {p.paper_id: p for p in parsed.papers}
 
     to_write: list[Paper] = []
+    moved: list[Paper] = []  # unchanged, but its entry now sits elsewhere (file or line)
     for pid, paper in wanted.items():
         have = indexed.get(pid)
         if have is None:
@@ -55,6 +56,8 @@ def ingest(
             report.updated.append(pid)
         else:
             report.unchanged.append(pid)
+            if (have.source_file, have.line) != (paper.source_file, paper.line):
+                moved.append(paper)
 
     parsed_files = set(parsed.files)
     failed = set(parsed.failed_files)
@@ -84,7 +87,16 @@ def ingest(
         for pid in report.removed:
             indexed.pop(pid, None)
         for paper in to_write:
-            indexed[paper.paper_id] = IndexedPaper(paper.content_hash, paper.source_file, True)
+            indexed[paper.paper_id] = IndexedPaper(
+                paper.content_hash, paper.source_file, True, paper.line
+            )
+    if moved:
+        index.relocate_papers(moved)
+        for paper in moved:
+            indexed[paper.paper_id] = IndexedPaper(
+                paper.content_hash, paper.source_file, True, paper.line
+            )
+    if to_write or report.removed or moved:
         index.save_state(indexed)
     report.seconds = time.perf_counter() - t0
     return report

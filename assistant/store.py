@@ -56,6 +56,7 @@ class IndexedPaper:
     doc_hash: str
     source_file: str
     complete: bool
+    line: int = 0  # where its entry was at the last write (0 in records from before this)
 
 
 class PaperIndex:
@@ -240,7 +241,9 @@ class PaperIndex:
         path = self._state_file()
         data = {
             "generation": self.generation,
-            "papers": {p: [s.doc_hash, s.source_file, s.complete] for p, s in state.items()},
+            "papers": {
+                p: [s.doc_hash, s.source_file, s.complete, s.line] for p, s in state.items()
+            },
         }
         with contextlib.suppress(OSError):  # a read-only folder only costs speed
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -260,6 +263,7 @@ class PaperIndex:
                     "n": 0,
                     "expected": m.get("n_chunks", 1),
                     "file": m.get("source_file", ""),
+                    "line": m.get("line", 0),
                 },
             )
             rec["hashes"].add(m.get("doc_hash"))
@@ -284,6 +288,7 @@ class PaperIndex:
                 doc_hash=next(iter(rec["hashes"])) if len(rec["hashes"]) == 1 else "",
                 source_file=str(rec["file"]),
                 complete=complete,
+                line=int(rec["line"] or 0),
             )
         # Windows without chunks: a write that died before its chunks landed.
         for pid in windows_of.keys() - chunks.keys():
@@ -335,6 +340,29 @@ class PaperIndex:
                 keep = {n.node_id for n in chunk_nodes} | {r.id for r in rows}
                 self._delete_leftovers([p.paper_id for p in batch], keep)
             on_progress(len(batch))
+
+    def relocate_papers(self, papers: list[Paper]) -> None:
+        """Point unchanged papers' chunk rows at where their entries now are (file and line):
+        a metadata update, nothing re-embedded. Not a new generation: nothing derived from the
+        rows (BM25, sentence windows) depends on where an entry sits. llama-index's JSON copy of
+        each node is updated too, so its vector store reads the same place."""
+        with self.write_guard():
+            for i in range(0, len(papers), 500):
+                where_now = {p.paper_id: p for p in papers[i : i + 500]}
+                got = self.chunks.get(
+                    where={"paper_id": {"$in": list(where_now)}}, include=["metadatas"]
+                )
+                metadatas = []
+                for meta in got["metadatas"]:
+                    paper = where_now[str(meta["paper_id"])]
+                    new: dict[str, Any] = {"source_file": paper.source_file, "line": paper.line}
+                    if "_node_content" in meta:
+                        node = json.loads(str(meta["_node_content"]))
+                        node.get("metadata", {}).update(new)
+                        new["_node_content"] = json.dumps(node)
+                    metadatas.append(new)
+                if got["ids"]:
+                    self.chunks.update(ids=got["ids"], metadatas=metadatas)
 
     def _upsert(self, collection: Any, nodes: Sequence[BaseNode]) -> None:
         """Rows laid out as ChromaVectorStore.add lays them out, but upserted: add() silently

@@ -5,6 +5,7 @@ Each test embeds a handful of short papers into its own folder (embedding is the
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -19,7 +20,7 @@ from conftest import REPO, SEEDS, write_digest
 
 from assistant import Assistant
 from assistant.assistant import AssistantError
-from assistant.parse import display_name
+from assistant.parse import display_name, parse_paths
 
 ASSISTANT_BIN = REPO / ".venv" / "bin" / "assistant"
 TINY = Path(__file__).resolve().parent / "data"
@@ -149,6 +150,26 @@ def test_added_file_is_added_and_others_left_alone(a: Assistant, tmp_path: Path)
     assert a.search("声呐 海底地形图", k=1)[0].paper_id == D[0]
     sources = {p["paper_id"]: p["source_file"] for p in a.papers()}
     assert sources[D[0]] == display_name(extra)
+
+
+def test_moved_entries_point_to_where_they_now_are(a: Assistant, corpus: Path) -> None:
+    # B moves above A, C into another file: same texts, so nothing is re-embedded, but the
+    # file:line the UI shows for each paper must follow its entry.
+    write_digest(corpus / "one.md", [B, A])
+    write_digest(corpus / "two.md", [C])
+    gen = a.index.generation
+    report = a.ingest([corpus], progress=False)
+    assert (report.added, report.updated, report.removed) == ([], [], [])
+    assert a.index.generation == gen  # a metadata update: BM25 and other caches stay valid
+
+    now = {p.paper_id: (p.source_file, p.line) for p in parse_paths([corpus]).papers}
+    assert {p["paper_id"]: (p["source_file"], p["line"]) for p in a.papers()} == now
+    got = a.index.chunks.get(include=["metadatas"])
+    for meta in got["metadatas"]:  # llama-index's JSON copy of each node agrees
+        node_meta = json.loads(meta["_node_content"])["metadata"]
+        assert (node_meta["source_file"], node_meta["line"]) == now[meta["paper_id"]]
+    assert a.index.state() == a.index._read_state()
+    assert a.search("Pangolin 语音编解码器", k=1)[0].source_file == now[C[0]][0]
 
 
 def test_recorded_state_is_what_chroma_holds(a: Assistant, corpus: Path, tmp_path: Path) -> None:
