@@ -282,17 +282,13 @@ class Assistant:
         yield text
         yield base.model_copy(update={"text": text, "refused": True, "sources": closest})
 
-    def gate_features(self, question: str) -> GateFeatures:
-        """The refusal gate's evidence for a question (used to calibrate the gate)."""
+    def gate_evidence(self, question: str) -> tuple[GateFeatures, dict[str, list[str]]]:
+        """The refusal gate's features for a question, and what the exact-name and measure
+        rules find missing (empty: no rule refuses it). Used to calibrate the gate, which is
+        fitted only on questions no rule decides."""
         q, _ = self._clean(question)
-        return self._evidence(q, self.settings).features
-
-    def refusal_rules(self, question: str) -> dict[str, list[str]]:
-        """What the exact-name and measure rules find missing for a question (empty: none
-        fires). The calibration leaves these questions out: the rules, not the gate, refuse
-        them."""
-        q, _ = self._clean(question)
-        return self._evidence(q, self.settings).missing
+        ev = self._evidence(q, self.settings)
+        return ev.features, ev.missing
 
     async def aask(
         self, question: str, history: Iterable[Any] | None = None, **overrides: Any

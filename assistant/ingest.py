@@ -86,16 +86,12 @@ def ingest(
         # What the store now holds, so that the next ingest need not read every row again.
         for pid in report.removed:
             indexed.pop(pid, None)
-        for paper in to_write:
-            indexed[paper.paper_id] = IndexedPaper(
-                paper.content_hash, paper.source_file, True, paper.line
-            )
     if moved:
         index.relocate_papers(moved)
-        for paper in moved:
-            indexed[paper.paper_id] = IndexedPaper(
-                paper.content_hash, paper.source_file, True, paper.line
-            )
+    for paper in to_write + moved:
+        indexed[paper.paper_id] = IndexedPaper(
+            paper.content_hash, paper.source_file, True, paper.line
+        )
     if to_write or report.removed or moved:
         index.save_state(indexed)
     report.seconds = time.perf_counter() - t0

@@ -35,10 +35,6 @@ def resolved(a: Assistant, row: dict) -> str:
     return str(q)
 
 
-def features(a: Assistant, q: str) -> np.ndarray:
-    return np.asarray(list(asdict(a.gate_features(q)).values()), dtype=np.float64)
-
-
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, steps: int = 4000) -> np.ndarray:
     """Plain L2-regularised logistic regression by gradient descent (no sklearn needed)."""
     w = np.zeros(x.shape[1] + 1)
@@ -73,15 +69,17 @@ def main() -> None:
     ap.add_argument("--l2", type=float, default=None, help="default: chosen by 5-fold CV")
     args = ap.parse_args()
     with Assistant(index_dir=args.index_dir, llm_enabled=False) as a:
-        asked = [(r, resolved(a, r)) for r in load("dev")]
-        # Questions an exact-name or measure rule refuses never reach the gate's threshold:
-        # fitting on them would teach the gate a boundary it does not need to draw.
-        kept = [(r, q) for r, q in asked if not a.refusal_rules(q)]
-        for r, _ in asked:
-            if all(r is not k for k, _ in kept):
+        rows, feats = [], []
+        for r in load("dev"):
+            f, missing = a.gate_evidence(resolved(a, r))
+            # A question an exact-name or measure rule refuses never reaches the threshold:
+            # fitting on it would teach the gate a boundary it does not need to draw.
+            if missing:
                 print(f"rule  {r['id']} answerable={r['answerable']} {r['question'][:60]}")
-        rows = [r for r, _ in kept]
-        x = np.stack([features(a, q) for _, q in kept])
+                continue
+            rows.append(r)
+            feats.append(np.asarray(list(asdict(f).values()), dtype=np.float64))
+        x = np.stack(feats)
     y = np.asarray([1.0 if r["answerable"] else 0.0 for r in rows])
     mean, scale = x.mean(0), x.std(0) + 1e-9
     xs = (x - mean) / scale

@@ -169,7 +169,7 @@ def test_a_number_about_two_names_no_digest_pairs_is_refused(assistant: Assistan
     assert answer.refused and answer.citations == []
     assert any("GPT-4o" in n and "HalluEditBench" in n for n in answer.notices), answer.notices
     # NaturalBench's digest names GPT-4o: the same kind of question passes the rules.
-    assert assistant.refusal_rules("NaturalBench 上 GPT-4o 与人类表现的差距是多少？") == {}
+    assert assistant.gate_evidence("NaturalBench 上 GPT-4o 与人类表现的差距是多少？")[1] == {}
 
 
 def test_a_question_naming_an_indexed_arxiv_id_is_answered(assistant: Assistant) -> None:
