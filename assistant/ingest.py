@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -77,12 +78,20 @@ def ingest(
             report.removed.append(pid)
 
     if to_write or report.removed:
+        # BM25 of the store as it is now, as tokens: updated below with what this run writes.
+        # None when there is none or it is for another generation (another writer, a killed
+        # run); the next search then rebuilds BM25 from every row.
+        tokens = index.bm25_tokens()
+        written: list[tuple[str, str, dict[str, Any]]] | None = [] if tokens is not None else None
         index.begin_write()
         if report.removed:
             index.delete_papers(report.removed)
         if to_write:
-            _write_with_progress(index, to_write, progress)
+            _write_with_progress(index, to_write, progress, written)
         index.end_write()
+        if tokens is not None and written is not None:
+            rewritten = set(report.removed) | {p.paper_id for p in to_write}
+            index.refresh_bm25(tokens, rewritten, written)
         # What the store now holds, so that the next ingest need not read every row again.
         for pid in report.removed:
             indexed.pop(pid, None)
@@ -98,10 +107,15 @@ def ingest(
     return report
 
 
-def _write_with_progress(index: PaperIndex, papers: list[Paper], progress: bool | None) -> None:
+def _write_with_progress(
+    index: PaperIndex,
+    papers: list[Paper],
+    progress: bool | None,
+    written: list[tuple[str, str, dict[str, Any]]] | None,
+) -> None:
     show = sys.stderr.isatty() if progress is None else progress
     if not show:
-        index.write_papers(papers, on_progress=lambda n: None)
+        index.write_papers(papers, on_progress=lambda n: None, written=written)
         return
     columns = (
         TextColumn("embedding papers"),
@@ -111,4 +125,4 @@ def _write_with_progress(index: PaperIndex, papers: list[Paper], progress: bool 
     )
     with Progress(*columns, transient=True) as bar:
         task = bar.add_task("embed", total=len(papers))
-        index.write_papers(papers, on_progress=lambda n: bar.advance(task, n))
+        index.write_papers(papers, on_progress=lambda n: bar.advance(task, n), written=written)

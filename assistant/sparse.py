@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
 from array import array
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,105 @@ def bm25_text(metadata: dict[str, Any], text: str) -> str:
     return f"{head}\n{text}"
 
 
+@dataclass
+class TokenTable:
+    """Every chunk's BM25 tokens as int32 ids into one vocabulary, in chunk-id order: all a
+    BM25 build needs. Kept on disk beside the BM25 cache so that an ingest can update it with
+    what it wrote instead of re-reading and re-tokenizing the whole store (jieba was 6.1 of a
+    7.5 s rebuild at 10k papers; bm25s itself 0.6 s). bm25s has no update of its own."""
+
+    ids: list[str]
+    papers: list[str]
+    docs: list[array[int]]
+    vocab: dict[str, int]
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[str, str, dict[str, Any]]]) -> TokenTable:
+        """Tokenize (chunk id, text, metadata) rows, streamed: each chunk is kept only as an
+        int32 array of token ids, never as text or token strings (a list of str per chunk was
+        ~1 GB at 100k papers)."""
+        return cls([], [], [], {}).updated(set(), rows)
+
+    def updated(
+        self, drop_papers: set[str], rows: Iterable[tuple[str, str, dict[str, Any]]]
+    ) -> TokenTable:
+        """A new table without the chunks of `drop_papers`, with the rows added."""
+        vocab = dict(self.vocab)
+        entries = [
+            (i, p, d)
+            for i, p, d in zip(self.ids, self.papers, self.docs, strict=True)
+            if p not in drop_papers
+        ]
+        for id_, text, meta in rows:
+            tokens = tokenize(bm25_text(meta, text))
+            ids = array("i", [vocab.setdefault(t, len(vocab)) for t in tokens])
+            entries.append((id_, str(meta.get("paper_id", "")), ids))
+        # In id order, not the store's row order: bm25s breaks score ties by position, and an
+        # index updated in place must rank exactly like a clean build of the same digests.
+        entries.sort(key=lambda e: e[0])
+        table = TokenTable([e[0] for e in entries], [e[1] for e in entries], [], vocab)
+        table.docs = [e[2] for e in entries]
+        return table.compacted()
+
+    def compacted(self) -> TokenTable:
+        """Only tokens some chunk still has: a clean build knows no others, and a token in the
+        vocabulary counts as known to the gate and to identifier pinning."""
+        if not self.docs:
+            return TokenTable([], [], [], {})
+        flat = np.frombuffer(b"".join(d.tobytes() for d in self.docs), dtype=np.int32)
+        used = np.bincount(flat, minlength=len(self.vocab)) > 0
+        if used.all():
+            return self
+        new_id = np.cumsum(used) - 1
+        remapped = new_id[flat].astype(np.int32)
+        docs, start = [], 0
+        for d in self.docs:
+            docs.append(array("i", remapped[start : start + len(d)].tobytes()))
+            start += len(d)
+        vocab = {t: int(new_id[i]) for t, i in self.vocab.items() if used[i]}
+        return TokenTable(self.ids, self.papers, docs, vocab)
+
+    def save(self, path: Path, generation: str) -> None:
+        """One flat int32 array plus offsets and the vocabulary, tagged with the generation of
+        the store it describes; written beside, then swapped in."""
+        tmp = path.with_name(path.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        lengths = np.fromiter((len(d) for d in self.docs), dtype=np.int64, count=len(self.docs))
+        np.save(tmp / "offsets.npy", np.concatenate([[0], np.cumsum(lengths)]))
+        with (tmp / "tokens.bin").open("wb") as f:
+            for d in self.docs:
+                f.write(d.tobytes())
+        meta = {"generation": generation, "ids": self.ids, "papers": self.papers}
+        (tmp / "chunks.json").write_text(json.dumps(meta), encoding="utf-8")
+        vocab = sorted(self.vocab, key=self.vocab.__getitem__)
+        (tmp / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+        shutil.rmtree(path, ignore_errors=True)
+        tmp.rename(path)
+
+    @classmethod
+    def load(cls, path: Path, generation: str) -> TokenTable | None:
+        """The saved table when it describes this generation of the store, else None."""
+        try:
+            meta = json.loads((path / "chunks.json").read_text(encoding="utf-8"))
+            if meta.get("generation") != generation:
+                return None
+            vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
+            offsets = np.load(path / "offsets.npy")
+            raw = (path / "tokens.bin").read_bytes()
+            ids, papers = list(meta["ids"]), list(meta["papers"])
+            if not len(ids) == len(papers) == len(offsets) - 1 or offsets[-1] * 4 != len(raw):
+                return None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        docs = []
+        for a, b in itertools.pairwise(int(o) for o in offsets):
+            doc: array[int] = array("i")
+            doc.frombytes(raw[a * 4 : b * 4])
+            docs.append(doc)
+        return cls(ids, papers, docs, {t: i for i, t in enumerate(vocab)})
+
+
 class JiebaBM25Retriever(BM25Retriever):
     """llama-index's BM25Retriever tokenizes with a regex and an English stemmer, which turns
     each Chinese run into one token and splits identifiers like GPT-4o. We keep its bm25s index
@@ -46,25 +147,18 @@ class JiebaBM25Retriever(BM25Retriever):
     def from_rows(
         cls, rows: Iterable[tuple[str, str, dict[str, Any]]], top_k: int
     ) -> JiebaBM25Retriever:
-        """Build from (chunk id, text, metadata) rows, streamed: each chunk is tokenized and
-        kept only as an int32 array of token ids, so building never holds the corpus's text
-        or token strings (a list of str per chunk was ~1 GB at 100k papers)."""
-        vocab: dict[str, int] = {}
-        docs: list[tuple[str, str, array[int]]] = []
-        for id_, text, meta in rows:
-            tokens = tokenize(bm25_text(meta, text))
-            ids = array("i", [vocab.setdefault(t, len(vocab)) for t in tokens])
-            docs.append((id_, str(meta.get("paper_id", "")), ids))
-        if not docs:
+        """Build from (chunk id, text, metadata) rows, streamed (see TokenTable.from_rows)."""
+        return cls.from_table(TokenTable.from_rows(rows), top_k)
+
+    @classmethod
+    def from_table(cls, table: TokenTable, top_k: int) -> JiebaBM25Retriever:
+        if not table.ids:
             raise ValueError("cannot build BM25 over an empty index")
-        # In id order, not the store's row order: bm25s breaks score ties by position, and an
-        # index updated in place must rank exactly like a clean build of the same digests.
-        docs.sort(key=lambda d: d[0])
-        token_ids = [d[2] for d in docs]
-        corpus = [{"node_id": d[0], "paper_id": d[1]} for d in docs]
         bm25 = bm25s.BM25()
-        bm25.index((token_ids, vocab), show_progress=False)
-        bm25.corpus = corpus
+        bm25.index((table.docs, table.vocab), show_progress=False)
+        bm25.corpus = [
+            {"node_id": i, "paper_id": p} for i, p in zip(table.ids, table.papers, strict=True)
+        ]
         return cls(existing_bm25=bm25, similarity_top_k=top_k, skip_stemming=True)
 
     @property

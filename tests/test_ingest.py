@@ -21,6 +21,7 @@ from conftest import REPO, SEEDS, write_digest
 from assistant import Assistant
 from assistant.assistant import AssistantError
 from assistant.parse import display_name, parse_paths
+from assistant.sparse import JiebaBM25Retriever
 
 ASSISTANT_BIN = REPO / ".venv" / "bin" / "assistant"
 TINY = Path(__file__).resolve().parent / "data"
@@ -170,6 +171,41 @@ def test_moved_entries_point_to_where_they_now_are(a: Assistant, corpus: Path) -
         assert (node_meta["source_file"], node_meta["line"]) == now[meta["paper_id"]]
     assert a.index.state() == a.index._read_state()
     assert a.search("Pangolin 语音编解码器", k=1)[0].source_file == now[C[0]][0]
+
+
+def bm25_view(r: JiebaBM25Retriever) -> tuple[object, ...]:
+    """Everything BM25 answers with: its chunks in order, document frequencies, rankings."""
+    queries = ["Quokka 路由", "Marmot Wombat AUROC", "Pangolin 语音", "声呐 海底地形图", "0.95"]
+    ranked = [[(n.node.node_id, round(n.score or 0, 5)) for n in r.retrieve(q)] for q in queries]
+    return [c["node_id"] for c in r.corpus], r.document_frequency(), r.num_docs, ranked
+
+
+def test_ingest_updates_bm25_as_a_clean_build_would(a: Assistant, corpus: Path) -> None:
+    index = a.index
+    assert a.search("Quokka", k=1)  # BM25 and its token table for this generation
+    edited = (B[0], B[1], "Marmot 现在改用 Wombat 评分函数。新的平均 AUROC 为 0.95。")
+    write_digest(corpus / "one.md", [A, edited, D])  # B edited, C removed, D added
+    report = a.ingest([corpus], progress=False)
+    assert (report.added, report.updated, report.removed) == ([D[0]], [B[0]], [C[0]])
+
+    cache, _ = index._bm25_paths()
+    k = index.settings.candidate_k
+    saved = JiebaBM25Retriever.load(cache, index.generation, k)
+    assert saved is not None  # the ingest left BM25 for the new generation: no rebuild
+    clean = JiebaBM25Retriever.from_rows(index.chunk_rows(), k)
+    assert "pangolin" not in clean.document_frequency()
+    assert bm25_view(index.bm25()) == bm25_view(saved) == bm25_view(clean)
+
+    # Another writer in between: the table no longer describes the store, so the ingest
+    # leaves BM25 alone and the next search rebuilds it from the rows.
+    index.begin_write()
+    index.end_write()
+    write_digest(corpus / "one.md", [A, edited, C, D])
+    assert a.ingest([corpus], progress=False).added == [C[0]]
+    assert JiebaBM25Retriever.load(cache, index.generation, k) is None
+    assert a.search("Pangolin 语音编解码器", k=1)[0].paper_id == C[0]
+    rebuilt = JiebaBM25Retriever.from_rows(index.chunk_rows(), k)
+    assert bm25_view(index.bm25()) == bm25_view(rebuilt)
 
 
 def test_recorded_state_is_what_chroma_holds(a: Assistant, corpus: Path, tmp_path: Path) -> None:
