@@ -150,7 +150,9 @@ def unstated_measures(
     states: "How many GPUs were used to train OS-Atlas?" when its digest never names any
     hardware."""
     asked = [m for m, (ask, _) in _MEASURES.items() if ask.search(question)]
-    if not sources or not asked or not (asks_for_quantity(question) or "what" in question.lower()):
+    # "What learning rate…" asks for a number without "how many"; "whatever" does not.
+    wants_value = asks_for_quantity(question) or re.search(r"\bwhat\b", question, re.IGNORECASE)
+    if not sources or not asked or not wants_value:
         return []
     parts: list[str] = []
     for src in sources:

@@ -137,6 +137,12 @@ def test_a_measure_is_unstated_only_when_no_source_states_it(
     assert unstated_measures("X 在哪些基准上评估？", silent, {}) == []  # no measure asked
 
 
+def test_a_measure_named_in_passing_is_not_a_number_question() -> None:
+    silent = [Source(paper_id="1", title="X", url="u", text="X 开源了代码。", score=1.0)]
+    assert unstated_measures("What GPUs did X use?", silent, {}) == ["gpu"]
+    assert unstated_measures("Whatever GPUs X had, was its code released?", silent, {}) == []
+
+
 def test_names_a_number_question_pairs_must_share_one_source() -> None:
     def src(pid: str, text: str) -> Source:
         return Source(paper_id=pid, title=f"paper {pid}", url="u", text=text, score=1.0)
