@@ -70,9 +70,9 @@ class TokenTable:
         # In id order, not the store's row order: bm25s breaks score ties by position, and an
         # index updated in place must rank exactly like a clean build of the same digests.
         entries.sort(key=lambda e: e[0])
-        table = TokenTable([e[0] for e in entries], [e[1] for e in entries], [], vocab)
-        table.docs = [e[2] for e in entries]
-        return table.compacted()
+        return TokenTable(
+            [e[0] for e in entries], [e[1] for e in entries], [e[2] for e in entries], vocab
+        ).compacted()
 
     def compacted(self) -> TokenTable:
         """Only tokens some chunk still has: a clean build knows no others, and a token in the
@@ -123,6 +123,9 @@ class TokenTable:
             ids, papers = list(meta["ids"]), list(meta["papers"])
             if not len(ids) == len(papers) == len(offsets) - 1 or offsets[-1] * 4 != len(raw):
                 return None
+            flat = np.frombuffer(raw, dtype=np.int32)
+            if len(flat) and (flat.min() < 0 or flat.max() >= len(vocab)):
+                return None  # damaged: ids outside the vocabulary
         except (OSError, ValueError, KeyError, TypeError):
             return None
         docs = []

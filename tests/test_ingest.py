@@ -208,6 +208,20 @@ def test_ingest_updates_bm25_as_a_clean_build_would(a: Assistant, corpus: Path) 
     assert bm25_view(index.bm25()) == bm25_view(rebuilt)
 
 
+def test_damaged_token_table_is_ignored(a: Assistant, corpus: Path) -> None:
+    index = a.index
+    assert a.search("Quokka", k=1)
+    _, tokens = index._bm25_paths()
+    raw = (tokens / "tokens.bin").read_bytes()
+    (tokens / "tokens.bin").write_bytes(b"\x7f" * len(raw))  # same size, ids out of range
+    assert index.bm25_tokens() is None
+    write_digest(corpus / "one.md", [A, B, C, D])
+    assert a.ingest([corpus], progress=False).added == [D[0]]  # no crash, nothing lost
+    assert a.search("声呐 海底地形图", k=1)[0].paper_id == D[0]
+    clean = JiebaBM25Retriever.from_rows(index.chunk_rows(), index.settings.candidate_k)
+    assert bm25_view(index.bm25()) == bm25_view(clean)
+
+
 def test_recorded_state_is_what_chroma_holds(a: Assistant, corpus: Path, tmp_path: Path) -> None:
     """Ingest records the state it leaves, so the next one reads no rows; after every kind of
     change that record must equal a full read of Chroma, and a damaged or stale record is
