@@ -39,7 +39,7 @@ class TokenTable:
     """Every chunk's BM25 tokens as int32 ids into one vocabulary, in chunk-id order: all a
     BM25 build needs. Kept on disk beside the BM25 cache so that an ingest can update it with
     what it wrote instead of re-reading and re-tokenizing the whole store (jieba was 6.1 of a
-    7.5 s rebuild at 10k papers; bm25s itself 0.6 s). bm25s has no update of its own."""
+    7.6 s rebuild at 10k papers; bm25s itself 0.6 s). bm25s has no update of its own."""
 
     ids: list[str]
     papers: list[str]
@@ -145,13 +145,6 @@ class JiebaBM25Retriever(BM25Retriever):
     in Chroma already, and a second copy in memory was most of the serving process's growth
     with corpus size (+275 MB from the seeds to 10k papers). Hits carry no text; the caller
     fetches the few it shows."""
-
-    @classmethod
-    def from_rows(
-        cls, rows: Iterable[tuple[str, str, dict[str, Any]]], top_k: int
-    ) -> JiebaBM25Retriever:
-        """Build from (chunk id, text, metadata) rows, streamed (see TokenTable.from_rows)."""
-        return cls.from_table(TokenTable.from_rows(rows), top_k)
 
     @classmethod
     def from_table(cls, table: TokenTable, top_k: int) -> JiebaBM25Retriever:

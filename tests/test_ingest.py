@@ -21,7 +21,8 @@ from conftest import REPO, SEEDS, write_digest
 from assistant import Assistant
 from assistant.assistant import AssistantError
 from assistant.parse import display_name, parse_paths
-from assistant.sparse import JiebaBM25Retriever
+from assistant.sparse import JiebaBM25Retriever, TokenTable
+from assistant.store import PaperIndex
 
 ASSISTANT_BIN = REPO / ".venv" / "bin" / "assistant"
 TINY = Path(__file__).resolve().parent / "data"
@@ -173,6 +174,12 @@ def test_moved_entries_point_to_where_they_now_are(a: Assistant, corpus: Path) -
     assert a.search("Pangolin 语音编解码器", k=1)[0].source_file == now[C[0]][0]
 
 
+def clean_bm25(index: PaperIndex) -> JiebaBM25Retriever:
+    """BM25 built from every row of the store, as a search after another writer builds it."""
+    table = TokenTable.from_rows(index.chunk_rows())
+    return JiebaBM25Retriever.from_table(table, index.settings.candidate_k)
+
+
 def bm25_view(r: JiebaBM25Retriever) -> tuple[object, ...]:
     """Everything BM25 answers with: its chunks in order, document frequencies, rankings."""
     queries = ["Quokka 路由", "Marmot Wombat AUROC", "Pangolin 语音", "声呐 海底地形图", "0.95"]
@@ -192,7 +199,7 @@ def test_ingest_updates_bm25_as_a_clean_build_would(a: Assistant, corpus: Path) 
     k = index.settings.candidate_k
     saved = JiebaBM25Retriever.load(cache, index.generation, k)
     assert saved is not None  # the ingest left BM25 for the new generation: no rebuild
-    clean = JiebaBM25Retriever.from_rows(index.chunk_rows(), k)
+    clean = clean_bm25(index)
     assert "pangolin" not in clean.document_frequency()
     assert bm25_view(index.bm25()) == bm25_view(saved) == bm25_view(clean)
 
@@ -204,7 +211,7 @@ def test_ingest_updates_bm25_as_a_clean_build_would(a: Assistant, corpus: Path) 
     assert a.ingest([corpus], progress=False).added == [C[0]]
     assert JiebaBM25Retriever.load(cache, index.generation, k) is None
     assert a.search("Pangolin 语音编解码器", k=1)[0].paper_id == C[0]
-    rebuilt = JiebaBM25Retriever.from_rows(index.chunk_rows(), k)
+    rebuilt = clean_bm25(index)
     assert bm25_view(index.bm25()) == bm25_view(rebuilt)
 
 
@@ -218,7 +225,7 @@ def test_damaged_token_table_is_ignored(a: Assistant, corpus: Path) -> None:
     write_digest(corpus / "one.md", [A, B, C, D])
     assert a.ingest([corpus], progress=False).added == [D[0]]  # no crash, nothing lost
     assert a.search("声呐 海底地形图", k=1)[0].paper_id == D[0]
-    clean = JiebaBM25Retriever.from_rows(index.chunk_rows(), index.settings.candidate_k)
+    clean = clean_bm25(index)
     assert bm25_view(index.bm25()) == bm25_view(clean)
 
 

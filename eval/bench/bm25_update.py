@@ -23,6 +23,22 @@ from assistant.sparse import JiebaBM25Retriever, TokenTable
 from assistant.store import chunk_text
 
 
+class Laps:
+    """Seconds between successive lap() calls, printed on one line."""
+
+    def __init__(self) -> None:
+        self.t = time.perf_counter()
+        self.parts: list[str] = []
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.parts.append(f"{name} {now - self.t:.2f} s")
+        self.t = now
+
+    def show(self, label: str) -> None:
+        print(f"{label}: " + ", ".join(self.parts))
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
     with tempfile.TemporaryDirectory() as tmp:
@@ -33,34 +49,29 @@ def main() -> None:
         rows = [(c.node_id, chunk_text(c), c.metadata) for p in papers for c in chunker.chunks(p)]
         print(f"{len(papers)} papers, {len(rows)} chunks")
 
-        t0 = time.perf_counter()
+        laps = Laps()
         table = TokenTable.from_rows(rows)
-        t1 = time.perf_counter()
+        laps.lap("jieba")
         JiebaBM25Retriever.from_table(table, 30)
-        t2 = time.perf_counter()
+        laps.lap("bm25s")
         table.save(work / "tokens", "g1")
-        t3 = time.perf_counter()
-        print(
-            f"full build: jieba {t1 - t0:.2f} s, bm25s {t2 - t1:.2f} s, save table {t3 - t2:.2f} s"
-        )
+        laps.lap("save table")
+        laps.show("full build")
 
         # One paper edited: its chunks dropped and written again (here: the same text).
         edited = papers[len(papers) // 2].paper_id
         again = [r for r in rows if r[2]["paper_id"] == edited]
-        t0 = time.perf_counter()
+        laps = Laps()
         loaded = TokenTable.load(work / "tokens", "g1")
         assert loaded is not None
-        t1 = time.perf_counter()
+        laps.lap("load")
         updated = loaded.updated({edited}, again)
-        t2 = time.perf_counter()
+        laps.lap("drop and add")
         JiebaBM25Retriever.from_table(updated, 30)
-        t3 = time.perf_counter()
+        laps.lap("bm25s")
         updated.save(work / "tokens", "g2")
-        t4 = time.perf_counter()
-        print(
-            f"update after one edit: load {t1 - t0:.2f} s, drop and add {t2 - t1:.2f} s, "
-            f"bm25s {t3 - t2:.2f} s, save {t4 - t3:.2f} s"
-        )
+        laps.lap("save")
+        laps.show("update after one edit")
 
 
 if __name__ == "__main__":
