@@ -97,9 +97,15 @@ def extractive_answer(
         picked.extend((i, int(j), float(scores[j])) for j in order)
     if not picked:
         return ""
-    first = max((p for p in picked if p[0] == 0), key=lambda p: p[2], default=None)
+    # The best source, and every paper the question names ("Compare A and B"), each get
+    # their best sentence; others only when they come close to the best one.
+    must = [i for i, src in enumerate(sources) if i == 0 or src.named]
+    chosen = [
+        max((p for p in picked if p[0] == i), key=lambda p: p[2])
+        for i in must
+        if any(p[0] == i for p in picked)
+    ]
     ranked = sorted(picked, key=lambda p: p[2], reverse=True)
-    chosen = [first] if first else []
     for p in ranked:
         if len(chosen) >= max_sentences:
             break

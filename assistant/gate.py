@@ -204,6 +204,10 @@ def compute_features(
 
     terms = content_terms(question)
     best = paper_tokens(sources[0])
+    if len(named := [src for src in sources if src.named]) > 1:
+        # "Compare Pangea and ReCapture": each name is in only one of the papers asked about;
+        # together they cover the question.
+        best = frozenset().union(*map(paper_tokens, named))
     n = max(n_docs, 1)
 
     def idf(t: str) -> float:

@@ -84,6 +84,11 @@ class Source(BaseModel):
     dense_score: float | None = Field(None, description="Cosine similarity of the best chunk")
     bm25_score: float | None = Field(None, description="BM25 score of the best chunk")
     sentence_score: float | None = Field(None, description="Cosine of the best sentence")
+    named: bool = Field(
+        False,
+        description="The question names this paper: its arXiv id, the short name its title "
+        "starts with (MagicTailor, BitNet a4.8), or an identifier only its digest contains",
+    )
 
 
 class Citation(BaseModel):

@@ -25,6 +25,30 @@ ARXIV_ID = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
 IDENTIFIER = re.compile(r"[A-Za-z0-9]*(?:\d|[-.&][A-Za-z0-9])[A-Za-z0-9&.\-]*|[A-Z]+[a-z]+[A-Z]\w*")
 
 
+# The short name a title starts with: "MagicTailor: Component-…", "LOGO -- Long cOntext…".
+_TITLE_NAME = re.compile(r"^\s*([^:]+?)\s*(?::|\s--\s)")
+
+
+def title_name(title: str) -> re.Pattern[str] | None:
+    """A pattern that finds the paper's short name in a question, or None when its title has
+    none. A name is at most three words before the colon and looks like one: a digit or an
+    inner capital (SAM2Long, BitNet a4.8, MIA-DPO), or a single capitalised word (Pangea).
+    "Web Agents with World Models: …" and "Large Language Models: …" are not names. Spaces and
+    hyphens between its parts are free ("CompassJudger 1"); no letter or digit may touch it,
+    so "PUMA" is not found inside "PUMAS"."""
+    m = _TITLE_NAME.match(title)
+    if m is None or len(m.group(1).split()) > 3 or len(m.group(1)) < 3:
+        return None
+    name = m.group(1)
+    parts = [re.escape(p) for p in re.split(r"[\s_\-]+", name) if p]
+    body = r"(?<![A-Za-z0-9])" + r"[\s_\-]*".join(parts) + r"(?![A-Za-z0-9])"
+    if re.search(r"\d|[A-Za-z0-9][A-Z]", name) and not re.fullmatch(r"[A-Z]+", name):
+        return re.compile(body, re.IGNORECASE)
+    # An acronym or a plain word (PUMA, LOGO, Pangea) is a name only as written: "logo" and
+    # "pangea" in a question are ordinary words.
+    return re.compile(body) if len(parts) == 1 else None
+
+
 def rare_identifiers(query: str, bm25: JiebaBM25Retriever) -> set[str]:
     """Identifiers in the question that only a few chunks of the corpus contain."""
     vocab = bm25.bm25.vocab_dict
@@ -133,14 +157,17 @@ class HybridRetriever(BaseRetriever):
             fused = dict(weighted_rrf([list(dense), list(sparse), list(sent)], weights, s.rrf_k))
         order = list(fused)
         idents = rare_identifiers(query, bm25) if bm25 is not None else set()
+        named = set(ARXIV_ID.findall(query))  # an arXiv id names its paper outright
         if idents and bm25 is not None:
             # A name like GPT-4o or Claude-3.5-Sonnet is asked for exactly: papers that contain
             # it come before papers that are merely about the same topic (stable sort keeps the
             # fused order within each group).
             holders = bm25.papers_containing(idents)
             order.sort(key=lambda pid: pid not in holders)
-        named = set(ARXIV_ID.findall(query))
-        if named:  # an arXiv id in the question names its paper outright
+            for ident in idents:  # WMA, DM-Deg: a name only one digest uses names that paper
+                if len(only := bm25.papers_containing({ident})) == 1:
+                    named |= only
+        if named:
             order.sort(key=lambda pid: pid not in named)
         # The best candidate_k papers become sources. BM25 and sentence hits carry no text, so
         # the best chunk of each paper dense did not return is fetched, in one round trip.
@@ -160,7 +187,11 @@ class HybridRetriever(BaseRetriever):
                 src.bm25_score = float(sparse[pid].score or 0.0)
             if pid in sent:
                 src.sentence_score = sent[pid]
+            pattern = title_name(src.title)
+            src.named = pid in named or bool(pattern and pattern.search(query))
             sources.append(src)
+        # "Compare MIA-DPO and NaturalBench": every paper the question names comes first.
+        sources.sort(key=lambda src: not src.named)
         return Retrieval(
             query=query,
             query_vec=qvec,
@@ -190,6 +221,6 @@ def select_for_answer(sources: list[Source], settings: Settings) -> list[Source]
     for i, s in enumerate(sources):
         near_dense = (s.dense_score or -1.0) >= top_cos - settings.dense_margin
         near_bm25 = top_bm > 0 and (s.bm25_score or 0.0) >= settings.bm25_ratio * top_bm
-        if i == 0 or (near_dense and near_bm25) or (near_dense and not top_bm):
-            keep.append(s)
+        if i == 0 or s.named or (near_dense and near_bm25) or (near_dense and not top_bm):
+            keep.append(s)  # a paper the question names is cited however it scores
     return keep[: settings.top_k]

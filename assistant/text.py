@@ -28,7 +28,9 @@ STOPWORDS_EN = frozenset(
     should would will about into than then there their they them paper papers study studies
     digest digests tell me please any some all there's what's which's i you we our us your
     use used using uses propose proposed proposes introduce introduced introduces based
-    work works method methods approach model models new also more most other such only""".split()
+    work works method methods approach model models new also more most other such only
+    compare compared comparing comparison differ differs difference differences versus vs
+    common""".split()
 )
 STOPWORDS_ZH = frozenset(
     """的 了 和 是 在 有 与 及 或 对 中 为 以 将 被 把 等 也 都 而 并 其 该 这 那 哪 些 个 篇 种
@@ -36,7 +38,8 @@ STOPWORDS_ZH = frozenset(
     一个 一种 这个 这些 那些 它 它们 他们 我们 你 我 请 告诉 介绍 关于 使用 采用 通过 进行 方面
     可以 能够 主要 哪一 之 上 下 里 多 少 几 所 提 用 给 让 从 到 由 还 又 就 不 没有 非常 相关
     用到 用了 讲 讲了 讲的 提出了 有没有 有何 涉及 讨论 做了 做 是什么 叫什么 哪里 哪儿 多大 多久
-    多长 几个 几种 一篇 一下 分别 具体 大概 怎么样 是否是 能否 有关 方法 模型 论文中""".split()
+    多长 几个 几种 一篇 一下 分别 具体 大概 怎么样 是否是 能否 有关 方法 模型 论文中
+    区别 不同 异同 比较 相比 差异 共同点 各自""".split()
 )
 STOPWORDS = STOPWORDS_EN | STOPWORDS_ZH
 

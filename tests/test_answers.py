@@ -67,6 +67,38 @@ def test_which_papers_answer_cites_several(assistant: Assistant) -> None:
     assert_citations_consistent(answer)
 
 
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        # Each of these cited only one of the two papers before named papers were kept.
+        ("Compare SAM2Long and Pangea.", {"2410.16268", "2410.16153"}),
+        ("NaturalBench 和 MIA-DPO 有什么区别？", {"2410.14669", "2410.17637"}),
+        ("What do MagicTailor and BitNet a4.8 have in common?", {"2410.13370", "2411.04965"}),
+        ("PyramidDrop 与 MIA-DPO 分别解决什么问题？", {"2410.17247", "2410.17637"}),
+        # Without its own quota the second paper's best sentence fell short of the first's.
+        ("HtmlRAG 与 DimensionX 分别解决什么问题？", {"2411.02959", "2411.04928"}),
+        # Refused while the gate measured the question against the first paper alone, and
+        # counted 区别 as a word the digests should contain.
+        ("DimensionX 和 WebRL 有什么区别？", {"2411.04928", "2411.02337"}),
+        # Refused while only the first paper's words counted: "WebRL" is not in MagicTailor's.
+        ("MagicTailor 和 WebRL 哪个效果更好？", {"2410.13370", "2411.02337"}),
+        # WMA is not in a title, but only the world-model web agent's digest uses it.
+        ("WMA 和 MagicTailor 有什么共同点？", {"2410.13232", "2410.13370"}),
+    ],
+)
+def test_an_answer_cites_every_paper_the_question_names(
+    assistant: Assistant, question: str, named: set[str]
+) -> None:
+    answer = assistant.ask(question)
+    assert not answer.refused
+    assert named <= set(cited(answer)), answer.text
+    assert_citations_consistent(answer)
+    # Each named paper is quoted, not only listed: a sentence carries its marker.
+    body = answer.text.split("\n\n", 1)[1]
+    for c in answer.citations:
+        assert f"[{c.marker}]" in body
+
+
 def test_stream_yields_text_then_one_final_answer(assistant: Assistant) -> None:
     pieces = list(assistant.stream("UCFE 用户研究有多少名参与者？"))
     assert isinstance(pieces[-1], Answer)

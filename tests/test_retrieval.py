@@ -8,7 +8,7 @@ from conftest import SEEDS
 
 from assistant import Assistant
 from assistant.parse import parse_paths
-from assistant.retrieve import dist_based_fusion, weighted_rrf
+from assistant.retrieve import dist_based_fusion, title_name, weighted_rrf
 
 QUESTIONS = [
     # Chinese questions against Chinese summaries.
@@ -117,3 +117,31 @@ def test_score_fusion_keeps_a_landslide_that_rank_fusion_flattens() -> None:
     assert dist_based_fusion([dense, {}, sent], weights)[0][0] == "b"
     flat = dist_based_fusion([dense, {}, {k: 1.0 for k in dense}], weights)
     assert [k for k, _ in flat] == sorted(dense, key=dense.__getitem__, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("title", "question", "found"),
+    [
+        ("MagicTailor: Component-Controllable Personalization", "what is magictailor?", True),
+        ("BitNet a4.8: 4-bit Activations for 1-bit LLMs", "bitnet A4.8 的激活", True),
+        ("CompassJudger-1: All-in-one Judge Model", "CompassJudger 1 能做什么", True),
+        ("OS-ATLAS: A Foundation Action Model", "OS-Atlas的语料库", True),
+        ("LOGO -- Long cOntext aliGnment", "LOGO 训练了多久", True),
+        ("LOGO -- Long cOntext aliGnment", "a paper about logo detection", False),
+        ("PUMA: Empowering Unified MLLM", "PUMAS 是什么", False),
+        ("Pangea: A Fully Open Multilingual Multimodal LLM", "Pangea 支持多少语言", True),
+        ("Web Agents with World Models: Learning", "web agents with world models", False),
+        ("Large Language Models: A Survey", "large language models for code", False),
+    ],
+)
+def test_a_titles_short_name_is_found_only_as_a_name(
+    title: str, question: str, found: bool
+) -> None:
+    pattern = title_name(title)
+    assert bool(pattern and pattern.search(question)) is found
+
+
+def test_papers_the_question_names_come_first_and_are_marked(assistant: Assistant) -> None:
+    sources = assistant.search("Compare SAM2Long and Pangea, and say which is older.", k=5)
+    assert {s.paper_id for s in sources[:2]} == {"2410.16268", "2410.16153"}
+    assert [s.named for s in sources] == [True, True, False, False, False]
