@@ -34,6 +34,16 @@ def bm25_text(metadata: dict[str, Any], text: str) -> str:
     return f"{head}\n{text}"
 
 
+def chunk_key(metadata: dict[str, Any]) -> str:
+    """What a chunk's tokens depend on, from its metadata alone: the paper's content hash and
+    the chunk's place among the paper's chunks. An ingest rewrites a paper only when that
+    hash changes, so a chunk id with the same key holds the same text; "" when unknown."""
+    m = metadata
+    if not m.get("doc_hash"):
+        return ""
+    return f"{m['doc_hash']}/{m.get('chunk', 0)}/{m.get('n_chunks', 1)}"
+
+
 @dataclass
 class TokenTable:
     """Every chunk's BM25 tokens as int32 ids into one vocabulary, in chunk-id order: all a
@@ -45,13 +55,14 @@ class TokenTable:
     papers: list[str]
     docs: list[array[int]]
     vocab: dict[str, int]
+    keys: list[str]  # chunk_key of each chunk ("" if unknown)
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[str, str, dict[str, Any]]]) -> TokenTable:
         """Tokenize (chunk id, text, metadata) rows, streamed: each chunk is kept only as an
         int32 array of token ids, never as text or token strings (a list of str per chunk was
         ~1 GB at 100k papers)."""
-        return cls([], [], [], {}).updated(set(), rows)
+        return cls([], [], [], {}, []).updated(set(), rows)
 
     def updated(
         self, drop_papers: set[str], rows: Iterable[tuple[str, str, dict[str, Any]]]
@@ -59,26 +70,45 @@ class TokenTable:
         """A new table without the chunks of `drop_papers`, with the rows added."""
         vocab = dict(self.vocab)
         entries = [
-            (i, p, d)
-            for i, p, d in zip(self.ids, self.papers, self.docs, strict=True)
+            (i, p, d, k)
+            for i, p, d, k in zip(self.ids, self.papers, self.docs, self.keys, strict=True)
             if p not in drop_papers
         ]
         for id_, text, meta in rows:
             tokens = tokenize(bm25_text(meta, text))
             ids = array("i", [vocab.setdefault(t, len(vocab)) for t in tokens])
-            entries.append((id_, str(meta.get("paper_id", "")), ids))
+            entries.append((id_, str(meta.get("paper_id", "")), ids, chunk_key(meta)))
         # In id order, not the store's row order: bm25s breaks score ties by position, and an
         # index updated in place must rank exactly like a clean build of the same digests.
         entries.sort(key=lambda e: e[0])
         return TokenTable(
-            [e[0] for e in entries], [e[1] for e in entries], [e[2] for e in entries], vocab
+            [e[0] for e in entries],
+            [e[1] for e in entries],
+            [e[2] for e in entries],
+            vocab,
+            [e[3] for e in entries],
         ).compacted()
+
+    def restricted(self, keep: set[str]) -> TokenTable:
+        """Only the chunks whose ids are in `keep` (the vocabulary is compacted by updated)."""
+        rows = [
+            (i, p, d, k)
+            for i, p, d, k in zip(self.ids, self.papers, self.docs, self.keys, strict=True)
+            if i in keep
+        ]
+        return TokenTable(
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+            self.vocab,
+            [r[3] for r in rows],
+        )
 
     def compacted(self) -> TokenTable:
         """Only tokens some chunk still has: a clean build knows no others, and a token in the
         vocabulary counts as known to the gate and to identifier pinning."""
         if not self.docs:
-            return TokenTable([], [], [], {})
+            return TokenTable([], [], [], {}, [])
         flat = np.frombuffer(b"".join(d.tobytes() for d in self.docs), dtype=np.int32)
         used = np.bincount(flat, minlength=len(self.vocab)) > 0
         if used.all():
@@ -90,7 +120,7 @@ class TokenTable:
             docs.append(array("i", remapped[start : start + len(d)].tobytes()))
             start += len(d)
         vocab = {t: int(new_id[i]) for t, i in self.vocab.items() if used[i]}
-        return TokenTable(self.ids, self.papers, docs, vocab)
+        return TokenTable(self.ids, self.papers, docs, vocab, self.keys)
 
     def save(self, path: Path, generation: str) -> None:
         """One flat int32 array plus offsets and the vocabulary, tagged with the generation of
@@ -103,7 +133,7 @@ class TokenTable:
         with (tmp / "tokens.bin").open("wb") as f:
             for d in self.docs:
                 f.write(d.tobytes())
-        meta = {"generation": generation, "ids": self.ids, "papers": self.papers}
+        meta = {"generation": generation, "ids": self.ids, "papers": self.papers, "keys": self.keys}
         (tmp / "chunks.json").write_text(json.dumps(meta), encoding="utf-8")
         vocab = sorted(self.vocab, key=self.vocab.__getitem__)
         (tmp / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
@@ -111,17 +141,21 @@ class TokenTable:
         tmp.rename(path)
 
     @classmethod
-    def load(cls, path: Path, generation: str) -> TokenTable | None:
-        """The saved table when it describes this generation of the store, else None."""
+    def load(cls, path: Path, generation: str | None) -> TokenTable | None:
+        """The saved table when it describes this generation of the store (any generation
+        for None), else None."""
         try:
             meta = json.loads((path / "chunks.json").read_text(encoding="utf-8"))
-            if meta.get("generation") != generation:
+            if generation is not None and meta.get("generation") != generation:
                 return None
             vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
             offsets = np.load(path / "offsets.npy")
             raw = (path / "tokens.bin").read_bytes()
             ids, papers = list(meta["ids"]), list(meta["papers"])
-            if not len(ids) == len(papers) == len(offsets) - 1 or offsets[-1] * 4 != len(raw):
+            keys = [str(k) for k in meta.get("keys") or [""] * len(ids)]  # older tables: none
+            if not len(ids) == len(papers) == len(keys) == len(offsets) - 1:
+                return None
+            if offsets[-1] * 4 != len(raw):
                 return None
             flat = np.frombuffer(raw, dtype=np.int32)
             if len(flat) and (flat.min() < 0 or flat.max() >= len(vocab)):
@@ -133,7 +167,7 @@ class TokenTable:
             doc: array[int] = array("i")
             doc.frombytes(raw[a * 4 : b * 4])
             docs.append(doc)
-        return cls(ids, papers, docs, {t: i for i, t in enumerate(vocab)})
+        return cls(ids, papers, docs, {t: i for i, t in enumerate(vocab)}, keys)
 
 
 class JiebaBM25Retriever(BM25Retriever):

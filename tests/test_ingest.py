@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, SEEDS, write_digest
 
-from assistant import Assistant
+from assistant import Assistant, sparse
 from assistant.assistant import AssistantError
 from assistant.parse import display_name, parse_paths
 from assistant.sparse import JiebaBM25Retriever, TokenTable
@@ -204,7 +204,7 @@ def test_ingest_updates_bm25_as_a_clean_build_would(a: Assistant, corpus: Path) 
     assert bm25_view(index.bm25()) == bm25_view(saved) == bm25_view(clean)
 
     # Another writer in between: the table no longer describes the store, so the ingest
-    # leaves BM25 alone and the next search rebuilds it from the rows.
+    # leaves BM25 alone and the next search reconciles the old table with the store.
     index.begin_write()
     index.end_write()
     write_digest(corpus / "one.md", [A, edited, C, D])
@@ -213,6 +213,51 @@ def test_ingest_updates_bm25_as_a_clean_build_would(a: Assistant, corpus: Path) 
     assert a.search("Pangolin 语音编解码器", k=1)[0].paper_id == C[0]
     rebuilt = clean_bm25(index)
     assert bm25_view(index.bm25()) == bm25_view(rebuilt)
+
+
+def test_bm25_after_another_writer_tokenizes_only_what_changed(
+    a: Assistant, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change the ingest did not see (another client of a shared server, a killed run):
+    the next search keeps the old table's tokens for every unchanged chunk and tokenizes only
+    the rest, and ranks exactly as a clean build does."""
+    index = a.index
+    assert a.search("Quokka", k=1)  # table saved for this generation
+    # Another writer: B edited, C removed, D added, written straight to the store.
+    edited = (B[0], B[1], "Marmot 现在改用 Wombat 评分函数。新的平均 AUROC 为 0.95。")
+    elsewhere = write_digest(corpus.parent / "other-writer.md", [edited, D])
+    papers = {p.paper_id: p for p in parse_paths([elsewhere]).papers}
+    index.begin_write()
+    index.delete_papers([B[0], C[0]])
+    index.write_papers([papers[B[0]], papers[D[0]]], on_progress=lambda n: None)
+    index.end_write()
+
+    calls: list[str] = []
+    real = sparse.tokenize
+    monkeypatch.setattr(sparse, "tokenize", lambda text: calls.append(text) or real(text))
+    after = index.bm25()
+    assert after is not None
+    tokenized = {text.split("\n", 1)[0] for text in calls}  # bm25_text starts "arXiv <id>"
+    assert tokenized == {f"arXiv {B[0]}", f"arXiv {D[0]}"}  # A's chunks came from the table
+    monkeypatch.undo()
+    assert bm25_view(after) == bm25_view(clean_bm25(index))
+    assert "pangolin" not in after.document_frequency()  # C's tokens are gone
+    assert a.search("声呐 海底地形图", k=1)[0].paper_id == D[0]
+
+
+def test_token_table_from_before_chunk_keys_is_still_used(a: Assistant, corpus: Path) -> None:
+    """A table saved before chunk keys existed loads; it just reconciles nothing."""
+    index = a.index
+    assert a.search("Quokka", k=1)
+    _, tokens = index._bm25_paths()
+    meta = json.loads((tokens / "chunks.json").read_text(encoding="utf-8"))
+    del meta["keys"]
+    (tokens / "chunks.json").write_text(json.dumps(meta), encoding="utf-8")
+    table = index.bm25_tokens()
+    assert table is not None and set(table.keys) == {""}
+    index.begin_write()
+    index.end_write()
+    assert bm25_view(index.bm25()) == bm25_view(clean_bm25(index))
 
 
 def test_damaged_token_table_is_ignored(a: Assistant, corpus: Path) -> None:
