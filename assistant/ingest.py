@@ -7,12 +7,12 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .parse import digest_files, display_name, parse_paths
 from .records import IngestReport, Paper
+from .sparse import TokenTable
 from .store import IndexedPaper, PaperIndex
 
 
@@ -78,20 +78,21 @@ def ingest(
             report.removed.append(pid)
 
     if to_write or report.removed:
-        # BM25 of the store as it is now, as tokens: updated below with what this run writes.
-        # None when there is none or it is for another generation (another writer, a killed
-        # run); the next search then rebuilds BM25 from every row.
-        tokens = index.bm25_tokens()
-        written: list[tuple[str, str, dict[str, Any]]] | None = [] if tokens is not None else None
+        # BM25 of the store as it is now, as tokens, without the papers this run replaces;
+        # each chunk it writes is added as it is written, and BM25 is rebuilt from the result.
+        # An empty store starts from an empty table. None when the saved table is for another
+        # generation (another writer, a killed run): the next search reconciles it.
+        rewritten = set(report.removed) | {p.paper_id for p in to_write}
+        saved = index.bm25_tokens() if indexed else TokenTable.empty()
+        tokens = None if saved is None else saved.without(lambda _, pid: pid in rewritten)
         index.begin_write()
         if report.removed:
             index.delete_papers(report.removed)
         if to_write:
-            _write_with_progress(index, to_write, progress, written)
+            _write_with_progress(index, to_write, progress, tokens)
         index.end_write()
-        if tokens is not None and written is not None:
-            rewritten = set(report.removed) | {p.paper_id for p in to_write}
-            index.refresh_bm25(tokens, rewritten, written)
+        if tokens is not None:
+            index.refresh_bm25(tokens)
         # What the store now holds, so that the next ingest need not read every row again.
         for pid in report.removed:
             indexed.pop(pid, None)
@@ -111,11 +112,11 @@ def _write_with_progress(
     index: PaperIndex,
     papers: list[Paper],
     progress: bool | None,
-    written: list[tuple[str, str, dict[str, Any]]] | None,
+    tokens: TokenTable | None,
 ) -> None:
     show = sys.stderr.isatty() if progress is None else progress
     if not show:
-        index.write_papers(papers, on_progress=lambda n: None, written=written)
+        index.write_papers(papers, on_progress=lambda n: None, tokens=tokens)
         return
     columns = (
         TextColumn("embedding papers"),
@@ -125,4 +126,4 @@ def _write_with_progress(
     )
     with Progress(*columns, transient=True) as bar:
         task = bar.add_task("embed", total=len(papers))
-        index.write_papers(papers, on_progress=lambda n: bar.advance(task, n), written=written)
+        index.write_papers(papers, on_progress=lambda n: bar.advance(task, n), tokens=tokens)

@@ -7,7 +7,7 @@ import json
 import math
 import shutil
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,57 +58,70 @@ class TokenTable:
     keys: list[str]  # chunk_key of each chunk ("" if unknown)
 
     @classmethod
+    def empty(cls) -> TokenTable:
+        return cls([], [], [], {}, [])
+
+    @classmethod
     def from_rows(cls, rows: Iterable[tuple[str, str, dict[str, Any]]]) -> TokenTable:
         """Tokenize (chunk id, text, metadata) rows, streamed: each chunk is kept only as an
         int32 array of token ids, never as text or token strings (a list of str per chunk was
         ~1 GB at 100k papers)."""
-        return cls([], [], [], {}, []).updated(set(), rows)
+        table = cls.empty()
+        table.extend(rows)
+        return table.finished()
 
     def updated(
         self, drop_papers: set[str], rows: Iterable[tuple[str, str, dict[str, Any]]]
     ) -> TokenTable:
         """A new table without the chunks of `drop_papers`, with the rows added."""
-        vocab = dict(self.vocab)
-        entries = [
-            (i, p, d, k)
-            for i, p, d, k in zip(self.ids, self.papers, self.docs, self.keys, strict=True)
-            if p not in drop_papers
-        ]
-        for id_, text, meta in rows:
-            tokens = tokenize(bm25_text(meta, text))
-            ids = array("i", [vocab.setdefault(t, len(vocab)) for t in tokens])
-            entries.append((id_, str(meta.get("paper_id", "")), ids, chunk_key(meta)))
-        # In id order, not the store's row order: bm25s breaks score ties by position, and an
-        # index updated in place must rank exactly like a clean build of the same digests.
-        entries.sort(key=lambda e: e[0])
-        return TokenTable(
-            [e[0] for e in entries],
-            [e[1] for e in entries],
-            [e[2] for e in entries],
-            vocab,
-            [e[3] for e in entries],
-        ).compacted()
+        table = self.without(lambda chunk_id, paper_id: paper_id in drop_papers)
+        table.extend(rows)
+        return table.finished()
 
-    def restricted(self, keep: set[str]) -> TokenTable:
-        """Only the chunks whose ids are in `keep` (the vocabulary is compacted by updated)."""
+    def without(self, dropped: Callable[[str, str], bool]) -> TokenTable:
+        """A copy without the chunks `dropped(chunk id, paper id)` is true for, open for
+        extend() until finished() (an ingest adds each batch's chunks as it writes them)."""
         rows = [
             (i, p, d, k)
             for i, p, d, k in zip(self.ids, self.papers, self.docs, self.keys, strict=True)
-            if i in keep
+            if not dropped(i, p)
         ]
         return TokenTable(
             [r[0] for r in rows],
             [r[1] for r in rows],
             [r[2] for r in rows],
-            self.vocab,
+            dict(self.vocab),
             [r[3] for r in rows],
         )
+
+    def extend(self, rows: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        """Tokenize and append (chunk id, text, metadata) rows, in place."""
+        vocab = self.vocab
+        for id_, text, meta in rows:
+            tokens = tokenize(bm25_text(meta, text))
+            self.ids.append(id_)
+            self.papers.append(str(meta.get("paper_id", "")))
+            self.docs.append(array("i", [vocab.setdefault(t, len(vocab)) for t in tokens]))
+            self.keys.append(chunk_key(meta))
+
+    def finished(self) -> TokenTable:
+        """In id order, not the order rows came in: bm25s breaks score ties by position, and
+        an index updated in place must rank exactly like a clean build of the same digests.
+        Compacted: see compacted()."""
+        order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
+        return TokenTable(
+            [self.ids[i] for i in order],
+            [self.papers[i] for i in order],
+            [self.docs[i] for i in order],
+            self.vocab,
+            [self.keys[i] for i in order],
+        ).compacted()
 
     def compacted(self) -> TokenTable:
         """Only tokens some chunk still has: a clean build knows no others, and a token in the
         vocabulary counts as known to the gate and to identifier pinning."""
         if not self.docs:
-            return TokenTable([], [], [], {}, [])
+            return TokenTable.empty()
         flat = np.frombuffer(b"".join(d.tobytes() for d in self.docs), dtype=np.int32)
         used = np.bincount(flat, minlength=len(self.vocab)) > 0
         if used.all():

@@ -187,6 +187,18 @@ def bm25_view(r: JiebaBM25Retriever) -> tuple[object, ...]:
     return [c["node_id"] for c in r.corpus], r.document_frequency(), r.num_docs, ranked
 
 
+def test_first_ingest_leaves_bm25_ready(a: Assistant) -> None:
+    """An ingest into an empty store tokenizes each chunk as it writes it and leaves BM25 for
+    the store it made: the first search builds nothing."""
+    index = a.index
+    cache, _ = index._bm25_paths()
+    saved = JiebaBM25Retriever.load(cache, index.generation, index.settings.candidate_k)
+    assert saved is not None
+    table = index.bm25_tokens()
+    assert table is not None and sorted(set(table.papers)) == sorted([A[0], B[0], C[0]])
+    assert bm25_view(saved) == bm25_view(clean_bm25(index))
+
+
 def test_ingest_updates_bm25_as_a_clean_build_would(a: Assistant, corpus: Path) -> None:
     index = a.index
     assert a.search("Quokka", k=1)  # BM25 and its token table for this generation

@@ -208,7 +208,7 @@ def ingest_ours(
     churn: bool = False,
 ) -> dict[str, Any]:
     """One full ingest through Assistant.ingest with stage timers, then an unchanged re-ingest
-    and the first search (which builds the BM25 cache for the new store generation); with
+    and the first search (the ingest left BM25 ready for the new store generation); with
     `churn`, the re-ingests of churn_ingests."""
     a = open_assistant(index_dir, paths[0])
     index = a.index
@@ -658,7 +658,7 @@ def table(results: list[dict[str, Any]]) -> str:
             ),
         ),
         (
-            "first search after ingest (BM25 build), s",
+            "first search after a full ingest, s",
             lambda r: fmt(r["ours_ingest"]["first_search_s"], 2),
         ),
         (
