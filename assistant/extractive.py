@@ -35,6 +35,17 @@ def wants_several(question: str) -> bool:
 
 
 _NUMBER = re.compile(r"\d")
+CUE = 0.05  # for questions that only name papers: bonus for a contribution cue, penalty for a link
+_CONTRIBUTION = re.compile(
+    r"提出|推出|引入|设计了|介绍了|本文|这项工作|we (?:propose|present|introduce)|this (?:paper|work)",
+    re.I,
+)
+_LINK = re.compile(r"https?://|github\.com|\.github\.io", re.I)
+
+
+def _names(source: Source) -> frozenset[str]:
+    """The words a question uses to name a paper: its arXiv id and its titles."""
+    return token_set(f"arXiv {source.paper_id}\n{source.title}\n{source.title_zh}")
 
 
 def _score_sentences(
@@ -44,14 +55,23 @@ def _score_sentences(
     doc_freq: dict[str, int],
     n: int,
     source: Source,
+    named: frozenset[str],
 ) -> np.ndarray:
     """Cosine to the question, plus a bonus for the question's rarer words (exact names and
     numbers matter more than topic similarity). Words of the paper's own title are left out of
-    that bonus: every sentence of the paper is about them, so they do not pick the answer."""
+    that bonus: every sentence of the paper is about them, so they do not pick the answer.
+    `named`: the words naming the papers the question names (see _names)."""
     cos = sv.vectors @ query_vec
-    title = token_set(f"{source.title}\n{source.title_zh}")
+    title = _names(source)
     terms = [t for t in content_terms(question) if t not in title]
     bonus = np.zeros(len(sv.texts))
+    if all(t in named for t in terms):
+        # The question only names papers ("Compare SAM2Long and Pangea", "What is
+        # 2410.14059?"): nothing in it picks a sentence, and cosine to it favours whatever is
+        # closest to a bare name, such as the code link that repeats it. A contribution cue
+        # ("we propose", 本文提出) marks the sentence that says what the paper is.
+        bonus += CUE * np.asarray([bool(_CONTRIBUTION.search(t)) for t in sv.texts])
+        bonus -= CUE * np.asarray([bool(_LINK.search(t)) for t in sv.texts])
     if terms:
         weights = {t: idf(t, doc_freq, n) for t in terms}
         total = sum(weights.values()) or 1.0
@@ -75,13 +95,14 @@ def extractive_answer(
     prompts_dir: Path,
 ) -> str:
     """Markdown text; marker [i+1] refers to sources[i]."""
+    named = frozenset().union(*(_names(s) for s in sources if s.named))
     if wants_several(question) and len(sources) > 1:
         lines = [message(prompts_dir, lang, "multi_lead")]
         for i, src in enumerate(sources):
             sv = sentences.get(src.paper_id)
             best = ""
             if sv is not None and sv.texts:
-                scores = _score_sentences(question, query_vec, sv, doc_freq, n_docs, src)
+                scores = _score_sentences(question, query_vec, sv, doc_freq, n_docs, src, named)
                 best = defuse_markers(sv.texts[int(np.argmax(scores))])
             title = src.title if lang == "en" else (src.title_zh or src.title)
             lines.append(f"- **{title}** [{i + 1}]" + (f"：{best}" if best else ""))
@@ -92,7 +113,7 @@ def extractive_answer(
         sv = sentences.get(src.paper_id)
         if sv is None or not sv.texts:
             continue
-        scores = _score_sentences(question, query_vec, sv, doc_freq, n_docs, src)
+        scores = _score_sentences(question, query_vec, sv, doc_freq, n_docs, src, named)
         order = np.argsort(-scores)[:2]
         picked.extend((i, int(j), float(scores[j])) for j in order)
     if not picked:

@@ -36,8 +36,9 @@ def bm25_text(metadata: dict[str, Any], text: str) -> str:
 
 def chunk_key(metadata: dict[str, Any]) -> str:
     """What a chunk's tokens depend on, from its metadata alone: the paper's content hash and
-    the chunk's place among the paper's chunks. An ingest rewrites a paper only when that
-    hash changes, so a chunk id with the same key holds the same text; "" when unknown."""
+    the chunk's place among the paper's chunks. Chunking is deterministic and a row is only
+    ever overwritten by its paper's chunks, so a row with the same id and key holds the same
+    text; "" when unknown."""
     m = metadata
     if not m.get("doc_hash"):
         return ""
@@ -67,14 +68,6 @@ class TokenTable:
         int32 array of token ids, never as text or token strings (a list of str per chunk was
         ~1 GB at 100k papers)."""
         table = cls.empty()
-        table.extend(rows)
-        return table.finished()
-
-    def updated(
-        self, drop_papers: set[str], rows: Iterable[tuple[str, str, dict[str, Any]]]
-    ) -> TokenTable:
-        """A new table without the chunks of `drop_papers`, with the rows added."""
-        table = self.without(lambda chunk_id, paper_id: paper_id in drop_papers)
         table.extend(rows)
         return table.finished()
 

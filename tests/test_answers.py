@@ -99,6 +99,30 @@ def test_an_answer_cites_every_paper_the_question_names(
         assert f"[{c.marker}]" in body
 
 
+@pytest.mark.parametrize(
+    ("question", "says"),
+    [
+        ("Summarize SAM2Long.", "我们引入了 SAM2Long"),
+        ("PUMA 是什么？", "我们提出了 PUMA"),
+        ("介绍一下 MagicTailor。", "我们设计了 MagicTailor 框架"),
+    ],
+)
+def test_a_question_that_only_names_a_paper_gets_what_it_does(
+    assistant: Assistant, question: str, says: str
+) -> None:
+    """Nothing in such a question picks a sentence; the answer quotes the contribution, not
+    the code link that merely repeats the name."""
+    answer = assistant.ask(question)
+    body = answer.text.split("\n\n", 1)[1]
+    assert says in body
+    assert "http" not in body
+
+
+def test_a_question_about_the_code_still_gets_the_link(assistant: Assistant) -> None:
+    answer = assistant.ask("Where is the SAM2Long code released?")
+    assert "https://github.com/Mark12Ding/SAM2Long" in answer.text
+
+
 def test_stream_yields_text_then_one_final_answer(assistant: Assistant) -> None:
     pieces = list(assistant.stream("UCFE 用户研究有多少名参与者？"))
     assert isinstance(pieces[-1], Answer)

@@ -65,7 +65,9 @@ def main() -> None:
         loaded = TokenTable.load(work / "tokens", "g1")
         assert loaded is not None
         laps.lap("load")
-        updated = loaded.updated({edited}, again)
+        updated = loaded.without(lambda _, paper_id: paper_id == edited)
+        updated.extend(again)
+        updated = updated.finished()
         laps.lap("drop and add")
         JiebaBM25Retriever.from_table(updated, 30)
         laps.lap("bm25s")
