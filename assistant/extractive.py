@@ -37,7 +37,8 @@ def wants_several(question: str) -> bool:
 _NUMBER = re.compile(r"\d")
 CUE = 0.05  # for questions that only name papers: bonus for a contribution cue, penalty for a link
 _CONTRIBUTION = re.compile(
-    r"提出|推出|引入|设计了|介绍了|本文|这项工作|we (?:propose|present|introduce)|this (?:paper|work)",
+    r"提出|推出|引入|设计了|介绍了|本文|这项工作"
+    r"|we (?:propose|present|introduce)|this (?:paper|work)",
     re.I,
 )
 _LINK = re.compile(r"https?://|github\.com|\.github\.io", re.I)

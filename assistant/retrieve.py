@@ -27,6 +27,7 @@ IDENTIFIER = re.compile(r"[A-Za-z0-9]*(?:\d|[-.&][A-Za-z0-9])[A-Za-z0-9&.\-]*|[A
 
 # The short name a title starts with: "MagicTailor: Component-…", "LOGO -- Long cOntext…".
 _TITLE_NAME = re.compile(r"^\s*([^:]+?)\s*(?::|\s--\s)")
+_NAME_PARTS = re.compile(r"[\s_\-]+")
 
 
 def title_name(title: str) -> re.Pattern[str] | None:
@@ -40,13 +41,24 @@ def title_name(title: str) -> re.Pattern[str] | None:
     if m is None or len(m.group(1).split()) > 3 or len(m.group(1)) < 3:
         return None
     name = m.group(1)
-    parts = [re.escape(p) for p in re.split(r"[\s_\-]+", name) if p]
+    parts = [re.escape(p) for p in _NAME_PARTS.split(name) if p]
     body = r"(?<![A-Za-z0-9])" + r"[\s_\-]*".join(parts) + r"(?![A-Za-z0-9])"
     if re.search(r"\d|[A-Za-z0-9][A-Z]", name) and not re.fullmatch(r"[A-Z]+", name):
         return re.compile(body, re.IGNORECASE)
     # An acronym or a plain word (PUMA, LOGO, Pangea) is a name only as written: "logo" and
     # "pangea" in a question are ordinary words.
     return re.compile(body) if len(parts) == 1 else None
+
+
+def question_names_title(title: str, question: str) -> bool:
+    """Whether the question names the paper by its title's short name (see title_name). Most
+    titles of a search's candidates are ruled out by a substring test first: compiling each
+    one's pattern cost 4.5 ms a search over 30 candidates not seen before."""
+    m = _TITLE_NAME.match(title)
+    if m is None or _NAME_PARTS.split(m.group(1))[0].lower() not in question.lower():
+        return False
+    pattern = title_name(title)
+    return bool(pattern and pattern.search(question))
 
 
 def rare_identifiers(query: str, bm25: JiebaBM25Retriever) -> set[str]:
@@ -187,8 +199,7 @@ class HybridRetriever(BaseRetriever):
                 src.bm25_score = float(sparse[pid].score or 0.0)
             if pid in sent:
                 src.sentence_score = sent[pid]
-            pattern = title_name(src.title)
-            src.named = pid in named or bool(pattern and pattern.search(query))
+            src.named = pid in named or question_names_title(src.title, query)
             sources.append(src)
         # "Compare MIA-DPO and NaturalBench": every paper the question names comes first.
         sources.sort(key=lambda src: not src.named)

@@ -8,7 +8,12 @@ from conftest import SEEDS
 
 from assistant import Assistant
 from assistant.parse import parse_paths
-from assistant.retrieve import dist_based_fusion, title_name, weighted_rrf
+from assistant.retrieve import (
+    dist_based_fusion,
+    question_names_title,
+    title_name,
+    weighted_rrf,
+)
 
 QUESTIONS = [
     # Chinese questions against Chinese summaries.
@@ -139,6 +144,7 @@ def test_a_titles_short_name_is_found_only_as_a_name(
 ) -> None:
     pattern = title_name(title)
     assert bool(pattern and pattern.search(question)) is found
+    assert question_names_title(title, question) is found  # the fast path agrees
 
 
 def test_papers_the_question_names_come_first_and_are_marked(assistant: Assistant) -> None:
