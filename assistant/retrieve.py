@@ -174,11 +174,11 @@ class HybridRetriever(BaseRetriever):
             # A name like GPT-4o or Claude-3.5-Sonnet is asked for exactly: papers that contain
             # it come before papers that are merely about the same topic (stable sort keeps the
             # fused order within each group).
-            holders = bm25.papers_containing(idents)
+            by_ident = [bm25.papers_containing({ident}) for ident in idents]
+            holders = set().union(*by_ident)
             order.sort(key=lambda pid: pid not in holders)
-            for ident in idents:  # WMA, DM-Deg: a name only one digest uses names that paper
-                if len(only := bm25.papers_containing({ident})) == 1:
-                    named |= only
+            # WMA, DM-Deg: a name only one digest uses names that paper.
+            named.update(*(papers for papers in by_ident if len(papers) == 1))
         if named:
             order.sort(key=lambda pid: pid not in named)
         # The best candidate_k papers become sources. BM25 and sentence hits carry no text, so

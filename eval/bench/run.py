@@ -620,6 +620,13 @@ def table(results: list[dict[str, Any]]) -> str:
         t = r[f"{system}_serve"][op]
         return f"{fmt(t['p50_ms'])} / {fmt(t['p95_ms'])}"
 
+    def churn(r: dict[str, Any], *keys: str) -> str:
+        """Seconds of the churn steps, "a / b"; "–" for results written without them."""
+        got = r["ours_ingest"]
+        if any(got.get(k) is None for k in keys):
+            return "–"
+        return " / ".join(fmt(got[k], 2) for k in keys)
+
     def rss(r: dict[str, Any], system: str) -> str:
         m = r[f"{system}_serve"]["memory_mb"]
         return f"{fmt(m['VmRSS'], 0)} / {fmt(m['VmHWM'], 0)}"
@@ -651,11 +658,7 @@ def table(results: list[dict[str, Any]]) -> str:
         ("re-ingest, nothing changed, s", lambda r: fmt(r["ours_ingest"]["reingest_s"], 2)),
         (
             "re-ingest, every entry moved a line, s",
-            lambda r: (
-                "–"
-                if r["ours_ingest"].get("moved_reingest_s") is None
-                else fmt(r["ours_ingest"]["moved_reingest_s"], 2)
-            ),
+            lambda r: churn(r, "moved_reingest_s"),
         ),
         (
             "first search after a full ingest, s",
@@ -663,21 +666,11 @@ def table(results: list[dict[str, Any]]) -> str:
         ),
         (
             "re-ingest, one entry edited / first search after it, s",
-            lambda r: (
-                "–"
-                if r["ours_ingest"].get("edited_reingest_s") is None
-                else f"{fmt(r['ours_ingest']['edited_reingest_s'], 2)} / "
-                f"{fmt(r['ours_ingest']['first_search_after_edit_s'], 2)}"
-            ),
+            lambda r: churn(r, "edited_reingest_s", "first_search_after_edit_s"),
         ),
         (
             "first search after another writer's edit / BM25 from every row, s",
-            lambda r: (
-                "–"
-                if r["ours_ingest"].get("search_after_other_writer_s") is None
-                else f"{fmt(r['ours_ingest']['search_after_other_writer_s'], 2)} / "
-                f"{fmt(r['ours_ingest']['bm25_from_every_row_s'], 2)}"
-            ),
+            lambda r: churn(r, "search_after_other_writer_s", "bm25_from_every_row_s"),
         ),
         (
             "search p50 / p95, ms (warm)",
