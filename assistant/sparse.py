@@ -74,18 +74,12 @@ class TokenTable:
     def without(self, dropped: Callable[[str, str], bool]) -> TokenTable:
         """A copy without the chunks `dropped(chunk id, paper id)` is true for, open for
         extend() until finished() (an ingest adds each batch's chunks as it writes them)."""
-        rows = [
-            (i, p, d, k)
-            for i, p, d, k in zip(self.ids, self.papers, self.docs, self.keys, strict=True)
+        keep = [
+            j
+            for j, (i, p) in enumerate(zip(self.ids, self.papers, strict=True))
             if not dropped(i, p)
         ]
-        return TokenTable(
-            [r[0] for r in rows],
-            [r[1] for r in rows],
-            [r[2] for r in rows],
-            dict(self.vocab),
-            [r[3] for r in rows],
-        )
+        return self._rows(keep, dict(self.vocab))
 
     def extend(self, rows: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
         """Tokenize and append (chunk id, text, metadata) rows, in place."""
@@ -102,13 +96,17 @@ class TokenTable:
         an index updated in place must rank exactly like a clean build of the same digests.
         Compacted: see compacted()."""
         order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
+        return self._rows(order, self.vocab).compacted()
+
+    def _rows(self, rows: list[int], vocab: dict[str, int]) -> TokenTable:
+        """A table of the given rows of this one, in that order, over `vocab`."""
         return TokenTable(
-            [self.ids[i] for i in order],
-            [self.papers[i] for i in order],
-            [self.docs[i] for i in order],
-            self.vocab,
-            [self.keys[i] for i in order],
-        ).compacted()
+            [self.ids[j] for j in rows],
+            [self.papers[j] for j in rows],
+            [self.docs[j] for j in rows],
+            vocab,
+            [self.keys[j] for j in rows],
+        )
 
     def compacted(self) -> TokenTable:
         """Only tokens some chunk still has: a clean build knows no others, and a token in the
