@@ -10,6 +10,7 @@ import numpy as np
 
 from .prompt import message
 from .records import Source
+from .retrieve import IDENTIFIER
 from .sentences import SentenceVectors
 from .sparse import idf
 from .text import asks_for_quantity, content_terms, token_set
@@ -42,6 +43,24 @@ _CONTRIBUTION = re.compile(
     re.I,
 )
 _LINK = re.compile(r"https?://|github\.com|\.github\.io", re.I)
+_URL = re.compile(r"https?://\S+|\S*github\.(?:com|io)\S*", re.I)
+# A question that asks where to get something: a link is then the answer.
+_ASKS_LINK = re.compile(
+    r"\b(?:code|github|repo(?:sitory)?|links?|urls?|website|homepage|download"
+    r"|open[- ]source[ds]?)\b|开源|代码|链接|地址|仓库|主页|网址|下载",
+    re.I,
+)
+
+
+def link_only(sentence: str, names: frozenset[str]) -> bool:
+    """A sentence that only says where the paper's code or page is: a link, and no name
+    besides the paper's own. "代码已在 https://github.com/… 发布" says nothing a question
+    about the method asks, yet repeats the paper's name in its URL, which cosine rewards;
+    "CompassJudger 和 JudgerBench 均已发布，并可在 https://…" also names JudgerBench."""
+    if not _LINK.search(sentence):
+        return False
+    rest = _URL.sub(" ", sentence)
+    return all(m.group(0).lower() in names for m in IDENTIFIER.finditer(rest))
 
 
 def _names(source: Source) -> frozenset[str]:
@@ -73,6 +92,9 @@ def _score_sentences(
         # ("we propose", 本文提出) marks the sentence that says what the paper is.
         bonus += CUE * np.asarray([bool(_CONTRIBUTION.search(t)) for t in sv.texts])
         bonus -= CUE * np.asarray([bool(_LINK.search(t)) for t in sv.texts])
+    elif not _ASKS_LINK.search(question):
+        # "How does SAM2Long avoid error accumulation?" is not asking where its code is.
+        bonus -= CUE * np.asarray([link_only(t, title) for t in sv.texts])
     if terms:
         weights = {t: idf(t, doc_freq, n) for t in terms}
         total = sum(weights.values()) or 1.0

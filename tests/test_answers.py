@@ -14,10 +14,12 @@ import pytest
 from assistant import Assistant
 from assistant.assistant import AssistantError
 from assistant.cite import find_markers
+from assistant.extractive import link_only
 from assistant.gate import unnamed_in_sources, unpaired_names, unstated_measures
 from assistant.prompt import message
 from assistant.records import Answer, Source, Turn
 from assistant.sentences import SentenceVectors
+from assistant.text import token_set
 
 UCFE = "2410.14059"
 
@@ -116,6 +118,34 @@ def test_a_question_that_only_names_a_paper_gets_what_it_does(
     body = answer.text.split("\n\n", 1)[1]
     assert says in body
     assert "http" not in body
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["How does SAM2Long avoid error accumulation?", "SAM2Long 解决了什么问题？"],
+)
+def test_a_question_about_the_method_does_not_get_the_code_link(
+    assistant: Assistant, question: str
+) -> None:
+    """The code link "代码已在 https://github.com/…/SAM2Long 发布" repeats the name in its URL,
+    which cosine rewards, but says nothing about the method."""
+    answer = assistant.ask(question)
+    body = answer.text.split("\n\n", 1)[1]
+    assert [c.paper_id for c in answer.citations] == ["2410.16268"]
+    assert "http" not in body
+
+
+def test_only_a_link_that_names_nothing_new_counts_as_link_only() -> None:
+    names = token_set("CompassJudger-1: All-in-one Judge Model Helps Model Evaluation")
+    assert link_only("代码见 https://github.com/open-compass/CompassJudger 。", names)
+    assert link_only("CompassJudger-1 的代码已开源：https://github.com/x/y", names)
+    # JudgerBench is news: the sentence says what was released, not only where.
+    assert not link_only(
+        "CompassJudger 和 JudgerBench 均已发布，并可在 https://github.com/open-compass/"
+        "CompassJudger 供研究社区使用。",
+        names,
+    )
+    assert not link_only("CompassJudger-1 是一个通用 LLM。", names)
 
 
 def test_a_question_about_the_code_still_gets_the_link(assistant: Assistant) -> None:

@@ -1,0 +1,70 @@
+"""Questions that name one paper ("What problem does SAM2Long solve?", "2410.13861 是什么？"):
+is that paper cited, and does the answer quote what it does rather than where its code is?
+
+Every indexed paper is asked by its arXiv id, and also by the short name its title starts with
+when it has one (see `assistant.retrieve.title_name`), in each template below, half English
+and half Chinese. None asks for code or a link, so a quoted link sentence is a miss; the gold
+is the paper itself, so nothing here is labelled by hand.
+
+    .venv/bin/python eval/named_single.py [--index-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+
+from assistant import Assistant
+from assistant.extractive import link_only
+from assistant.retrieve import title_name
+from assistant.text import token_set
+
+TEMPLATES = (
+    "What is {n} about?",
+    "Summarize {n}.",
+    "How does {n} work?",
+    "What problem does {n} solve?",
+    "What are the main results of {n}?",
+    "{n} 是什么？",
+    "介绍一下 {n}。",
+    "{n} 是怎么做的？",
+    "{n} 解决了什么问题？",
+    "{n} 的主要结果是什么？",
+)
+_LINK = re.compile(r"https?://|github\.com|\.github\.io", re.I)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--index-dir", default=".assistant")
+    args = ap.parse_args()
+    asked = cited = refused = any_link = only_link = 0
+    start = time.perf_counter()
+    with Assistant(index_dir=args.index_dir, llm_enabled=False) as a:
+        for p in a.papers():
+            names = [p["paper_id"]]
+            if title_name(p["title"]) is not None:
+                names.append(re.split(r":|\s--\s", p["title"], maxsplit=1)[0].strip())
+            own = token_set(f"arXiv {p['paper_id']}\n{p['title']}\n{p['title_zh']}")
+            for name in names:
+                for template in TEMPLATES:
+                    question = template.format(n=name)
+                    answer = a.ask(question)
+                    asked += 1
+                    refused += answer.refused
+                    cited += p["paper_id"] in {c.paper_id for c in answer.citations}
+                    # The quoted sentences, without their markers: the lines after the lead.
+                    body = answer.text.split("\n\n", 1)[-1]
+                    quoted = [re.sub(r"\s*\[\d+\]$", "", s) for s in body.splitlines()]
+                    if any(_LINK.search(s) for s in quoted):
+                        any_link += 1
+                        only_link += any(link_only(s, own) for s in quoted)
+                        print(f"link  {question}")
+    took = time.perf_counter() - start
+    print(f"{asked} questions in {took:.1f} s: paper cited {cited}, refused {refused}")
+    print(f"answers quoting a link: {any_link} (a link and no other name: {only_link})")
+
+
+if __name__ == "__main__":
+    main()
