@@ -42,7 +42,7 @@ _CONTRIBUTION = re.compile(
     r"|we (?:propose|present|introduce)|this (?:paper|work)",
     re.I,
 )
-_LINK = re.compile(r"https?://|github\.com|\.github\.io", re.I)
+LINK = re.compile(r"https?://|github\.com|\.github\.io", re.I)
 _URL = re.compile(r"https?://\S+|\S*github\.(?:com|io)\S*", re.I)
 # A question that asks where to get something: a link is then the answer.
 _ASKS_LINK = re.compile(
@@ -57,7 +57,7 @@ def link_only(sentence: str, names: frozenset[str]) -> bool:
     besides the paper's own. "代码已在 https://github.com/… 发布" says nothing a question
     about the method asks, yet repeats the paper's name in its URL, which cosine rewards;
     "CompassJudger 和 JudgerBench 均已发布，并可在 https://…" also names JudgerBench."""
-    if not _LINK.search(sentence):
+    if not LINK.search(sentence):
         return False
     rest = _URL.sub(" ", sentence)
     return all(m.group(0).lower() in names for m in IDENTIFIER.finditer(rest))
@@ -91,7 +91,7 @@ def _score_sentences(
         # closest to a bare name, such as the code link that repeats it. A contribution cue
         # ("we propose", 本文提出) marks the sentence that says what the paper is.
         bonus += CUE * np.asarray([bool(_CONTRIBUTION.search(t)) for t in sv.texts])
-        bonus -= CUE * np.asarray([bool(_LINK.search(t)) for t in sv.texts])
+        bonus -= CUE * np.asarray([bool(LINK.search(t)) for t in sv.texts])
     elif not _ASKS_LINK.search(question):
         # "How does SAM2Long avoid error accumulation?" is not asking where its code is.
         bonus -= CUE * np.asarray([link_only(t, title) for t in sv.texts])

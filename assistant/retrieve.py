@@ -50,6 +50,12 @@ def title_name(title: str) -> re.Pattern[str] | None:
     return re.compile(body) if len(parts) == 1 else None
 
 
+def short_name(title: str) -> str | None:
+    """The short name a title starts with ("SAM2Long", "BitNet a4.8"), or None (see title_name)."""
+    m = _TITLE_NAME.match(title)
+    return m.group(1) if m is not None and title_name(title) is not None else None
+
+
 def question_names_title(title: str, question: str) -> bool:
     """Whether the question names the paper by its title's short name (see title_name). Most
     titles of a search's candidates are ruled out by a substring test first: compiling each

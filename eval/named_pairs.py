@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import re
 import time
 
 from assistant import Assistant
-from assistant.retrieve import title_name
+from assistant.retrieve import short_name
 
 TEMPLATES = (
     "Compare {a} and {b}.",
@@ -39,8 +38,7 @@ def main() -> None:
     with Assistant(index_dir=args.index_dir, llm_enabled=False) as a:
         names: list[tuple[str, str]] = []
         for p in a.papers():
-            if title_name(p["title"]) is not None:
-                short = re.split(r":|\s--\s", p["title"], maxsplit=1)[0].strip()
+            if (short := short_name(p["title"])) is not None:
                 names.append((short, p["paper_id"]))
         pairs = list(itertools.combinations(sorted(names), 2))
         if args.limit:

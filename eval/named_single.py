@@ -16,8 +16,8 @@ import re
 import time
 
 from assistant import Assistant
-from assistant.extractive import link_only
-from assistant.retrieve import title_name
+from assistant.extractive import LINK, link_only
+from assistant.retrieve import short_name
 from assistant.text import token_set
 
 TEMPLATES = (
@@ -32,7 +32,6 @@ TEMPLATES = (
     "{n} 解决了什么问题？",
     "{n} 的主要结果是什么？",
 )
-_LINK = re.compile(r"https?://|github\.com|\.github\.io", re.I)
 
 
 def main() -> None:
@@ -44,8 +43,8 @@ def main() -> None:
     with Assistant(index_dir=args.index_dir, llm_enabled=False) as a:
         for p in a.papers():
             names = [p["paper_id"]]
-            if title_name(p["title"]) is not None:
-                names.append(re.split(r":|\s--\s", p["title"], maxsplit=1)[0].strip())
+            if (name := short_name(p["title"])) is not None:
+                names.append(name)
             own = token_set(f"arXiv {p['paper_id']}\n{p['title']}\n{p['title_zh']}")
             for name in names:
                 for template in TEMPLATES:
@@ -57,7 +56,7 @@ def main() -> None:
                     # The quoted sentences, without their markers: the lines after the lead.
                     body = answer.text.split("\n\n", 1)[-1]
                     quoted = [re.sub(r"\s*\[\d+\]$", "", s) for s in body.splitlines()]
-                    if any(_LINK.search(s) for s in quoted):
+                    if any(LINK.search(s) for s in quoted):
                         any_link += 1
                         only_link += any(link_only(s, own) for s in quoted)
                         print(f"link  {question}")

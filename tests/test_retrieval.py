@@ -11,6 +11,7 @@ from assistant.parse import parse_paths
 from assistant.retrieve import (
     dist_based_fusion,
     question_names_title,
+    short_name,
     title_name,
     weighted_rrf,
 )
@@ -145,6 +146,13 @@ def test_a_titles_short_name_is_found_only_as_a_name(
     pattern = title_name(title)
     assert bool(pattern and pattern.search(question)) is found
     assert question_names_title(title, question) is found  # the fast path agrees
+
+
+def test_short_name_is_the_name_a_title_starts_with_or_none() -> None:
+    assert short_name("BitNet a4.8: 4-bit Activations for 1-bit LLMs") == "BitNet a4.8"
+    assert short_name("LOGO -- Long cOntext aliGnment") == "LOGO"
+    assert short_name("Web Agents with World Models: Learning") is None
+    assert short_name("No colon in this title") is None
 
 
 def test_papers_the_question_names_come_first_and_are_marked(assistant: Assistant) -> None:
