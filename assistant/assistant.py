@@ -22,6 +22,7 @@ from .extractive import extractive_answer
 from .gate import (
     GateFeatures,
     RefusalGate,
+    asks_nothing,
     compute_features,
     unnamed_in_sources,
     unpaired_names,
@@ -199,6 +200,13 @@ class Assistant:
         llm = self._llm_for(s)
         threshold = s.llm_refusal_threshold if llm is not None else s.refusal_threshold
         rq = self._resolve_follow_up(q, turns, llm)
+        if turns and rq == q and asks_nothing(q):
+            # "why?" after a question about a paper asks about that paper.
+            rq = self._resolve_follow_up(q, turns, llm, force=True)
+        if asks_nothing(rq):
+            base = Answer(question=q, text="", language=lang, notices=notices, support=0.0)
+            yield from self._refuse(base, [], "vague")
+            return
         ev = self._evidence(rq, s)
         if turns and rq == q and ev.support < threshold:
             # A follow-up with nothing to point back with ("训练用了什么硬件?") reads as a new
@@ -277,8 +285,11 @@ class Assistant:
             }
         )
 
-    def _refuse(self, base: Answer, closest: list[Source]) -> Iterator[str | Answer]:
-        text = message(self.settings.prompts_dir, base.language, "refusal")
+    def _refuse(
+        self, base: Answer, closest: list[Source], reason: str = "refusal"
+    ) -> Iterator[str | Answer]:
+        """`reason`: the message key: "refusal" (not in the digests) or "vague" (nothing asked)."""
+        text = message(self.settings.prompts_dir, base.language, reason)
         yield text
         yield base.model_copy(update={"text": text, "refused": True, "sources": closest})
 

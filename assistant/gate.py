@@ -164,6 +164,13 @@ def unstated_measures(
     return [m for m in asked if not _MEASURES[m][1].search(text)]
 
 
+def asks_nothing(question: str) -> bool:
+    """ "hi", "谢谢！", "what?", "模型": no word that could pick a paper (every word a stopword or
+    a single Chinese character) and no identifier. Retrieval would still rank some paper first,
+    and the gate, fitted on real questions, has nothing to judge such input by."""
+    return not content_terms(question) and not IDENTIFIER.search(question)
+
+
 def _is_name(term: str) -> bool:
     """GPT-4o, Mind2Web, Qwen2-VL, SA-1B, HalluEditBench: a capital after the first letter or
     letters and digits in one word. Not hyphenated words (wall-clock, 39-language)."""

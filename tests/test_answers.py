@@ -183,6 +183,44 @@ def test_off_topic_questions_are_refused_in_their_language(
     assert len({s.paper_id for s in answer.sources}) == len(answer.sources)
 
 
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [
+        ("hi", "en"),
+        ("Hello there!", "en"),
+        ("thanks!", "en"),
+        ("what?", "en"),
+        ("你好", "zh"),
+        ("谢谢！", "zh"),
+        ("模型", "zh"),
+    ],
+)
+def test_a_question_that_asks_nothing_is_told_what_to_ask(
+    assistant: Assistant, question: str, lang: str
+) -> None:
+    """Retrieval ranks some paper first for "hi" too; the answer must not quote it."""
+    answer = assistant.ask(question)
+    assert answer.refused and answer.language == lang
+    assert answer.text == message(assistant.settings.prompts_dir, lang, "vague")
+    assert answer.citations == [] and answer.sources == []
+
+
+@pytest.mark.parametrize("question", ["hallucination", "幻觉", "PUMA", "RLHF", "2410.13861"])
+def test_a_one_word_question_is_still_answered(assistant: Assistant, question: str) -> None:
+    answer = assistant.ask(question)
+    assert not answer.refused and answer.citations
+
+
+def test_a_bare_follow_up_asks_about_the_paper_before(assistant: Assistant) -> None:
+    history = [
+        {"role": "user", "content": "What is PUMA?"},
+        {"role": "assistant", "content": "PUMA unifies multi-granular visual generation [1]."},
+    ]
+    answer = assistant.ask("why?", history=history)
+    assert not answer.refused
+    assert [c.paper_id for c in answer.citations][:1] == ["2410.13861"]
+
+
 def test_number_about_a_name_the_paper_never_mentions_is_refused(assistant: Assistant) -> None:
     # WebRL's digest gives success rates on WebArena-Lite, never on Mind2Web: quoting its
     # 42.4 % as "the Mind2Web success rate" would be a wrong answer with a real citation.
