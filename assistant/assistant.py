@@ -160,6 +160,9 @@ class Assistant:
     # --- retrieval ----------------------------------------------------------------------------
     def search(self, question: str, k: int = 5) -> list[Source]:
         """Up to k papers for the question, best first (one Source per paper)."""
+        # A negative k would slice from the end; 2.5 or "3" would fail deep in a slice.
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise AssistantError(f"k must be a whole number of papers, 1 or more; got {k!r}")
         q, _ = self._clean(question)
         return self._retrieve(q).sources[:k]
 

@@ -380,6 +380,14 @@ def test_empty_or_wordless_question_is_rejected(assistant: Assistant, question: 
         assistant.search(question)
 
 
+@pytest.mark.parametrize("k", [0, -3, 2.5, "3", True])
+def test_a_search_for_no_or_a_fraction_of_a_paper_is_rejected(
+    assistant: Assistant, k: object
+) -> None:
+    with pytest.raises(AssistantError, match="k must be"):
+        assistant.search("PUMA", k=k)  # type: ignore[arg-type]
+
+
 def test_non_text_question_is_rejected(assistant: Assistant) -> None:
     with pytest.raises(AssistantError, match="text"):
         assistant.ask(42)  # type: ignore[arg-type]
