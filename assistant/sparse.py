@@ -193,7 +193,14 @@ class JiebaBM25Retriever(BM25Retriever):
         bm25.corpus = [
             {"node_id": i, "paper_id": p} for i, p in zip(table.ids, table.papers, strict=True)
         ]
-        return cls(existing_bm25=bm25, similarity_top_k=top_k, skip_stemming=True)
+        return cls._wrap(bm25, top_k)
+
+    @classmethod
+    def _wrap(cls, bm25: bm25s.BM25, top_k: int) -> JiebaBM25Retriever:
+        # At most one hit per chunk: a larger k makes llama-index log a warning on every
+        # small corpus (a user's first few papers).
+        k = max(1, min(top_k, len(bm25.corpus or []) or top_k))
+        return cls(existing_bm25=bm25, similarity_top_k=k, skip_stemming=True)
 
     @property
     def num_docs(self) -> int:
@@ -270,4 +277,4 @@ class JiebaBM25Retriever(BM25Retriever):
                 return None  # written by an older version: rebuild
         except (OSError, ValueError, KeyError):
             return None
-        return cls(existing_bm25=bm25, similarity_top_k=top_k, skip_stemming=True)
+        return cls._wrap(bm25, top_k)

@@ -6,6 +6,7 @@ Each test embeds a handful of short papers into its own folder (embedding is the
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -502,3 +503,17 @@ def test_reopened_folder_sees_another_processs_changes(tmp_path: Path, corpus: P
         assert hits[0].node.metadata["paper_id"] == C[0], [h.node.metadata for h in hits]
         assert "声呐" in hits[0].node.get_content()
         assert hits[0].score is not None and hits[0].score > 0.85
+
+
+def test_a_corpus_smaller_than_top_k_searches_without_warnings(
+    tmp_path: Path, corpus: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three papers and top_k 20: llama-index logs "requires k less than or equal to number of
+    nodes" whenever BM25 is built or loaded over fewer chunks than k, unless k is clamped."""
+    with caplog.at_level(logging.WARNING):
+        with make(tmp_path / "index", corpus) as first:  # builds BM25 as it ingests
+            first.ingest([corpus], progress=False)
+            assert first.search("Marmot 异常检测", k=20)[0].paper_id == B[0]
+        with make(tmp_path / "index", corpus) as again:  # loads the saved BM25
+            assert again.search("Marmot 异常检测", k=20)[0].paper_id == B[0]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
