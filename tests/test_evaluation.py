@@ -329,6 +329,42 @@ def test_fast_slice_is_fixed_dev_and_covers_every_category() -> None:
     assert {q.category for q in limited} == set(CATEGORIES)
 
 
+def test_a_users_question_set_needs_only_question_and_gold(tmp_path: Path) -> None:
+    path = tmp_path / "mine.jsonl"
+    path.write_text(
+        '{"question": "What is PUMA?", "gold": ["2410.13861"]}\n\n'
+        '{"question": "Which papers study agents?", "gold": ["2410.23218", "2410.24024"]}\n'
+        '{"question": "What is the boiling point of water?", "answerable": false}\n',
+        encoding="utf-8",
+    )
+    qs = load_questions(path)
+    assert [(q.id, q.category, q.answerable, q.split) for q in qs] == [
+        ("line1", "single", True, "dev"),
+        ("line3", "multi", True, "dev"),
+        ("line4", "unanswerable", False, "dev"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("row", "says"),
+    [
+        ("not json", "mine.jsonl:2: not JSON"),
+        ('["What is PUMA?"]', "mine.jsonl:2: bad question row: expected a JSON object"),
+        ('{"gold": ["2410.13861"]}', "missing field 'question'"),
+        ('{"question": "What is PUMA?"}', "give 'gold'"),
+        ('{"question": "Q", "gold": ["x"], "answerable": "false"}', "true or false"),
+        ('{"question": "Q", "gold": "2410.13861"}', "'gold' must be a list"),
+        ('{"question": "Q", "gold": ["x"], "answerable": false}', "cannot have 'gold'"),
+        ('{"question": "Q", "answerable": true}', "needs its 'gold'"),
+    ],
+)
+def test_a_bad_question_row_names_its_line_and_reason(tmp_path: Path, row: str, says: str) -> None:
+    path = tmp_path / "mine.jsonl"
+    path.write_text('{"question": "What is PUMA?", "gold": ["2410.13861"]}\n' + row + "\n")
+    with pytest.raises(AssistantError, match=re.escape(says)):
+        load_questions(path)
+
+
 def test_config_overrides_validate_and_restore(assistant: Assistant) -> None:
     with pytest.raises(AssistantError, match="unknown setting"):
         parse_overrides(["no_such_thing=1"])

@@ -104,6 +104,48 @@ class Question:
         return self.answerable and len(self.gold) == 1
 
 
+def _strings(row: dict[str, Any], key: str) -> list[str]:
+    value = row.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"'{key}' must be a list of strings")
+    return value
+
+
+def question_from_row(row: Any, n: int) -> Question:
+    """One question-set row. Only `question` is required, so a user's own set can be a list of
+    questions with gold ids; the rest default as eval/DATASET.md describes."""
+    if not isinstance(row, dict):
+        raise ValueError("expected a JSON object")
+    question = row.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("missing field 'question' (text)")
+    gold = _strings(row, "gold")
+    if not gold and "answerable" not in row:
+        raise ValueError("give 'gold' (the arXiv ids that answer it) or \"answerable\": false")
+    answerable = row.get("answerable", True)
+    if not isinstance(answerable, bool):  # "false" would read as true
+        raise ValueError("'answerable' must be true or false")
+    if answerable and not gold:
+        raise ValueError("an answerable question needs its 'gold' arXiv ids")
+    if not answerable and gold:
+        raise ValueError("an unanswerable question cannot have 'gold' papers")
+    default_category = "single" if len(gold) == 1 else "multi" if gold else "unanswerable"
+    history = row.get("history") or []
+    if not isinstance(history, list):
+        raise ValueError("'history' must be a list of messages")
+    return Question(
+        id=str(row.get("id", f"line{n}")),
+        question=question,
+        lang=str(row.get("lang", "")),
+        category=str(row.get("category", default_category)),
+        gold=gold,
+        key_facts=_strings(row, "key_facts"),
+        answerable=answerable,
+        split=str(row.get("split", "dev")),
+        history=history,
+    )
+
+
 def load_questions(path: Path = DEFAULT_SET) -> list[Question]:
     out = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -111,21 +153,12 @@ def load_questions(path: Path = DEFAULT_SET) -> list[Question]:
             continue
         try:
             row = json.loads(line)
-            out.append(
-                Question(
-                    id=str(row["id"]),
-                    question=str(row["question"]),
-                    lang=str(row.get("lang", "")),
-                    category=str(row["category"]),
-                    gold=[str(g) for g in row.get("gold", [])],
-                    key_facts=[str(f) for f in row.get("key_facts", [])],
-                    answerable=bool(row["answerable"]),
-                    split=str(row.get("split", "dev")),
-                    history=list(row.get("history") or []),
-                )
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise AssistantError(f"{path}:{n}: bad question row ({exc})") from None
+        except ValueError as exc:
+            raise AssistantError(f"{path}:{n}: not JSON ({exc})") from None
+        try:
+            out.append(question_from_row(row, n))
+        except ValueError as exc:
+            raise AssistantError(f"{path}:{n}: bad question row: {exc}") from None
     return out
 
 
