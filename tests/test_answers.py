@@ -429,6 +429,16 @@ def test_a_search_for_no_or_a_fraction_of_a_paper_is_rejected(
         assistant.search("PUMA", k=k)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [({"topk": 3}, "unknown setting 'topk'"), ({"top_k": "x"}, "top_k='x': Input should be")],
+)
+def test_a_bad_setting_argument_is_one_line(kwargs: dict[str, Any], says: str) -> None:
+    with pytest.raises(AssistantError, match=re.escape(says)) as err:
+        Assistant(**kwargs)
+    assert "\n" not in str(err.value)
+
+
 def test_non_text_question_is_rejected(assistant: Assistant) -> None:
     with pytest.raises(AssistantError, match="text"):
         assistant.ask(42)  # type: ignore[arg-type]

@@ -27,9 +27,12 @@ ANSWER_FIELDS = {
 }
 
 
-def cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str | Path, cwd: Path, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     # cwd is a scratch folder: the default seeds/ and .assistant/ must not be found or created.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
+    env.update(env_extra or {})
     return subprocess.run(
         [str(ASSISTANT_BIN), *map(str, args)],
         cwd=cwd,
@@ -101,6 +104,27 @@ def test_ask_plain_text_lists_the_cited_papers(index_copy: Path, tmp_path: Path)
     assert "804" in proc.stdout
     assert "[1] UCFE: A User-Centric" in proc.stdout
     assert "https://arxiv.org/abs/2410.14059" in proc.stdout
+
+
+def test_a_bad_setting_in_the_environment_is_a_one_line_error_naming_it(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    env = {"ASSISTANT_TOP_K": "lots"}
+    proc = cli("--index-dir", index_copy, "ask", "PUMA 是什么？", cwd=tmp_path, env_extra=env)
+    assert_one_line_error(proc, "ASSISTANT_TOP_K='lots'", "valid integer")
+
+
+def test_a_misspelt_setting_is_warned_about_not_ignored(index_copy: Path, tmp_path: Path) -> None:
+    env = {"ASSISTANT_TOPK": "3"}
+    proc = cli("--index-dir", index_copy, "search", "PUMA", cwd=tmp_path, env_extra=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: ASSISTANT_TOPK names no setting; ignored" in proc.stderr.splitlines()
+    assert "2410.13861" in proc.stdout
+
+
+def test_a_search_for_no_papers_is_a_one_line_error(index_copy: Path, tmp_path: Path) -> None:
+    proc = cli("--index-dir", index_copy, "search", "PUMA", "-k", "0", cwd=tmp_path)
+    assert_one_line_error(proc, "k must be")
 
 
 def test_ingest_missing_path_is_a_one_line_error(tmp_path: Path) -> None:
