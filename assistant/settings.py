@@ -8,6 +8,7 @@ choices (see ``PRESETS``).
 from __future__ import annotations
 
 import os
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -146,6 +147,15 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, v: Any) -> Any:
         return None if isinstance(v, str) and not v.strip() else v
 
+    @field_validator("llm_base_url", "embed_base_url", "chroma_url")
+    @classmethod
+    def _is_http_url(cls, v: str | None) -> str | None:
+        # "localhost:11434/v1" would otherwise fail only at the first question, as a
+        # connection error that does not say the URL was the problem.
+        if v is not None and not re.match(r"https?://[^/\s]+", v.strip()):
+            raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:11434/v1")
+        return v.strip() if v is not None else v
+
     def api_key(self) -> str | None:
         """The LLM API key: explicit setting first, then OPENAI_API_KEY."""
         if self.llm_api_key is not None:
@@ -176,6 +186,7 @@ def explain(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         field = str(err["loc"][0]) if err["loc"] else "settings"
+        err["msg"] = err["msg"].removeprefix("Value error, ")
         env = f"ASSISTANT_{field.upper()}"
         if err["type"] == "extra_forbidden":
             parts.append(f"unknown setting {field!r}")

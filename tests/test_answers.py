@@ -431,7 +431,11 @@ def test_a_search_for_no_or_a_fraction_of_a_paper_is_rejected(
 
 @pytest.mark.parametrize(
     ("kwargs", "says"),
-    [({"topk": 3}, "unknown setting 'topk'"), ({"top_k": "x"}, "top_k='x': Input should be")],
+    [
+        ({"topk": 3}, "unknown setting 'topk'"),
+        ({"top_k": "x"}, "top_k='x': Input should be"),
+        ({"llm_base_url": "localhost:11434/v1"}, "llm_base_url='localhost:11434/v1': must be an"),
+    ],
 )
 def test_a_bad_setting_argument_is_one_line(kwargs: dict[str, Any], says: str) -> None:
     with pytest.raises(AssistantError, match=re.escape(says)) as err:
