@@ -365,7 +365,7 @@ class Assistant:
     def _evidence(self, query: str, s: Settings) -> _Evidence:
         """Retrieval, citable sources and the gate's support for one reading of a question."""
         ret = self._retrieve(query)
-        chosen = select_for_answer(ret.sources, s)
+        chosen = select_for_answer(ret.sources, s, ret.holders)
         ids = list(dict.fromkeys([x.paper_id for x in ret.sources[:3] + chosen]))
         sentences = self.index.sentence_vectors(ids)
         df, n_docs = self._doc_freq()

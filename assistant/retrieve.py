@@ -67,6 +67,9 @@ def question_names_title(title: str, question: str) -> bool:
     return bool(pattern and pattern.search(question))
 
 
+_DISJUNCTION = re.compile(r"\bor\b|或|还是", re.IGNORECASE)
+
+
 def rare_identifiers(query: str, bm25: JiebaBM25Retriever) -> set[str]:
     """Identifiers in the question that only a few chunks of the corpus contain."""
     vocab = bm25.bm25.vocab_dict
@@ -88,6 +91,8 @@ class Retrieval:
     sources: list[Source]  # the best candidate_k papers, best first
     dense_pool: list[float] = field(default_factory=list)  # best cosine per candidate paper
     sentence_pool: list[float] = field(default_factory=list)  # cosines of candidate sentences
+    # Papers whose digests contain a rare identifier the question asks for (Mind2Web, A800).
+    holders: set[str] = field(default_factory=set)
 
 
 def weighted_rrf(
@@ -176,6 +181,7 @@ class HybridRetriever(BaseRetriever):
         order = list(fused)
         idents = rare_identifiers(query, bm25) if bm25 is not None else set()
         named = set(ARXIV_ID.findall(query))  # an arXiv id names its paper outright
+        holders: set[str] = set()
         if idents and bm25 is not None:
             # A name like GPT-4o or Claude-3.5-Sonnet is asked for exactly: papers that contain
             # it come before papers that are merely about the same topic (stable sort keeps the
@@ -183,6 +189,8 @@ class HybridRetriever(BaseRetriever):
             by_ident = [bm25.papers_containing({ident}) for ident in idents]
             holders = set().union(*by_ident)
             order.sort(key=lambda pid: pid not in holders)
+            if _DISJUNCTION.search(query):
+                holders = set()  # "use LLM-as-judge or build a judge model": others qualify too
             # WMA, DM-Deg: a name only one digest uses names that paper.
             named.update(*(papers for papers in by_ident if len(papers) == 1))
         if named:
@@ -215,6 +223,7 @@ class HybridRetriever(BaseRetriever):
             sources=sources,
             dense_pool=[float(n.score or 0.0) for n in dense.values()],
             sentence_pool=[cos for _, cos in sent_hits],
+            holders=holders,
         )
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
@@ -227,9 +236,17 @@ class HybridRetriever(BaseRetriever):
         return out
 
 
-def select_for_answer(sources: list[Source], settings: Settings) -> list[Source]:
+def select_for_answer(
+    sources: list[Source], settings: Settings, holders: set[str] | None = None
+) -> list[Source]:
     """The sources worth citing: close to the best on either signal, at most top_k. A fixed
-    top-k would pad single-fact answers and cut 'which papers' answers short."""
+    top-k would pad single-fact answers and cut 'which papers' answers short.
+
+    `holders`: papers containing a rare identifier the question asks for. When the best source
+    is one, only holders (and named papers) are cited: "哪些论文在 Mind2Web 上做了实验?" is
+    not answered by a paper that is merely about web agents too."""
+    if holders and sources and sources[0].paper_id in holders:
+        sources = [s for s in sources if s.paper_id in holders or s.named]
     if not sources:
         return []
     top_cos = max((s.dense_score or -1.0) for s in sources)

@@ -71,6 +71,31 @@ def test_which_papers_answer_cites_several(assistant: Assistant) -> None:
 
 
 @pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("哪些论文在 Mind2Web 上做了实验？", "Mind2Web"),
+        ("哪些论文在实验中用到了 A800 GPU？", "A800"),
+    ],
+)
+def test_which_papers_asked_by_a_name_cites_only_papers_that_mention_it(
+    assistant: Assistant, question: str, name: str
+) -> None:
+    """Each of these also cited a paper on the same topic whose digest never names it."""
+    answer = assistant.ask(question)
+    assert not answer.refused and len(answer.citations) >= 2
+    texts = {s.paper_id: f"{s.title} {s.text}" for s in answer.sources}
+    assert all(name in texts[c.paper_id] for c in answer.citations)
+
+
+def test_a_name_or_another_criterion_keeps_papers_meeting_either(assistant: Assistant) -> None:
+    answer = assistant.ask(
+        "Which papers use an LLM-as-judge approach or build a judge model for evaluation?"
+    )
+    # CompassJudger-1 builds a judge model; its digest never says "LLM-as-judge".
+    assert "2410.16256" in cited(answer)
+
+
+@pytest.mark.parametrize(
     ("question", "named"),
     [
         # Each of these cited only one of the two papers before named papers were kept.
