@@ -62,8 +62,11 @@ def as_turns(history: Iterable[Any] | None) -> list[Turn]:
         elif isinstance(item, list | tuple) and len(item) == 2:
             first, second = item
             if isinstance(first, str) and first.lower() in _PAIR_ROLES:
-                if isinstance(second, str):
-                    turns.append(Turn(role=_PAIR_ROLES[first.lower()], content=second))
+                if not isinstance(second, str):
+                    raise HistoryError(
+                        f"{where}: content must be text, got {type(second).__name__}"
+                    )
+                turns.append(Turn(role=_PAIR_ROLES[first.lower()], content=second))
                 continue
             if first:
                 turns.append(Turn(role="user", content=str(first)))

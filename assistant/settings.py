@@ -186,14 +186,14 @@ def explain(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         field = str(err["loc"][0]) if err["loc"] else "settings"
-        err["msg"] = err["msg"].removeprefix("Value error, ")
+        msg = err["msg"].removeprefix("Value error, ")
         env = f"ASSISTANT_{field.upper()}"
         if err["type"] == "extra_forbidden":
             parts.append(f"unknown setting {field!r}")
         elif env in os.environ:
-            parts.append(f"{env}={os.environ[env]!r}: {err['msg']}")
+            parts.append(f"{env}={os.environ[env]!r}: {msg}")
         else:
-            parts.append(f"{field}={err.get('input')!r}: {err['msg']}")
+            parts.append(f"{field}={err.get('input')!r}: {msg}")
     return "; ".join(parts)
 
 

@@ -413,6 +413,7 @@ def test_follow_up_accepts_pairs_and_skips_system_messages(
         ([{"role": "user", "content": "x"}, {"role": "bot", "content": "y"}], "history[1]: role"),
         ([{"role": "user"}], "history[0]: content must be text"),
         ([{"role": "assistant", "content": "y", "paper_ids": [1]}], "history[0]: paper_ids"),
+        ([("user", None)], "history[0]: content must be text, got NoneType"),
     ],
 )
 def test_a_malformed_history_is_rejected_naming_the_item(
