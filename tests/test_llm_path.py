@@ -262,3 +262,20 @@ def test_no_llm_configured_sends_nothing(llm_index: Path) -> None:
             answer = a.ask(QUESTION_ZH)
         assert answer.mode == "extractive"
         assert server.requests == []
+
+
+def test_a_greeting_is_not_sent_to_the_llm(llm_index: Path) -> None:
+    with ScriptedOpenAIServer() as server, llm_assistant(llm_index, server) as a:
+        _, answer = run(a, "hi")
+    assert server.requests == []  # no tokens spent on "hi", and no papers quoted for it
+    assert answer.refused and answer.sources == []
+    assert answer.text == message(PROMPTS, "en", "vague")
+
+
+def test_a_bare_follow_up_is_condensed_by_the_llm(llm_index: Path) -> None:
+    script = scripted(Reply(text=f'"{CONDENSED}"'), Reply(text="共有 804 名参与者 [1]。"))
+    with ScriptedOpenAIServer(script) as server, llm_assistant(llm_index, server) as a:
+        _, answer = run(a, "多少人？", HISTORY)
+    assert len(server.requests) == 2  # condense, then the answer
+    assert answer.retrieval_query == CONDENSED
+    assert not answer.refused and [c.paper_id for c in answer.citations] == [UCFE]
