@@ -13,14 +13,7 @@ from .records import Source
 from .retrieve import IDENTIFIER
 from .sentences import SentenceVectors
 from .sparse import idf
-from .text import asks_for_quantity, content_terms, token_set
-
-_MULTI = re.compile(
-    r"哪些|哪几|有哪|列出|which (?:papers|works|studies|methods|models)|what (?:papers|works)"
-    r"|list (?:the )?papers|any papers",
-    re.IGNORECASE,
-)
-
+from .text import asks_for_quantity, content_terms, token_set, wants_several
 
 _FAKE_MARKER = re.compile(r"\[(\s*\d[\d\s,，、;\-–]*)\]|【(\s*\d+\s*)】")
 
@@ -28,11 +21,6 @@ _FAKE_MARKER = re.compile(r"\[(\s*\d[\d\s,，、;\-–]*)\]|【(\s*\d+\s*)】")
 def defuse_markers(text: str) -> str:
     """A digest sentence that contains '[3]' must not pose as one of our citations."""
     return _FAKE_MARKER.sub(lambda m: f"［{m.group(1) or m.group(2)}］", text)
-
-
-def wants_several(question: str) -> bool:
-    """'Which papers…' questions have several right answers."""
-    return bool(_MULTI.search(question))
 
 
 _NUMBER = re.compile(r"\d")

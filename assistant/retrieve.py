@@ -16,6 +16,7 @@ from .records import Source
 from .settings import Settings
 from .sparse import JiebaBM25Retriever
 from .store import PaperIndex
+from .text import wants_several
 
 ARXIV_ID = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
 
@@ -91,7 +92,8 @@ class Retrieval:
     sources: list[Source]  # the best candidate_k papers, best first
     dense_pool: list[float] = field(default_factory=list)  # best cosine per candidate paper
     sentence_pool: list[float] = field(default_factory=list)  # cosines of candidate sentences
-    # Papers whose digests contain a rare identifier the question asks for (Mind2Web, A800).
+    # Papers whose digests contain a rare identifier a "which papers" question asks for
+    # (Mind2Web, A800); empty for other questions.
     holders: set[str] = field(default_factory=set)
 
 
@@ -189,8 +191,10 @@ class HybridRetriever(BaseRetriever):
             by_ident = [bm25.papers_containing({ident}) for ident in idents]
             holders = set().union(*by_ident)
             order.sort(key=lambda pid: pid not in holders)
-            if _DISJUNCTION.search(query):
-                holders = set()  # "use LLM-as-judge or build a judge model": others qualify too
+            if not wants_several(query) or _DISJUNCTION.search(query):
+                # Only "which papers use X" asks for the holders of X and no one else; "use
+                # LLM-as-judge or build a judge model" lets other papers qualify too.
+                holders = set()
             # WMA, DM-Deg: a name only one digest uses names that paper.
             named.update(*(papers for papers in by_ident if len(papers) == 1))
         if named:
@@ -242,9 +246,9 @@ def select_for_answer(
     """The sources worth citing: close to the best on either signal, at most top_k. A fixed
     top-k would pad single-fact answers and cut 'which papers' answers short.
 
-    `holders`: papers containing a rare identifier the question asks for. When the best source
-    is one, only holders (and named papers) are cited: "哪些论文在 Mind2Web 上做了实验?" is
-    not answered by a paper that is merely about web agents too."""
+    `holders`: papers containing a rare identifier a "which papers" question asks for. When the
+    best source is one, only holders (and named papers) are cited: "哪些论文在 Mind2Web 上做了
+    实验?" is not answered by a paper that is merely about web agents too."""
     if holders and sources and sources[0].paper_id in holders:
         sources = [s for s in sources if s.paper_id in holders or s.named]
     if not sources:

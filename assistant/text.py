@@ -127,3 +127,15 @@ _QUANTITY = re.compile(
 def asks_for_quantity(question: str) -> bool:
     """Whether the answer is a number (how many, 多少, what accuracy…)."""
     return bool(_QUANTITY.search(question))
+
+
+_MULTI = re.compile(
+    r"哪些|哪几|有哪|列出|which (?:papers|works|studies|methods|models)|what (?:papers|works)"
+    r"|list (?:the )?papers|any papers",
+    re.IGNORECASE,
+)
+
+
+def wants_several(question: str) -> bool:
+    """'Which papers…' questions have several right answers."""
+    return bool(_MULTI.search(question))
