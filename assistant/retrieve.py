@@ -71,11 +71,16 @@ def question_names_title(title: str, question: str) -> bool:
 _DISJUNCTION = re.compile(r"\bor\b|或|还是", re.IGNORECASE)
 
 
+# An acronym in capitals (WMA, RLHF, VQA) names something as exactly as GPT-4o does, but has
+# neither a digit nor a lower-case letter for IDENTIFIER to see.
+_ACRONYM = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Z0-9]+(?![A-Za-z0-9])")
+
+
 def rare_identifiers(query: str, bm25: JiebaBM25Retriever) -> set[str]:
-    """Identifiers in the question that only a few chunks of the corpus contain."""
+    """Identifiers and acronyms in the question that only a few chunks of the corpus contain."""
     vocab = bm25.bm25.vocab_dict
     out: set[str] = set()
-    for m in IDENTIFIER.finditer(query):
+    for m in [*IDENTIFIER.finditer(query), *_ACRONYM.finditer(query)]:
         tok = m.group(0).lower().strip(".-")
         rare = tok in vocab and bm25.doc_freq(tok) <= max(5, bm25.num_docs // 20)
         if len(tok) >= 2 and rare:
@@ -189,12 +194,13 @@ class HybridRetriever(BaseRetriever):
             # it come before papers that are merely about the same topic (stable sort keeps the
             # fused order within each group).
             by_ident = [bm25.papers_containing({ident}) for ident in idents]
-            holders = set().union(*by_ident)
-            order.sort(key=lambda pid: pid not in holders)
-            if not wants_several(query) or _DISJUNCTION.search(query):
-                # Only "which papers use X" asks for the holders of X and no one else; "use
-                # LLM-as-judge or build a judge model" lets other papers qualify too.
-                holders = set()
+            any_ident = set().union(*by_ident)
+            order.sort(key=lambda pid: pid not in any_ident)
+            # Only "which papers use X" asks for the holders of X and no one else; "use
+            # LLM-as-judge or build a judge model" lets other papers qualify too. "A800 GPU"
+            # asks for both names, when some paper has both.
+            if wants_several(query) and not _DISJUNCTION.search(query):
+                holders = set.intersection(*by_ident) or any_ident
             # WMA, DM-Deg: a name only one digest uses names that paper.
             named.update(*(papers for papers in by_ident if len(papers) == 1))
         if named:

@@ -155,6 +155,15 @@ def test_short_name_is_the_name_a_title_starts_with_or_none() -> None:
     assert short_name("No colon in this title") is None
 
 
+@pytest.mark.parametrize("question", ["What is WMA?", "WMA 网络智能体在哪些基准上做了实验？"])
+def test_an_acronym_only_one_digest_uses_names_that_paper(
+    assistant: Assistant, question: str
+) -> None:
+    """WMA has no digit or lower-case letter, so it was not taken for a name before."""
+    first = assistant.search(question, k=3)[0]
+    assert first.paper_id == "2410.13232" and first.named
+
+
 def test_papers_the_question_names_come_first_and_are_marked(assistant: Assistant) -> None:
     sources = assistant.search("Compare SAM2Long and Pangea, and say which is older.", k=5)
     assert {s.paper_id for s in sources[:2]} == {"2410.16268", "2410.16153"}
