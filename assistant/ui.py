@@ -706,19 +706,26 @@ def launch(
     host = host or assistant.settings.host
     port = port or assistant.settings.port
     demo.queue(default_concurrency_limit=8)
-    _, url, _ = demo.launch(
-        server_name=host,
-        server_port=port,
-        auth=auth,
-        auth_message="Digest assistant · 论文摘要问答" if auth else None,
-        prevent_thread_lock=True,
-        quiet=True,
-        show_error=True,
-        footer_links=["api"],
-        theme=theme(),
-        css=CSS,
-        ssr_mode=False,  # the node SSR server is one more process and nothing we need
-    )
+    try:
+        _, url, _ = demo.launch(
+            server_name=host,
+            server_port=port,
+            auth=auth,
+            auth_message="Digest assistant · 论文摘要问答" if auth else None,
+            prevent_thread_lock=True,
+            quiet=True,
+            show_error=True,
+            footer_links=["api"],
+            theme=theme(),
+            css=CSS,
+            ssr_mode=False,  # the node SSR server is one more process and nothing we need
+        )
+    except OSError as exc:
+        # Gradio's message points at GRADIO_SERVER_PORT; ours are --port and ASSISTANT_PORT.
+        raise AssistantError(
+            f"cannot serve on {host}:{port} ({exc.strerror or 'port in use'}): another server"
+            " may be running there; choose a port with --port N or ASSISTANT_PORT"
+        ) from None
     n = assistant.index.count_papers()
     print(f"Digest assistant: {url}  ({n} papers){'  [login required]' if auth else ''}")
     if not prevent_thread_lock:

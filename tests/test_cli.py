@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,15 @@ def test_a_misspelt_setting_is_warned_about_not_ignored(index_copy: Path, tmp_pa
 def test_a_search_for_no_papers_is_a_one_line_error(index_copy: Path, tmp_path: Path) -> None:
     proc = cli("--index-dir", index_copy, "search", "PUMA", "-k", "0", cwd=tmp_path)
     assert_one_line_error(proc, "k must be")
+
+
+def test_chat_on_a_port_in_use_is_a_one_line_error(index_copy: Path, tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        proc = cli("--index-dir", index_copy, "chat", "--port", port, cwd=tmp_path)
+    assert_one_line_error(proc, f"127.0.0.1:{port}", "--port")
 
 
 def test_ingest_missing_path_is_a_one_line_error(tmp_path: Path) -> None:
