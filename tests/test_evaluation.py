@@ -16,6 +16,7 @@ from openai_server import Reply, ScriptedOpenAIServer
 from assistant import Assistant
 from assistant.assistant import AssistantError
 from assistant.evaluation import metrics as M
+from assistant.evaluation.arguments import FAST_IDS, add_arguments
 from assistant.evaluation.baselines import (
     BM25Retriever,
     DenseRetriever,
@@ -35,8 +36,6 @@ from assistant.evaluation.judge import (
 )
 from assistant.evaluation.run import (
     CATEGORIES,
-    FAST_IDS,
-    add_arguments,
     boilerplate,
     check_floors,
     load_floors,
