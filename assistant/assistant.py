@@ -174,6 +174,16 @@ class Assistant:
 
     def _retrieve(self, query: str) -> Retrieval:
         self.ensure_indexed()
+        if not self._has_papers:
+            # Not a refusal: "none of the indexed papers answers this" would hide that there
+            # are none (a question asked from a folder without seeds/, or before any ingest).
+            s = self.settings
+            where = "does not exist" if not s.seeds_dir.exists() else "holds no digests"
+            raise AssistantError(
+                f"no papers are indexed in {s.index_dir.resolve()}: the seeds folder"
+                f" {s.seeds_dir.resolve()} {where}; index digests with `assistant ingest PATH`"
+                " or set ASSISTANT_SEEDS_DIR"
+            )
         _ = self.index  # opens index and retriever even when there were no seeds to auto-index
         assert self._retriever is not None
         return self._retriever.run(query)

@@ -728,6 +728,11 @@ def launch(
         ) from None
     n = assistant.index.count_papers()
     print(f"Digest assistant: {url}  ({n} papers){'  [login required]' if auth else ''}")
+    if not n:
+        print(
+            f"No papers are indexed: {assistant.settings.seeds_dir.resolve()} has no digests;"
+            " index some with `assistant ingest PATH` (questions get an error until then)."
+        )
     if not prevent_thread_lock:
         try:
             demo.block_thread()

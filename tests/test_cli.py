@@ -155,6 +155,15 @@ def test_help_and_option_errors_do_not_load_the_models_or_stores(tmp_path: Path)
     assert cli("--help", cwd=tmp_path).stdout.startswith("usage: assistant")
 
 
+def test_a_question_with_nothing_indexed_says_so(tmp_path: Path) -> None:
+    """Asked from a folder without seeds/: before, the answer was 'none of the indexed papers
+    answers this question', as if there were some."""
+    proc = cli("ask", "What is PUMA?", cwd=tmp_path)
+    assert_one_line_error(proc, "no papers are indexed", f"{tmp_path / 'seeds'} does not exist")
+    proc = cli("--seeds-dir", tmp_path, "search", "PUMA", cwd=tmp_path)
+    assert_one_line_error(proc, "holds no digests", "assistant ingest PATH")
+
+
 def test_ingest_missing_path_is_a_one_line_error(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-folder"
     proc = cli("--index-dir", tmp_path / "index", "ingest", missing, cwd=tmp_path)
