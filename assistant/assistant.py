@@ -5,12 +5,14 @@ parse -> index -> retrieve -> gate -> prompt -> answer (LLM or extractive) -> ci
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import threading
 import unicodedata
 import warnings
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -130,10 +132,23 @@ class Assistant:
 
     # --- corpus -------------------------------------------------------------------------------
     def ingest(
-        self, paths: Iterable[str | Path] | None = None, *, progress: bool | None = None
+        self,
+        paths: str | Path | Iterable[str | Path] | None = None,
+        *,
+        progress: bool | None = None,
     ) -> IngestReport:
-        """Index the digests under `paths` (default: settings.seeds_dir), incrementally."""
-        roots = [Path(p) for p in (paths or [self.settings.seeds_dir])]
+        """Index the digests under `paths` (default: settings.seeds_dir), incrementally. `paths`
+        is one path or a list of them."""
+        if isinstance(paths, str | bytes | PathLike):
+            # A string is one path, not a sequence of one-letter paths (the first being "/").
+            paths = [os.fsdecode(paths)]
+        elif paths is not None and not isinstance(paths, Iterable):
+            raise AssistantError(f"paths must be a path or a list of paths, got {paths!r}")
+        items = list(paths or [self.settings.seeds_dir])
+        bad = [p for p in items if not isinstance(p, str | PathLike)]
+        if bad:
+            raise AssistantError(f"paths must be files or folders, got {bad[0]!r}")
+        roots = [Path(p) for p in items]
         with self._lock:
             try:
                 return run_ingest(

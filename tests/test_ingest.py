@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REPO, SEEDS, write_digest
@@ -517,3 +518,16 @@ def test_a_corpus_smaller_than_top_k_searches_without_warnings(
         with make(tmp_path / "index", corpus) as again:  # loads the saved BM25
             assert again.search("Marmot 异常检测", k=20)[0].paper_id == B[0]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+def test_one_path_as_a_string_is_one_path(a: Assistant, corpus: Path) -> None:
+    """A string used to be iterated letter by letter: "/tmp/x" ingested "/" (the whole disk)."""
+    report = a.ingest(str(corpus), progress=False)
+    assert sorted(report.unchanged) == [A[0], B[0], C[0]] and report.problems == []
+
+
+@pytest.mark.parametrize("paths", [5, [Path("x"), 7]])
+def test_paths_that_are_not_paths_are_rejected(a: Assistant, paths: Any) -> None:
+    with pytest.raises(AssistantError, match="paths must be"):
+        a.ingest(paths, progress=False)
+    assert a.index.count_papers() == 3  # nothing indexed was lost
