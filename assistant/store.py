@@ -127,9 +127,16 @@ class PaperIndex:
                 fh.flush()
                 return fh
             except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "?"
+                if holder == str(os.getpid()):
+                    # Waiting cannot help: the holder is this process, which is waiting here.
+                    fh.close()
+                    raise IndexError_(
+                        f"index folder {folder} is already open in another Assistant of this"
+                        " process; close that one first (a.close(), or open it in a with block)"
+                    ) from None
                 if time.monotonic() > deadline:
-                    fh.seek(0)
-                    holder = fh.read().strip() or "?"
                     fh.close()
                     raise IndexError_(
                         f"index folder {folder} is in use by another process (pid {holder}); "
