@@ -17,6 +17,12 @@ _LINK = re.compile(
     r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?(?:\.pdf)?)\s*\)"
 )
 _BARE_ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})")
+# The link line may also be the URL alone ("https://arxiv.org/abs/2410.14059" or "<…>"): as
+# unambiguous as the markdown link, with no Chinese title.
+_URL_LINE = re.compile(
+    r"^\s*<?(?P<url>https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/"
+    r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?(?:\.pdf)?)>?\s*$"
+)
 
 
 class DigestError(ValueError):
@@ -84,7 +90,9 @@ def parse_text(text: str, name: str) -> ParseResult:
             problem("bad encoding (undecodable bytes); entry skipped")
             continue
         link_idx = next((i for i, ln in enumerate(body) if ln.strip()), None)
-        link = _LINK.search(body[link_idx]) if link_idx is not None else None
+        link = None
+        if link_idx is not None:
+            link = _LINK.search(body[link_idx]) or _URL_LINE.match(body[link_idx])
         if link is None or link_idx is None:
             # Where the link should be; a bare heading is reported at the heading itself.
             where = lineno + 1 + link_idx if link_idx is not None else lineno
@@ -102,7 +110,7 @@ def parse_text(text: str, name: str) -> ParseResult:
         paper = Paper(
             paper_id=link.group("id"),
             title=title,
-            title_zh=link.group("zh").strip(),
+            title_zh=(link.groupdict().get("zh") or "").strip(),
             url=link.group("url").strip(),
             text=summary,
             source_file=name,

@@ -300,3 +300,20 @@ def test_heading_ending_in_hash_keeps_it(heading: str) -> None:
     text = f"{heading}\n[模糊测试](https://arxiv.org/abs/2501.50001)\n\n摘要。\n"
     [paper] = parse_text(text, "t.md").papers
     assert paper.title == "Fuzzing Compilers for C#"
+
+
+def test_a_link_line_that_is_the_url_alone_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "bare.md"
+    path.write_text(
+        "## Bare URL Paper\nhttps://arxiv.org/abs/2501.10007v3\n\n只有网址，没有中文标题。\n\n"
+        "## Angled URL Paper\n<https://arxiv.org/pdf/2501.10008.pdf>\n\n尖括号里的网址。\n\n"
+        "## Text Around The URL\nsee https://arxiv.org/abs/2501.10009 for details\n\n摘要。\n",
+        encoding="utf-8",
+    )
+    result = parse_paths([path])
+    got = by_id(result.papers)
+    assert sorted(got) == ["2501.10007", "2501.10008"]
+    assert got["2501.10007"].title_zh == "" and got["2501.10007"].text == "只有网址，没有中文标题。"
+    assert got["2501.10008"].url == "https://arxiv.org/pdf/2501.10008.pdf"
+    # A URL inside other words is still not a link line: which part is the title?
+    assert "malformed arXiv link" in problems_at(result.problems, path)[12]
