@@ -26,7 +26,7 @@ class HistoryError(ValueError):
 
 
 # Roles a history may hold besides user and assistant; they carry no turn of the chat.
-_SKIPPED_ROLES = frozenset({"system", "developer", "tool"})
+_SKIPPED_ROLES = frozenset({"system", "developer", "tool", "function"})
 # (role, content) pairs as LangChain writes them, told apart from (user, bot) pairs by the role.
 _PAIR_ROLES = {"user": "user", "human": "user", "assistant": "assistant", "ai": "assistant"}
 
