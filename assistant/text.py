@@ -20,7 +20,11 @@ _CJK_RE = re.compile(f"[{CJK}]")
 _ASCII_TOKEN = r"[A-Za-z0-9](?:[A-Za-z0-9&+._/\-]*[A-Za-z0-9+])?"
 _TOKEN_RE = re.compile(f"({_ASCII_TOKEN})|([{CJK}]+)")
 _PARTS_RE = re.compile(r"[&._/\-]")
-_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)(?=\s)|\n+")
+# A period ends a sentence before a space, except after a list number ("它能够：1. 作为…；
+# 2. 按照…"): splitting there quoted "它能够：1." as a sentence of its own.
+_SENTENCE_END = re.compile(
+    r"(?<=[。！？!?；;])|(?<=\.)(?<!^\d\.)(?<![\s：:；;（(]\d\.)(?<![\s：:；;（(]\d\d\.)(?=\s)|\n+"
+)
 
 STOPWORDS_EN = frozenset(
     """a an the of to in on for and or with by from as at is are was were be been being it its

@@ -71,6 +71,32 @@ def test_rescore_ranks_sentences_as_brute_force_does() -> None:
     assert np.allclose([c for _, c in got], exact[order], atol=2e-3)
 
 
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        (
+            "它能够：1. 作为奖励模型进行单一评分；2. 按照指定格式进行评估；3. 生成批评意见。",
+            [
+                "它能够：1. 作为奖励模型进行单一评分；",
+                "2. 按照指定格式进行评估；",
+                "3. 生成批评意见。",
+            ],
+        ),
+        (
+            "1. The first item is here. 2. The second item is here.",
+            ["1. The first item is here.", "2. The second item is here."],
+        ),
+        (
+            "We compare with GPT-4. It is strong. 我们的方法更好。",
+            ["We compare with GPT-4.", "It is strong.", "我们的方法更好。"],
+        ),
+    ],
+)
+def test_a_list_number_does_not_end_a_sentence(text: str, sentences: list[str]) -> None:
+    """ "它能够：1." used to be a sentence of its own, quoted as such (CompassJudger-1's digest)."""
+    assert split_sentences(text) == sentences
+
+
 def test_stored_sentences_are_the_papers_sentences(assistant: Assistant) -> None:
     papers = {p.paper_id: p for p in parse_paths([SEEDS]).papers}
     got = assistant.index.sentence_vectors(list(papers))
