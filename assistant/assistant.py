@@ -366,9 +366,7 @@ class Assistant:
         try:
             return Settings.model_validate({**self.settings.model_dump(), **overrides})
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(x) for x in err["loc"])
-            raise AssistantError(f"bad setting override {where}: {err['msg']}") from None
+            raise AssistantError(f"bad setting override: {explain(exc)}") from None
 
     def _clean(self, question: str) -> tuple[str, list[str]]:
         if not isinstance(question, str):

@@ -181,8 +181,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def explain(exc: ValidationError) -> str:
     """A settings error as one line naming where each bad value came from: the environment
-    variable when one is set (``ASSISTANT_TOP_K='abc': Input should be a valid integer``), else
-    the argument. pydantic's own message spans several lines per field."""
+    variable when the bad value is its value (``ASSISTANT_TOP_K='abc': Input should be a valid
+    integer``), else the argument. pydantic's own message spans several lines per field."""
     parts = []
     for err in exc.errors():
         field = str(err["loc"][0]) if err["loc"] else "settings"
@@ -190,7 +190,7 @@ def explain(exc: ValidationError) -> str:
         env = f"ASSISTANT_{field.upper()}"
         if err["type"] == "extra_forbidden":
             parts.append(f"unknown setting {field!r}")
-        elif env in os.environ:
+        elif os.environ.get(env) == str(err.get("input")):  # an argument overrides the env
             parts.append(f"{env}={os.environ[env]!r}: {msg}")
         else:
             parts.append(f"{field}={err.get('input')!r}: {msg}")

@@ -469,6 +469,15 @@ def test_a_bad_setting_argument_is_one_line(kwargs: dict[str, Any], says: str) -
     assert "\n" not in str(err.value)
 
 
+def test_a_bad_argument_is_not_blamed_on_a_good_environment_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ASSISTANT_TOP_K", "3")
+    with pytest.raises(AssistantError, match=re.escape("top_k='lots'")) as err:
+        Assistant(top_k="lots")
+    assert "ASSISTANT_TOP_K" not in str(err.value)
+
+
 def test_non_text_question_is_rejected(assistant: Assistant) -> None:
     with pytest.raises(AssistantError, match="text"):
         assistant.ask(42)  # type: ignore[arg-type]
