@@ -172,6 +172,16 @@ class Assistant:
         # Once the index holds papers, later calls skip the check (a round trip per query).
         self._has_papers = self.index.chunks.count() > 0
 
+    def empty_index_hint(self) -> str:
+        """What to tell a user whose index holds no papers."""
+        s = self.settings
+        where = "does not exist" if not s.seeds_dir.exists() else "holds no digests"
+        return (
+            f"no papers are indexed in {s.index_dir.resolve()}: the seeds folder"
+            f" {s.seeds_dir.resolve()} {where}; index digests with `assistant ingest PATH`"
+            " or set ASSISTANT_SEEDS_DIR"
+        )
+
     def papers(self) -> list[dict[str, Any]]:
         """Indexed papers (paper_id, title, title_zh, url, source_file, line)."""
         self.ensure_indexed()
@@ -192,13 +202,7 @@ class Assistant:
         if not self._has_papers:
             # Not a refusal: "none of the indexed papers answers this" would hide that there
             # are none (a question asked from a folder without seeds/, or before any ingest).
-            s = self.settings
-            where = "does not exist" if not s.seeds_dir.exists() else "holds no digests"
-            raise AssistantError(
-                f"no papers are indexed in {s.index_dir.resolve()}: the seeds folder"
-                f" {s.seeds_dir.resolve()} {where}; index digests with `assistant ingest PATH`"
-                " or set ASSISTANT_SEEDS_DIR"
-            )
+            raise AssistantError(self.empty_index_hint())
         _ = self.index  # opens index and retriever even when there were no seeds to auto-index
         assert self._retriever is not None
         return self._retriever.run(query)

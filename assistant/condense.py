@@ -31,6 +31,12 @@ _SKIPPED_ROLES = frozenset({"system", "developer", "tool", "function"})
 _PAIR_ROLES = {"user": "user", "human": "user", "assistant": "assistant", "ai": "assistant"}
 
 
+def _text(where: str, content: Any) -> str:
+    if not isinstance(content, str):
+        raise HistoryError(f"{where}: content must be text, got {type(content).__name__}")
+    return content
+
+
 def as_turns(history: Iterable[Any] | None) -> list[Turn]:
     """Accept Turn objects, OpenAI/Gradio-style {'role','content'} dicts, (user, bot) pairs or
     (role, content) pairs. Anything else is a HistoryError naming the item: a history read
@@ -52,8 +58,7 @@ def as_turns(history: Iterable[Any] | None) -> list[Turn]:
                 continue
             if role not in ("user", "assistant"):
                 raise HistoryError(f"{where}: role must be 'user' or 'assistant', got {role!r}")
-            if not isinstance(content, str):
-                raise HistoryError(f"{where}: content must be text, got {type(content).__name__}")
+            content = _text(where, content)
             ids = item.get("paper_ids") or []
             ids = [ids] if isinstance(ids, str) else ids
             if not isinstance(ids, list | tuple) or not all(isinstance(x, str) for x in ids):
@@ -62,11 +67,7 @@ def as_turns(history: Iterable[Any] | None) -> list[Turn]:
         elif isinstance(item, list | tuple) and len(item) == 2:
             first, second = item
             if isinstance(first, str) and first.lower() in _PAIR_ROLES:
-                if not isinstance(second, str):
-                    raise HistoryError(
-                        f"{where}: content must be text, got {type(second).__name__}"
-                    )
-                turns.append(Turn(role=_PAIR_ROLES[first.lower()], content=second))
+                turns.append(Turn(role=_PAIR_ROLES[first.lower()], content=_text(where, second)))
                 continue
             if first:
                 turns.append(Turn(role="user", content=str(first)))

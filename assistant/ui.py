@@ -729,10 +729,7 @@ def launch(
     n = assistant.index.count_papers()
     print(f"Digest assistant: {url}  ({n} papers){'  [login required]' if auth else ''}")
     if not n:
-        print(
-            f"No papers are indexed: {assistant.settings.seeds_dir.resolve()} has no digests;"
-            " index some with `assistant ingest PATH` (questions get an error until then)."
-        )
+        print(f"warning: {assistant.empty_index_hint()} (questions get this error until then)")
     if not prevent_thread_lock:
         try:
             demo.block_thread()
