@@ -27,6 +27,8 @@ from .gate import (
     RefusalGate,
     asks_nothing,
     compute_features,
+    unknown_names,
+    unknown_terms,
     unnamed_in_sources,
     unpaired_names,
     unstated_measures,
@@ -61,7 +63,8 @@ class _Evidence:
     doc_freq: dict[str, int]
     n_docs: int
     # What a number question asks about that the cited digests lack, by rule (gate.py):
-    # "unnamed" / "unpaired" names, "unstated" measures. Any entry means refuse.
+    # "unnamed" / "unpaired" names, "unstated" measures; for any question, "unknown" words
+    # when none of its words occurs in the digests. Any entry means refuse.
     missing: dict[str, list[str]]
 
 
@@ -404,7 +407,10 @@ class Assistant:
             # below still refuse a detail the digest lacks.
             support = 1.0
         missing: dict[str, list[str]] = {}
-        if unnamed := unnamed_in_sources(query, chosen, sentences):
+        if not features.id_match and (unknown := unknown_terms(query, chosen, sentences, df)):
+            missing["unknown"] = unknown
+        unnamed = unnamed_in_sources(query, chosen, sentences)
+        if unnamed := unnamed or unknown_names(query, chosen, sentences, df):
             missing["unnamed"] = unnamed
         elif unpaired := unpaired_names(query, chosen, sentences):
             missing["unpaired"] = unpaired

@@ -73,9 +73,15 @@ def main() -> None:
         for r in load("dev"):
             f, missing = a.gate_evidence(resolved(a, r))
             # A question an exact-name or measure rule refuses never reaches the threshold:
-            # fitting on it would teach the gate a boundary it does not need to draw.
-            if missing:
-                print(f"rule  {r['id']} answerable={r['answerable']} {r['question'][:60]}")
+            # fitting on it would teach the gate a boundary it does not need to draw. Questions
+            # no word of which occurs in the digests ("unknown": banana bread, 天气) stay in:
+            # they are the gate's only examples of wholly off-topic questions, and without
+            # them it learned a stricter boundary (dev answerable refused 7 -> 12 of 104).
+            if rules := sorted(set(missing) - {"unknown"}):
+                print(
+                    f"rule  {r['id']} {','.join(rules)} answerable={r['answerable']} "
+                    f"{r['question'][:60]}"
+                )
                 continue
             rows.append(r)
             feats.append(np.asarray(list(asdict(f).values()), dtype=np.float64))

@@ -219,6 +219,10 @@ def test_off_topic_questions_are_refused_in_their_language(
         ("你好", "zh"),
         ("谢谢！", "zh"),
         ("模型", "zh"),
+        ("test", "en"),
+        ("Testing 123", "en"),
+        ("hello world!", "en"),
+        ("测试一下", "zh"),
     ],
 )
 def test_a_question_that_asks_nothing_is_told_what_to_ask(
@@ -229,6 +233,57 @@ def test_a_question_that_asks_nothing_is_told_what_to_ask(
     assert answer.refused and answer.language == lang
     assert answer.text == message(assistant.settings.prompts_dir, lang, "vague")
     assert answer.citations == [] and answer.sources == []
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "words"),
+    [
+        ("lorem ipsum dolor sit amet", "en", "lorem, ipsum"),
+        ("Can you recommend a good laptop?", "en", "laptop"),
+        ("Where can I buy cheap bananas?", "en", "buy, cheap, bananas"),
+    ],
+)
+def test_a_question_no_digest_has_a_word_of_is_refused_naming_them(
+    assistant: Assistant, question: str, lang: str, words: str
+) -> None:
+    """e5 puts nonsense about as close to a digest as a real question; the words decide."""
+    answer = assistant.ask(question)
+    assert answer.refused and answer.citations == []
+    assert answer.text == message(assistant.settings.prompts_dir, lang, "refusal")
+    assert any(words in n for n in answer.notices)
+
+
+@pytest.mark.parametrize(
+    ("question", "name", "lang"),
+    [
+        ("What is FooNet-9?", "FooNet-9", "en"),
+        ("Which lab released the TerraSight-VL encoder?", "TerraSight-VL", "en"),
+        ("Zorblax-3 是什么？", "Zorblax-3", "zh"),
+    ],
+)
+def test_a_name_no_digest_mentions_is_refused_whatever_is_asked(
+    assistant: Assistant, question: str, name: str, lang: str
+) -> None:
+    answer = assistant.ask(question)
+    assert answer.refused and answer.citations == []
+    assert answer.notices == [message(assistant.settings.prompts_dir, lang, "unnamed", names=name)]
+
+
+@pytest.mark.parametrize(
+    ("question", "paper"),
+    [
+        ("Which paper trains Llama 3.1 8B as a web agent?", "2411.02337"),
+        ("Which paper trains Llama3.1-8B as a web agent?", "2411.02337"),
+        ("Which papers evaluate Qwen2VL?", "2410.14669"),
+    ],
+)
+def test_a_name_spelled_another_way_than_in_the_digest_is_known(
+    assistant: Assistant, question: str, paper: str
+) -> None:
+    """Llama-3.1-8B is no word of the vocabulary when a digest writes "Llama 3.1 8B"."""
+    answer = assistant.ask(question)
+    assert not answer.refused and not answer.notices
+    assert paper in [c.paper_id for c in answer.citations]
 
 
 @pytest.mark.parametrize("question", ["hallucination", "幻觉", "PUMA", "RLHF", "2410.13861"])
