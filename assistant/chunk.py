@@ -5,6 +5,7 @@ support checks."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from llama_index.core import Document
@@ -55,12 +56,16 @@ class PaperChunker:
         nodes = self._splitter.get_nodes_from_documents([doc])
         out: list[TextNode] = []
         for i, node in enumerate(nodes):
+            text = node.get_content()
+            # The chunk's own text hash makes a row's BM25 tokens checkable from its metadata
+            # (sparse.chunk_key) whatever chunk_tokens the writer used.
+            text_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
             tn = TextNode(
                 id_=f"{paper.paper_id}#{i}",
-                text=node.get_content(),
-                metadata={**meta, "chunk": i, "n_chunks": len(nodes)},
-                excluded_embed_metadata_keys=doc.excluded_embed_metadata_keys,
-                excluded_llm_metadata_keys=doc.excluded_llm_metadata_keys,
+                text=text,
+                metadata={**meta, "chunk": i, "n_chunks": len(nodes), "text_hash": text_hash},
+                excluded_embed_metadata_keys=[*doc.excluded_embed_metadata_keys, "text_hash"],
+                excluded_llm_metadata_keys=[*doc.excluded_llm_metadata_keys, "text_hash"],
             )
             tn.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=paper.paper_id)
             out.append(tn)

@@ -35,14 +35,15 @@ def bm25_text(metadata: dict[str, Any], text: str) -> str:
 
 
 def chunk_key(metadata: dict[str, Any]) -> str:
-    """What a chunk's tokens depend on, from its metadata alone: the paper's content hash and
-    the chunk's place among the paper's chunks. Chunking is deterministic and a row is only
-    ever overwritten by its paper's chunks, so a row with the same id and key holds the same
-    text; "" when unknown."""
+    """What a chunk's tokens depend on, from its metadata alone: the paper's content hash (its
+    titles and id), the chunk's place among the paper's chunks and the hash of its text; ""
+    when unknown. Rows written before chunks carried a text hash keep a key without it, which
+    assumes every writer chunked with the same chunk_tokens."""
     m = metadata
     if not m.get("doc_hash"):
         return ""
-    return f"{m['doc_hash']}/{m.get('chunk', 0)}/{m.get('n_chunks', 1)}"
+    key = f"{m['doc_hash']}/{m.get('chunk', 0)}/{m.get('n_chunks', 1)}"
+    return f"{key}/{m['text_hash']}" if m.get("text_hash") else key
 
 
 @dataclass

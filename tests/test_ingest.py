@@ -19,10 +19,13 @@ from typing import Any
 
 import pytest
 from conftest import REPO, SEEDS, write_digest
+from llama_index.core.schema import MetadataMode
 
 from assistant import Assistant, sparse
 from assistant.assistant import AssistantError
+from assistant.chunk import PaperChunker
 from assistant.parse import display_name, parse_paths
+from assistant.records import Paper
 from assistant.sparse import JiebaBM25Retriever, TokenTable
 from assistant.store import PaperIndex
 
@@ -272,6 +275,27 @@ def test_token_table_from_before_chunk_keys_is_still_used(a: Assistant, corpus: 
     index.begin_write()
     index.end_write()
     assert bm25_view(index.bm25()) == bm25_view(clean_bm25(index))
+
+
+def test_chunk_key_follows_the_text_whatever_chunk_tokens_made_it(a: Assistant) -> None:
+    """Two writers with different chunk_tokens can cut one paper into as many chunks at other
+    places; a token table kept by key must not take one's tokens for the other's text."""
+    text = "".join(f"第{i}句说明了一个细节{'，并补充' * (i % 5)}。" for i in range(80))
+    paper = Paper(
+        paper_id="2410.00001",
+        title="T",
+        title_zh="中",
+        url="https://arxiv.org/abs/2410.00001",
+        text=text,
+        source_file="a.md",
+        line=1,
+    )
+    small, large = (PaperChunker(a.index.embed.token_count, n).chunks(paper) for n in (200, 220))
+    assert len(small) == len(large) > 1
+    assert any(x.text != y.text for x, y in zip(small, large, strict=True))
+    for x, y in zip(small, large, strict=True):
+        assert (sparse.chunk_key(x.metadata) == sparse.chunk_key(y.metadata)) == (x.text == y.text)
+        assert "text_hash" not in x.get_content(metadata_mode=MetadataMode.EMBED)
 
 
 def test_damaged_token_table_is_ignored(a: Assistant, corpus: Path) -> None:
