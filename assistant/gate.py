@@ -187,6 +187,7 @@ def unstated_measures(
 # Fewer unknown words than this leave it to the gate: one English word ("hallucination") is
 # often in the digests only in Chinese (幻觉), and e5 finds it there.
 UNKNOWN_MIN_TERMS = 3
+_NUMBER = re.compile(r"[\d.,%]+")
 
 
 def unknown_terms(
@@ -203,7 +204,9 @@ def unknown_terms(
     answerable dev question that shares none (q083) is refused by the gate anyway. A name the
     sources spell another way ("Qwen2VL" for Qwen2-VL) is known."""
     terms = content_terms(question)
-    if len(terms) < UNKNOWN_MIN_TERMS or any(t in doc_freq for t in terms):
+    # A number reads the same in both languages: one unknown number is enough ("123456").
+    numbers_only = all(_NUMBER.fullmatch(t) for t in terms)
+    if (len(terms) < UNKNOWN_MIN_TERMS and not numbers_only) or any(t in doc_freq for t in terms):
         return []
     names = [t for t in terms if _is_name(t)]
     if names and sources:

@@ -241,6 +241,7 @@ def test_a_question_that_asks_nothing_is_told_what_to_ask(
         ("lorem ipsum dolor sit amet", "en", "lorem, ipsum"),
         ("Can you recommend a good laptop?", "en", "laptop"),
         ("Where can I buy cheap bananas?", "en", "buy, cheap, bananas"),
+        ("123456", "en", "123456"),  # a number is the same in both languages: one is enough
     ],
 )
 def test_a_question_no_digest_has_a_word_of_is_refused_naming_them(
@@ -286,7 +287,7 @@ def test_a_name_spelled_another_way_than_in_the_digest_is_known(
     assert paper in [c.paper_id for c in answer.citations]
 
 
-@pytest.mark.parametrize("question", ["hallucination", "幻觉", "PUMA", "RLHF", "2410.13861"])
+@pytest.mark.parametrize("question", ["hallucination", "幻觉", "PUMA", "RLHF", "2410.13861", "804"])
 def test_a_one_word_question_is_still_answered(assistant: Assistant, question: str) -> None:
     answer = assistant.ask(question)
     assert not answer.refused and answer.citations
