@@ -27,7 +27,6 @@ from .gate import (
     RefusalGate,
     asks_nothing,
     compute_features,
-    unknown_names,
     unknown_terms,
     unnamed_in_sources,
     unpaired_names,
@@ -62,9 +61,10 @@ class _Evidence:
     support: float
     doc_freq: dict[str, int]
     n_docs: int
-    # What a number question asks about that the cited digests lack, by rule (gate.py):
-    # "unnamed" / "unpaired" names, "unstated" measures; for any question, "unknown" words
-    # when none of its words occurs in the digests. Any entry means refuse.
+    # What the question asks about that the cited digests lack, by rule (gate.py): "unnamed"
+    # names (any of a number question; of others, those no digest has), "unpaired" names and
+    # "unstated" measures of a number question, "unknown" words when no digest uses any of
+    # them. Any entry means refuse.
     missing: dict[str, list[str]]
 
 
@@ -409,8 +409,7 @@ class Assistant:
         missing: dict[str, list[str]] = {}
         if not features.id_match and (unknown := unknown_terms(query, chosen, sentences, df)):
             missing["unknown"] = unknown
-        unnamed = unnamed_in_sources(query, chosen, sentences)
-        if unnamed := unnamed or unknown_names(query, chosen, sentences, df):
+        if unnamed := unnamed_in_sources(query, chosen, sentences, df):
             missing["unnamed"] = unnamed
         elif unpaired := unpaired_names(query, chosen, sentences):
             missing["unpaired"] = unpaired

@@ -67,49 +67,43 @@ def _source_text(src: Source, sentences: dict[str, SentenceVectors]) -> str:
     return "\n".join(_fold(p) for p in parts)
 
 
+def _sources_text(sources: list[Source], sentences: dict[str, SentenceVectors]) -> str:
+    return "\n".join(_source_text(src, sentences) for src in sources)
+
+
+def _names(question: str) -> set[str]:
+    """Exact names (identifiers) in a question (GPT-4o, Mind2Web), not arXiv ids."""
+    found = {m.group(0).strip(".-") for m in IDENTIFIER.finditer(question)}
+    return {n for n in found if _is_name(n)} - set(ARXIV_ID.findall(question))
+
+
 def _asked_names(question: str) -> set[str]:
-    """Exact names (identifiers) a number question asks about; empty for other questions."""
-    if not asks_for_quantity(question):
-        return set()
-    names = {m.group(0) for m in IDENTIFIER.finditer(question) if _is_name(m.group(0))}
-    return names - set(ARXIV_ID.findall(question))
+    """Exact names a number question asks about; empty for other questions."""
+    return _names(question) if asks_for_quantity(question) else set()
 
 
 def unnamed_in_sources(
-    question: str, sources: list[Source], sentences: dict[str, SentenceVectors]
-) -> list[str]:
-    """Names the question asks a number about that none of the sources mention.
-
-    "What accuracy does GPT-4o reach on HalluEditBench?" retrieves the HalluEditBench paper,
-    which scores well on every signal the gate has; but if its digest never names GPT-4o it
-    cannot hold that number, and an extractive answer would quote some other figure. Only
-    exact names (identifiers) are checked — they are spelled the same in both languages — and
-    only for questions whose answer is a number, where quoting the wrong sentence misleads."""
-    names = _asked_names(question)
-    if not sources or not names:
-        return []
-    # Substring, not token, match: "CLIP-ViT-L" must count as named in "CLIP-ViT-L/14".
-    have = "\n".join(_source_text(src, sentences) for src in sources)
-    return sorted(n for n in names if _fold(n) not in have)
-
-
-def unknown_names(
     question: str,
     sources: list[Source],
     sentences: dict[str, SentenceVectors],
     doc_freq: dict[str, int],
 ) -> list[str]:
-    """Names of any question that no digest has as a word and the sources never mention, even
-    spelled another way ("What is FooNet-9?"). Retrieval still ranks some paper first — BitNet
-    a4.8 for FooNet-9 — and dense support alone let it answer. A name spelled apart in the
-    digest ("Llama 3.1 8B" for Llama-3.1-8B) is no word of the vocabulary but is found in the
-    sources' folded text."""
-    found = {m.group(0).strip(".-") for m in IDENTIFIER.finditer(question)}
-    names = {n for n in found if _is_name(n) and n.lower() not in doc_freq}
-    names -= set(ARXIV_ID.findall(question))
+    """Names the question asks about that none of the sources mention.
+
+    "What accuracy does GPT-4o reach on HalluEditBench?" retrieves the HalluEditBench paper,
+    which scores well on every signal the gate has; but if its digest never names GPT-4o it
+    cannot hold that number, and an extractive answer would quote some other figure. Only
+    exact names (identifiers) are checked — they are spelled the same in both languages: every
+    name of a question whose answer is a number, where quoting the wrong sentence misleads;
+    of any other question, the names no digest has as a word ("What is FooNet-9?" quoted
+    BitNet a4.8 on dense support alone). A name spelled apart in a digest ("Llama 3.1 8B" for
+    Llama-3.1-8B) is no word of the vocabulary but is found in the sources' folded text."""
+    unknown = {n for n in _names(question) if n.lower() not in doc_freq}
+    names = _asked_names(question) | unknown
     if not sources or not names:
         return []
-    have = "\n".join(_source_text(src, sentences) for src in sources)
+    # Substring, not token, match: "CLIP-ViT-L" must count as named in "CLIP-ViT-L/14".
+    have = _sources_text(sources, sentences)
     return sorted(n for n in names if _fold(n) not in have)
 
 
@@ -210,7 +204,7 @@ def unknown_terms(
         return []
     names = [t for t in terms if _is_name(t)]
     if names and sources:
-        have = "\n".join(_source_text(src, sentences) for src in sources)
+        have = _sources_text(sources, sentences)
         if any(_fold(t) in have for t in names):
             return []
     return terms

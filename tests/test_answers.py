@@ -370,8 +370,8 @@ def test_names_a_number_question_pairs_must_share_one_source() -> None:
     # Spelled with spaces or hyphens, a name is the same name.
     spaced = src("4", "webrl 把 Llama 3.1 8B 的成功率提高到 42.4%。")
     q = "WebRL 把 Llama-3.1-8B 的成功率提高到多少？"
-    assert unnamed_in_sources(q, [spaced], {}) == unpaired_names(q, [spaced], {}) == []
-    assert unnamed_in_sources("GPT-4o 的成功率是多少？", [spaced], {}) == ["GPT-4o"]
+    assert unnamed_in_sources(q, [spaced], {}, {}) == unpaired_names(q, [spaced], {}) == []
+    assert unnamed_in_sources("GPT-4o 的成功率是多少？", [spaced], {}, {}) == ["GPT-4o"]
 
 
 def test_a_number_about_two_names_no_digest_pairs_is_refused(assistant: Assistant) -> None:
