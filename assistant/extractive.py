@@ -148,9 +148,13 @@ def extractive_answer(
     for i, j, _ in chosen:
         sentence = defuse_markers(sentences[sources[i].paper_id].texts[j].strip())
         body.append(f"{sentence} [{i + 1}]")
-    lead = message(prompts_dir, lang, "extractive_lead")
+    # The lead names the papers quoted: asked "哪篇论文…?", the paper is the answer, and the
+    # sentences rarely say their paper's name.
+    cited = sorted({i for i, _, _ in chosen})
     if lang == "en":
-        cited = sorted({i for i, _, _ in chosen})
         names = "; ".join(f"{sources[i].title} [{i + 1}]" for i in cited)
-        lead = f"{lead} {names}"
+        lead = f"{message(prompts_dir, lang, 'extractive_lead')} {names}"
+    else:
+        names = "；".join(f"{sources[i].title_zh or sources[i].title} [{i + 1}]" for i in cited)
+        lead = f"{message(prompts_dir, lang, 'extractive_lead')}{names}"
     return lead + "\n\n" + "\n".join(body)
