@@ -49,6 +49,8 @@ def cited(answer: Answer) -> list[str]:
         ("How many participants took part in the UCFE user study?", UCFE, "804", "en"),
         ("Pangea 的训练数据集 PangeaIns 涵盖多少种语言？", "2410.16153", "39", "zh"),
         ("How many tasks does the AndroidLab benchmark contain?", "2410.24024", "138", "en"),
+        # The name only its digest uses is no clue to the sentence: every one is about it.
+        ("HalluEditBench 的数据集包含多少个幻觉？", "2410.16251", "6,000", "zh"),
     ],
 )
 def test_extractive_answer_cites_the_right_paper_with_the_fact(
