@@ -21,7 +21,14 @@ from .records import Source
 from .retrieve import ARXIV_ID, IDENTIFIER, Retrieval
 from .sentences import SentenceVectors
 from .sparse import idf as term_idf
-from .text import asks_for_quantity, content_terms, is_cjk_term, token_set
+from .text import (
+    MEASURES,
+    asked_measures,
+    asks_for_quantity,
+    content_terms,
+    is_cjk_term,
+    token_set,
+)
 
 CALIBRATION_FILE = Path(__file__).with_name("gate_calibration.json")
 
@@ -122,48 +129,13 @@ def unpaired_names(
     return sorted(names)
 
 
-# What a number question may ask for, and how a digest would say it in either language. These
-# are the measures papers report in units of their own (time, hardware, size, money, a
-# hyperparameter); asked for one about papers whose digests never state it, an extractive
-# answer would quote some other figure. (asked-for pattern, stated-in-a-digest pattern)
-_MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
-    "gpu": (
-        re.compile(r"\bGPUs?\b|显卡", re.IGNORECASE),
-        re.compile(r"GPU|显卡|[AHV]\d00|TPU", re.IGNORECASE),
-    ),
-    "parameters": (
-        re.compile(r"\bparam(?:eter)?s\b|参数量|多少(?:个)?参数", re.IGNORECASE),
-        # Not 超参数 / hyperparameters: tuning them says nothing about a model's size.
-        re.compile(r"(?<!超)参数|(?<!hyper)param|\d\s*[BMT]\b|亿", re.IGNORECASE),
-    ),
-    "time": (
-        re.compile(
-            r"\b(?:seconds|minutes|hours|days)\b|多少(?:秒|分钟|小时|天)|多久|多长时间",
-            re.IGNORECASE,
-        ),
-        re.compile(
-            r"秒|分钟|小时|天|周|seconds?|minutes?|hours?|days?|weeks?|\d\s*(?:ms|s|h)\b",
-            re.IGNORECASE,
-        ),
-    ),
-    "cost": (
-        re.compile(r"\bcost\b|\bdollars?\b|\bUSD\b|多少钱|成本|费用|美元", re.IGNORECASE),
-        re.compile(r"\$|美元|dollar|USD|成本|费用|\bcost", re.IGNORECASE),
-    ),
-    "learning_rate": (
-        re.compile(r"learning rate|学习率", re.IGNORECASE),
-        re.compile(r"learning rate|学习率", re.IGNORECASE),
-    ),
-}
-
-
 def unstated_measures(
     question: str, sources: list[Source], sentences: dict[str, SentenceVectors]
 ) -> list[str]:
-    """Measures (keys of _MEASURES) the question asks a number for that none of the sources
+    """Measures (keys of text.MEASURES) the question asks a number for that none of the sources
     states: "How many GPUs were used to train OS-Atlas?" when its digest never names any
     hardware."""
-    asked = [m for m, (ask, _) in _MEASURES.items() if ask.search(question)]
+    asked = asked_measures(question)
     # "What learning rate…" asks for a number without "how many"; "whatever" does not.
     wants_value = asks_for_quantity(question) or re.search(r"\bwhat\b", question, re.IGNORECASE)
     if not sources or not asked or not wants_value:
@@ -175,7 +147,7 @@ def unstated_measures(
         if sv is not None:
             parts += sv.texts
     text = "\n".join(parts)
-    return [m for m in asked if not _MEASURES[m][1].search(text)]
+    return [m for m in asked if not MEASURES[m][1].search(text)]
 
 
 # Fewer unknown words than this leave it to the gate: one English word ("hallucination") is

@@ -133,6 +133,46 @@ def asks_for_quantity(question: str) -> bool:
     return bool(_QUANTITY.search(question))
 
 
+# What a number question may ask for, and how a digest would say it in either language. These
+# are the measures papers report in units of their own (time, hardware, size, money, a
+# hyperparameter); asked for one about papers whose digests never state it, an extractive
+# answer would quote some other figure. (asked-for pattern, stated-in-a-digest pattern)
+MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "gpu": (
+        re.compile(r"\bGPUs?\b|显卡|\bhardware\b|硬件", re.IGNORECASE),
+        re.compile(r"GPU|显卡|[AHV]\d00|TPU", re.IGNORECASE),
+    ),
+    "parameters": (
+        re.compile(r"\bparam(?:eter)?s\b|参数量|多少(?:个)?参数", re.IGNORECASE),
+        # Not 超参数 / hyperparameters: tuning them says nothing about a model's size.
+        re.compile(r"(?<!超)参数|(?<!hyper)param|\d\s*[BMT]\b|亿", re.IGNORECASE),
+    ),
+    "time": (
+        re.compile(
+            r"\b(?:seconds|minutes|hours|days)\b|多少(?:秒|分钟|小时|天)|多久|多长时间",
+            re.IGNORECASE,
+        ),
+        re.compile(
+            r"秒|分钟|小时|天|周|seconds?|minutes?|hours?|days?|weeks?|\d\s*(?:ms|s|h)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    "cost": (
+        re.compile(r"\bcost\b|\bdollars?\b|\bUSD\b|多少钱|成本|费用|美元", re.IGNORECASE),
+        re.compile(r"\$|美元|dollar|USD|成本|费用|\bcost", re.IGNORECASE),
+    ),
+    "learning_rate": (
+        re.compile(r"learning rate|学习率", re.IGNORECASE),
+        re.compile(r"learning rate|学习率", re.IGNORECASE),
+    ),
+}
+
+
+def asked_measures(question: str) -> list[str]:
+    """The measures (keys of MEASURES) a question asks for."""
+    return [m for m, (ask, _) in MEASURES.items() if ask.search(question)]
+
+
 _MULTI = re.compile(
     r"哪些|哪几|有哪|列出|which (?:papers|works|studies|methods|models)|what (?:papers|works)"
     r"|list (?:the )?papers|any papers",

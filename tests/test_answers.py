@@ -51,6 +51,13 @@ def cited(answer: Answer) -> list[str]:
         ("How many tasks does the AndroidLab benchmark contain?", "2410.24024", "138", "en"),
         # The name only its digest uses is no clue to the sentence: every one is about it.
         ("HalluEditBench 的数据集包含多少个幻觉？", "2410.16251", "6,000", "zh"),
+        # Asked for hardware, the sentence that names a GPU; nothing else in it is a clue.
+        (
+            "What hardware were Mixture-of-Transformers' wall-clock numbers measured on?",
+            "2411.04996",
+            "A100",
+            "en",
+        ),
     ],
 )
 def test_extractive_answer_cites_the_right_paper_with_the_fact(
