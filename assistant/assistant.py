@@ -178,11 +178,17 @@ class Assistant:
     def empty_index_hint(self) -> str:
         """What to tell a user whose index holds no papers."""
         s = self.settings
-        where = "does not exist" if not s.seeds_dir.exists() else "holds no digests"
+        if not s.seeds_dir.exists():
+            why = f"the seeds folder {s.seeds_dir.resolve()} does not exist"
+        elif not s.auto_ingest:
+            # Not "holds no digests": nothing looked (or an ingest was killed before any
+            # paper was written).
+            why = "automatic indexing of the seeds folder is off (ASSISTANT_AUTO_INGEST)"
+        else:
+            why = f"the seeds folder {s.seeds_dir.resolve()} holds no digests"
         return (
-            f"no papers are indexed in {s.index_dir.resolve()}: the seeds folder"
-            f" {s.seeds_dir.resolve()} {where}; index digests with `assistant ingest PATH`"
-            " or set ASSISTANT_SEEDS_DIR"
+            f"no papers are indexed in {s.index_dir.resolve()}: {why}; index digests with"
+            " `assistant ingest PATH` or set ASSISTANT_SEEDS_DIR"
         )
 
     def papers(self) -> list[dict[str, Any]]:

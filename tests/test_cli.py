@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import REPO
+from conftest import REPO, SEEDS
 
 ASSISTANT_BIN = REPO / ".venv" / "bin" / "assistant"
 SOURCE_FIELDS = {"paper_id", "title", "title_zh", "url", "text", "score"}
@@ -162,6 +162,12 @@ def test_a_question_with_nothing_indexed_says_so(tmp_path: Path) -> None:
     assert_one_line_error(proc, "no papers are indexed", f"{tmp_path / 'seeds'} does not exist")
     proc = cli("--seeds-dir", tmp_path, "search", "PUMA", cwd=tmp_path)
     assert_one_line_error(proc, "holds no digests", "assistant ingest PATH")
+    # With automatic indexing off, seeds that were never read are not called empty.
+    proc = cli(
+        "--seeds-dir", SEEDS, "search", "PUMA", cwd=tmp_path,
+        env_extra={"ASSISTANT_AUTO_INGEST": "false"},
+    )  # fmt: skip
+    assert_one_line_error(proc, "automatic indexing of the seeds folder is off")
 
 
 def test_ingest_missing_path_is_a_one_line_error(tmp_path: Path) -> None:
