@@ -31,6 +31,7 @@ def defuse_markers(text: str) -> str:
 
 
 _NUMBER = re.compile(r"\d")
+_QUESTION_END = re.compile(r"[?？]")
 # For a question that asks for a measure (GPUs, hours, parameters…): bonus for a sentence that
 # states one, as for a number (0.03; 0.05 and 0.08 chose the same sentences on dev).
 MEASURE_BONUS = 0.03
@@ -140,6 +141,8 @@ def extractive_answer(
         return "\n".join(lines)
 
     picked: list[tuple[int, int, float]] = []  # (source index, sentence index, score)
+    part_best: list[tuple[int, int, float]] = []  # the best paper's best sentence per part
+    parts = [p for p in _QUESTION_END.split(question) if content_terms(p)]
     for i, src in enumerate(sources):
         sv = sentences.get(src.paper_id)
         if sv is None or not sv.texts:
@@ -147,6 +150,13 @@ def extractive_answer(
         scores = _score_sentences(question, query_vec, sv, doc_freq, n_docs, src, named)
         order = np.argsort(-scores)[:2]
         picked.extend((i, int(j), float(scores[j])) for j in order)
+        if i == 0 and len(parts) > 1:
+            # "哪篇论文…？它在哪些数据集上做了实验？": each question gets its sentence. Words
+            # of one part pick it; cosine stays the whole question's.
+            for part in parts:
+                ps = _score_sentences(part, query_vec, sv, doc_freq, n_docs, src, named)
+                j = int(np.argmax(ps))
+                part_best.append((i, j, float(scores[j])))
     if not picked:
         return ""
     # The best source, and every paper the question names ("Compare A and B"), each get
@@ -157,6 +167,7 @@ def extractive_answer(
         for i in must
         if any(p[0] == i for p in picked)
     ]
+    chosen += [p for p in dict.fromkeys(part_best) if p not in chosen]
     ranked = sorted(picked, key=lambda p: p[2], reverse=True)
     for p in ranked:
         if len(chosen) >= max_sentences:

@@ -20,7 +20,7 @@ from assistant.gate import unnamed_in_sources, unpaired_names, unstated_measures
 from assistant.prompt import message
 from assistant.records import Answer, Source, Turn
 from assistant.sentences import SentenceVectors
-from assistant.text import token_set
+from assistant.text import token_set, wants_several
 
 UCFE = "2410.14059"
 
@@ -92,6 +92,31 @@ def test_an_answer_names_the_papers_it_quotes(
         title = src.title_zh if lang == "zh" else src.title
         assert f"{title} [{c.marker}]" in lead
     assert "FrugalNeRF" in lead
+
+
+@pytest.mark.parametrize(
+    ("question", "several"),
+    [
+        ("哪些论文在 Mind2Web 上做了实验？", True),
+        ("有哪些论文研究幻觉？", True),
+        ("Which papers use LLaVA models?", True),
+        ("WMA 网络智能体在哪些基准上做了实验？", False),  # one paper's benchmarks
+        ("OpenCoder 总结的关键要素有哪些？", False),
+        ("Which benchmarks did WMA use?", False),
+    ],
+)
+def test_only_a_question_for_several_papers_wants_several(question: str, several: bool) -> None:
+    assert wants_several(question) is several
+
+
+def test_a_question_in_two_parts_gets_a_sentence_for_each(assistant: Assistant) -> None:
+    """Which paper, then which benchmarks it used: one paper's answer, not a list of papers
+    ("哪些" asks for benchmarks here), and the benchmarks' sentence besides the best one."""
+    answer = assistant.ask("哪篇论文让网络智能体先模拟动作结果再行动？它在哪些基准上做了实验？")
+    assert not answer.refused
+    assert cited(answer)[0] == "2410.13232"
+    assert not answer.text.startswith(message(assistant.settings.prompts_dir, "zh", "multi_lead"))
+    assert "Mind2Web" in answer.text and "模拟其行动的结果" in answer.text
 
 
 def test_which_papers_answer_cites_several(assistant: Assistant) -> None:
