@@ -27,6 +27,7 @@ from .gate import (
     RefusalGate,
     asks_nothing,
     compute_features,
+    trying_it,
     unknown_terms,
     unnamed_in_sources,
     unpaired_names,
@@ -249,8 +250,9 @@ class Assistant:
             lang = "en"
         llm = self._llm_for(s)
         threshold = s.llm_refusal_threshold if llm is not None else s.refusal_threshold
-        rq = self._resolve_follow_up(q, turns, llm)
-        if turns and rq == q and asks_nothing(q):
+        trial = trying_it(q)  # "test" mid-chat is no follow-up on the paper before
+        rq = q if trial else self._resolve_follow_up(q, turns, llm)
+        if turns and rq == q and not trial and asks_nothing(q):
             # "why?" after a question about a paper asks about that paper.
             rq = self._resolve_follow_up(q, turns, llm, force=True)
         if asks_nothing(rq):

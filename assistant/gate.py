@@ -191,12 +191,17 @@ _TRYING_IT = re.compile(
 )
 
 
+def trying_it(question: str) -> bool:
+    """ "test", "testing 123", "hello world", "测试一下": the whole input tries the box out."""
+    return bool(_TRYING_IT.fullmatch(question.strip()))
+
+
 def asks_nothing(question: str) -> bool:
     """ "hi", "谢谢！", "what?", "模型", "test": no word that could pick a paper (every word a
     stopword or a single Chinese character) and no identifier, or a known way of trying the
     box out. Retrieval would still rank some paper first, and the gate, fitted on real
     questions, has nothing to judge such input by."""
-    if _TRYING_IT.fullmatch(question.strip()):
+    if trying_it(question):
         return True
     return not content_terms(question) and not IDENTIFIER.search(question)
 

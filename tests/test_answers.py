@@ -357,6 +357,10 @@ def test_a_bare_follow_up_asks_about_the_paper_before(assistant: Assistant) -> N
     answer = assistant.ask("why?", history=history)
     assert not answer.refused
     assert [c.paper_id for c in answer.citations][:1] == ["2410.13861"]
+    # Trying the box out mid-chat is not a question about PUMA.
+    answer = assistant.ask("test", history=history)
+    assert answer.refused and answer.sources == []
+    assert answer.text == message(assistant.settings.prompts_dir, "en", "vague")
 
 
 def test_number_about_a_name_the_paper_never_mentions_is_refused(assistant: Assistant) -> None:
