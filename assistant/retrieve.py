@@ -255,7 +255,9 @@ def select_for_answer(
     `holders`: papers containing a rare identifier a "which papers" question asks for. When the
     best source is one, only holders (and named papers) are cited: "哪些论文在 Mind2Web 上做了
     实验?" is not answered by a paper that is merely about web agents too."""
-    if holders and sources and sources[0].paper_id in holders:
+    holders = holders or set()
+    restricted = bool(holders and sources and sources[0].paper_id in holders)
+    if restricted:
         sources = [s for s in sources if s.paper_id in holders or s.named]
     if not sources:
         return []
@@ -264,7 +266,11 @@ def select_for_answer(
     keep = []
     for i, s in enumerate(sources):
         near_dense = (s.dense_score or -1.0) >= top_cos - settings.dense_margin
-        near_bm25 = top_bm > 0 and (s.bm25_score or 0.0) >= settings.bm25_ratio * top_bm
+        # A holder contains the name asked for: that is the lexical evidence, however BM25
+        # weighs the rest of the question ("Which papers study GUI agents?": OmniParser).
+        near_bm25 = restricted or (
+            top_bm > 0 and (s.bm25_score or 0.0) >= settings.bm25_ratio * top_bm
+        )
         if i == 0 or s.named or (near_dense and near_bm25) or (near_dense and not top_bm):
             keep.append(s)  # a paper the question names is cited however it scores
     return keep[: settings.top_k]
