@@ -64,10 +64,11 @@ class IngestReport(BaseModel):
         return bool(self.added or self.updated or self.removed)
 
     def summary(self) -> str:
+        problems = f"{len(self.problems)} problem{'' if len(self.problems) == 1 else 's'}"
         return (
-            f"{self.files} files: {len(self.added)} added, {len(self.updated)} updated, "
-            f"{len(self.unchanged)} unchanged, {len(self.removed)} removed, "
-            f"{len(self.problems)} problems ({self.seconds:.2f}s)"
+            f"{self.files} file{'' if self.files == 1 else 's'}: {len(self.added)} added, "
+            f"{len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+            f"{len(self.removed)} removed, {problems} ({self.seconds:.2f}s)"
         )
 
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -96,6 +97,8 @@ class LlamaIndexRetriever:
         from llama_index.core import SimpleDirectoryReader, VectorStoreIndex
 
         files = self.files or digest_files([self.assistant.settings.seeds_dir])
+        # It warns that llama-index-readers-file (PDF, DOCX…) is missing; plain text needs none.
+        logging.getLogger("llama_index.core.readers.file.base").setLevel(logging.ERROR)
         docs = SimpleDirectoryReader(input_files=[str(f) for f in files]).load_data()
         index = VectorStoreIndex.from_documents(
             docs, embed_model=self.assistant.index.embed, show_progress=False
