@@ -279,12 +279,13 @@ class Assistant:
             support=support,
             retrieval_query=rq if rq != q else None,
         )
+        sep = message(s.prompts_dir, lang, "list_sep")
         for rule, found in ev.missing.items():
             if rule == "unstated":
                 found = [message(s.prompts_dir, lang, f"measure_{m}") for m in found]
-                base.notices.append(message(s.prompts_dir, lang, rule, measures=", ".join(found)))
+                base.notices.append(message(s.prompts_dir, lang, rule, measures=sep.join(found)))
             else:
-                base.notices.append(message(s.prompts_dir, lang, rule, names=", ".join(found)))
+                base.notices.append(message(s.prompts_dir, lang, rule, names=sep.join(found)))
         if support < threshold or not chosen or ev.missing:
             yield from self._refuse(base, ret.sources[:3])
             return

@@ -8,6 +8,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .evaluation.arguments import add_arguments
@@ -44,12 +45,14 @@ def _cmd_search(a: Assistant, args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_answer(ans: Answer) -> None:
+def _print_answer(ans: Answer, prompts_dir: Path) -> None:
     print(ans.text)
     for n in ans.notices:
         print(f"note: {n}", file=sys.stderr)
     if ans.refused and ans.sources:
-        print("\nclosest:")
+        from .prompt import message  # loaded by now: answering imported it
+
+        print("\n" + message(prompts_dir, ans.language, "closest"))
     elif ans.citations:
         print()
     shown = ans.sources if ans.refused else [ans.sources[c.marker - 1] for c in ans.citations]
@@ -74,7 +77,7 @@ def _cmd_ask(a: Assistant, args: argparse.Namespace) -> int:
     assert final is not None
     if streamed:
         print("\n")  # the streamed text was the raw draft; show the checked answer below
-    _print_answer(final)
+    _print_answer(final, a.settings.prompts_dir)
     return 0
 
 

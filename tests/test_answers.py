@@ -451,6 +451,13 @@ def test_a_number_about_two_names_no_digest_pairs_is_refused(assistant: Assistan
     assert any("GPT-4o" in n and "HalluEditBench" in n for n in answer.notices), answer.notices
     # NaturalBench's digest names GPT-4o: the same kind of question passes the rules.
     assert assistant.gate_evidence("NaturalBench 上 GPT-4o 与人类表现的差距是多少？")[1] == {}
+    # Asked in Chinese, the notice lists the names as Chinese lists them.
+    answer = assistant.ask("GPT-4o 在 HalluEditBench 数据集上的准确率是多少？")
+    assert answer.refused
+    assert (
+        message(assistant.settings.prompts_dir, "zh", "unpaired", names="GPT-4o、HalluEditBench")
+        in answer.notices
+    )
 
 
 def test_a_question_naming_an_indexed_arxiv_id_is_answered(assistant: Assistant) -> None:

@@ -107,6 +107,16 @@ def test_ask_plain_text_lists_the_cited_papers(index_copy: Path, tmp_path: Path)
     assert "https://arxiv.org/abs/2410.14059" in proc.stdout
 
 
+def test_ask_plain_text_refusal_lists_the_closest_papers_in_its_language(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    proc = cli("--index-dir", index_copy, "ask", "红烧肉怎么做才好吃？", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    head, _, rest = proc.stdout.partition("\n\n最接近的论文：\n")
+    assert "not in the digests" in head
+    assert rest.count("https://arxiv.org/abs/") >= 1
+
+
 def test_a_bad_setting_in_the_environment_is_a_one_line_error_naming_it(
     index_copy: Path, tmp_path: Path
 ) -> None:
