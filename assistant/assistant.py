@@ -308,7 +308,7 @@ class Assistant:
                     return
                 yield self._finish(base, raw, chosen, "llm")
                 return
-        text = extractive_answer(
+        text, quoted = extractive_answer(
             q,
             ret.query_vec,
             chosen,
@@ -320,7 +320,7 @@ class Assistant:
             s.prompts_dir,
         )
         yield text
-        yield self._finish(base, text, chosen, "extractive")
+        yield self._finish(base, text, quoted, "extractive")
 
     def _finish(self, base: Answer, raw: str, sources: list[Source], mode: str) -> Answer:
         checked = check_citations(raw, sources)

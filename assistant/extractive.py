@@ -125,8 +125,8 @@ def extractive_answer(
     lang: str,
     max_sentences: int,
     prompts_dir: Path,
-) -> str:
-    """Markdown text; marker [i+1] refers to sources[i]."""
+) -> tuple[str, list[Source]]:
+    """Markdown text, and the sources it quotes: marker [n] refers to the n-th of them."""
     named = frozenset().union(*(_names(s) for s in sources if s.named))
     if wants_several(question) and len(sources) > 1:
         lines = [message(prompts_dir, lang, "multi_lead")]
@@ -138,7 +138,7 @@ def extractive_answer(
                 best = defuse_markers(sv.texts[int(np.argmax(scores))])
             title = src.title if lang == "en" else (src.title_zh or src.title)
             lines.append(f"- **{title}** [{i + 1}]" + (f"：{best}" if best else ""))
-        return "\n".join(lines)
+        return "\n".join(lines), sources
 
     picked: list[tuple[int, int, float]] = []  # (source index, sentence index, score)
     part_best: list[tuple[int, int, float]] = []  # the best paper's best sentence per part
@@ -158,7 +158,7 @@ def extractive_answer(
                 j = int(np.argmax(ps))
                 part_best.append((i, j, float(scores[j])))
     if not picked:
-        return ""
+        return "", []
     # The best source, and every paper the question names ("Compare A and B"), each get
     # their best sentence; others only when they come close to the best one.
     must = [i for i, src in enumerate(sources) if i == 0 or src.named]
@@ -175,17 +175,23 @@ def extractive_answer(
         if p not in chosen and p[2] >= ranked[0][2] - 0.06:  # keep only close contenders
             chosen.append(p)
     chosen.sort(key=lambda p: (p[0], p[1]))
+    # Only the papers quoted are the answer's sources, numbered 1, 2, … in rank order: a paper
+    # that was selected but gave no sentence would leave a gap ("[1] … [3]") and a source card
+    # no marker points to.
+    quoted = sorted({i for i, _, _ in chosen})
+    marker = {i: n for n, i in enumerate(quoted, 1)}
     body: list[str] = []
     for i, j, _ in chosen:
         sentence = defuse_markers(sentences[sources[i].paper_id].texts[j].strip())
-        body.append(f"{sentence} [{i + 1}]")
+        body.append(f"{sentence} [{marker[i]}]")
     # The lead names the papers quoted: asked "哪篇论文…?", the paper is the answer, and the
     # sentences rarely say their paper's name.
-    cited = sorted({i for i, _, _ in chosen})
     if lang == "en":
-        names = "; ".join(f"{sources[i].title} [{i + 1}]" for i in cited)
+        names = "; ".join(f"{sources[i].title} [{marker[i]}]" for i in quoted)
         lead = f"{message(prompts_dir, lang, 'extractive_lead')} {names}"
     else:
-        names = "；".join(f"{sources[i].title_zh or sources[i].title} [{i + 1}]" for i in cited)
+        names = "；".join(
+            f"{sources[i].title_zh or sources[i].title} [{marker[i]}]" for i in quoted
+        )
         lead = f"{message(prompts_dir, lang, 'extractive_lead')}{names}"
-    return lead + "\n\n" + "\n".join(body)
+    return lead + "\n\n" + "\n".join(body), [sources[i] for i in quoted]

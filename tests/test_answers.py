@@ -117,6 +117,10 @@ def test_a_question_in_two_parts_gets_a_sentence_for_each(assistant: Assistant) 
     assert cited(answer)[0] == "2410.13232"
     assert not answer.text.startswith(message(assistant.settings.prompts_dir, "zh", "multi_lead"))
     assert "Mind2Web" in answer.text and "模拟其行动的结果" in answer.text
+    # Its sources are the papers it quotes, numbered without a gap (WebRL, selected but not
+    # quoted, used to sit between them as an uncited [2]).
+    assert sorted(set(find_markers(answer.text))) == list(range(1, len(answer.sources) + 1))
+    assert [c.paper_id for c in answer.citations] == [s.paper_id for s in answer.sources]
 
 
 def test_which_papers_answer_cites_several(assistant: Assistant) -> None:
