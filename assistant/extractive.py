@@ -186,12 +186,8 @@ def extractive_answer(
         body.append(f"{sentence} [{marker[i]}]")
     # The lead names the papers quoted: asked "哪篇论文…?", the paper is the answer, and the
     # sentences rarely say their paper's name.
-    if lang == "en":
-        names = "; ".join(f"{sources[i].title} [{marker[i]}]" for i in quoted)
-        lead = f"{message(prompts_dir, lang, 'extractive_lead')} {names}"
-    else:
-        names = "；".join(
-            f"{sources[i].title_zh or sources[i].title} [{marker[i]}]" for i in quoted
-        )
-        lead = f"{message(prompts_dir, lang, 'extractive_lead')}{names}"
+    en = lang == "en"
+    titles = [sources[i].title if en else (sources[i].title_zh or sources[i].title) for i in quoted]
+    names = ("; " if en else "；").join(f"{t} [{n}]" for n, t in enumerate(titles, 1))
+    lead = message(prompts_dir, lang, "extractive_lead") + (" " if en else "") + names
     return lead + "\n\n" + "\n".join(body), [sources[i] for i in quoted]

@@ -153,7 +153,7 @@ def unstated_measures(
 # Fewer unknown words than this leave it to the gate: one English word ("hallucination") is
 # often in the digests only in Chinese (幻觉), and e5 finds it there.
 UNKNOWN_MIN_TERMS = 3
-_NUMBER = re.compile(r"[\d.,%]+")
+_NUMBER_TERM = re.compile(r"[\d.,%]+")  # a term that is a number: 804, 3.5, 40%
 
 
 def unknown_terms(
@@ -171,7 +171,7 @@ def unknown_terms(
     sources spell another way ("Qwen2VL" for Qwen2-VL) is known."""
     terms = content_terms(question)
     # A number reads the same in both languages: one unknown number is enough ("123456").
-    numbers_only = all(_NUMBER.fullmatch(t) for t in terms)
+    numbers_only = all(_NUMBER_TERM.fullmatch(t) for t in terms)
     if (len(terms) < UNKNOWN_MIN_TERMS and not numbers_only) or any(t in doc_freq for t in terms):
         return []
     names = [t for t in terms if _is_name(t)]
