@@ -23,7 +23,7 @@ ARXIV_ID = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
 
 # ASCII terms that name something: contain a digit, or join parts with - . & (GPT-4o, W8A8-FP,
 # J&F, Claude-3.5-Sonnet, 2410.14059), or mix case (OmniParser, HtmlRAG).
-IDENTIFIER = re.compile(r"[A-Za-z0-9]*(?:\d|[-.&][A-Za-z0-9])[A-Za-z0-9&.\-]*|[A-Z]+[a-z]+[A-Z]\w*")
+IDENTIFIER = re.compile(r"[A-Za-z0-9]*(?:\d|[-.&][A-Za-z0-9])[A-Za-z0-9&.\-]*|[A-Z]+[a-z]+[A-Z][A-Za-z0-9]*")
 
 
 # The short name a title starts with: "MagicTailor: Component-…", "LOGO -- Long cOntext…".

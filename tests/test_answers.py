@@ -356,6 +356,24 @@ def test_a_name_spelled_another_way_than_in_the_digest_is_known(
     assert paper in [c.paper_id for c in answer.citations]
 
 
+@pytest.mark.parametrize(
+    ("question", "paper"),
+    [
+        ("MagicTailor是什么？", "2410.13370"),
+        ("SAM2Long的主要结果是什么？", "2410.16268"),
+        ("PyramidDrop解决了什么问题？", "2410.17247"),
+    ],
+)
+def test_a_name_written_against_chinese_is_still_the_name(
+    assistant: Assistant, question: str, paper: str
+) -> None:
+    """No space between a Latin name and the Chinese after it, as many people type: the name
+    is "MagicTailor", not "MagicTailor是什么" (which no digest mentions)."""
+    answer = assistant.ask(question)
+    assert not answer.refused and not answer.notices
+    assert [c.paper_id for c in answer.citations] == [paper]
+
+
 @pytest.mark.parametrize("question", ["hallucination", "幻觉", "PUMA", "RLHF", "2410.13861", "804"])
 def test_a_one_word_question_is_still_answered(assistant: Assistant, question: str) -> None:
     answer = assistant.ask(question)
