@@ -14,10 +14,10 @@ _ANAPHORA = re.compile(
     r"\b(it|its|it's|they|them|their|this|that|these|those|the paper|the method|the model"
     r"|the authors|same|above|previous|former|latter)\b"
     r"|它|它们|其|该|这篇|这个|这些|那篇|那个|上述|上面|前者|后者|此",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
 _FOLLOW_UP_START = re.compile(
-    r"^\s*(?:and\b|what about\b|how about\b|also\b|那么|那|还有|另外|以及)", re.I
+    r"^\s*(?:and\b|what about\b|how about\b|also\b|那么|那|还有|另外|以及)", re.I | re.ASCII
 )
 
 

@@ -47,7 +47,7 @@ _URL = re.compile(r"https?://\S+|\S*github\.(?:com|io)\S*", re.I)
 _ASKS_LINK = re.compile(
     r"\b(?:code|github|repo(?:sitory)?|links?|urls?|website|homepage|download"
     r"|open[- ]source[ds]?)\b|开源|代码|链接|地址|仓库|主页|网址|下载",
-    re.I,
+    re.I | re.ASCII,
 )
 
 

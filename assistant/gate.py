@@ -137,7 +137,9 @@ def unstated_measures(
     hardware."""
     asked = asked_measures(question)
     # "What learning rate…" asks for a number without "how many"; "whatever" does not.
-    wants_value = asks_for_quantity(question) or re.search(r"\bwhat\b", question, re.IGNORECASE)
+    wants_value = asks_for_quantity(question) or re.search(
+        r"\bwhat\b", question, re.IGNORECASE | re.ASCII
+    )
     if not sources or not asked or not wants_value:
         return []
     parts: list[str] = []

@@ -23,7 +23,9 @@ ARXIV_ID = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
 
 # ASCII terms that name something: contain a digit, or join parts with - . & (GPT-4o, W8A8-FP,
 # J&F, Claude-3.5-Sonnet, 2410.14059), or mix case (OmniParser, HtmlRAG).
-IDENTIFIER = re.compile(r"[A-Za-z0-9]*(?:\d|[-.&][A-Za-z0-9])[A-Za-z0-9&.\-]*|[A-Z]+[a-z]+[A-Z][A-Za-z0-9]*")
+IDENTIFIER = re.compile(
+    r"[A-Za-z0-9]*(?:\d|[-.&][A-Za-z0-9])[A-Za-z0-9&.\-]*|[A-Z]+[a-z]+[A-Z][A-Za-z0-9]*"
+)
 
 
 # The short name a title starts with: "MagicTailor: Component-…", "LOGO -- Long cOntext…".
@@ -68,7 +70,7 @@ def question_names_title(title: str, question: str) -> bool:
     return bool(pattern and pattern.search(question))
 
 
-_DISJUNCTION = re.compile(r"\bor\b|或|还是", re.IGNORECASE)
+_DISJUNCTION = re.compile(r"\bor\b|或|还是", re.IGNORECASE | re.ASCII)
 
 
 # An acronym in capitals (WMA, RLHF, VQA) names something as exactly as GPT-4o does, but has

@@ -139,31 +139,33 @@ def asks_for_quantity(question: str) -> bool:
 # answer would quote some other figure. (asked-for pattern, stated-in-a-digest pattern)
 MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "gpu": (
-        re.compile(r"\bGPUs?\b|显卡|\bhardware\b|硬件", re.IGNORECASE),
-        re.compile(r"GPU|显卡|[AHV]\d00|TPU", re.IGNORECASE),
+        re.compile(r"\bGPUs?\b|显卡|\bhardware\b|硬件", re.IGNORECASE | re.ASCII),
+        re.compile(r"GPU|显卡|[AHV]\d00|TPU", re.IGNORECASE | re.ASCII),
     ),
     "parameters": (
-        re.compile(r"\bparam(?:eter)?s\b|参数量|多少(?:个)?参数", re.IGNORECASE),
+        re.compile(r"\bparam(?:eter)?s\b|参数量|多少(?:个)?参数", re.IGNORECASE | re.ASCII),
         # Not 超参数 / hyperparameters: tuning them says nothing about a model's size.
-        re.compile(r"(?<!超)参数|(?<!hyper)param|\d\s*[BMT]\b|亿", re.IGNORECASE),
+        re.compile(r"(?<!超)参数|(?<!hyper)param|\d\s*[BMT]\b|亿", re.IGNORECASE | re.ASCII),
     ),
     "time": (
         re.compile(
             r"\b(?:seconds|minutes|hours|days)\b|多少(?:秒|分钟|小时|天)|多久|多长时间",
-            re.IGNORECASE,
+            re.IGNORECASE | re.ASCII,
         ),
         re.compile(
             r"秒|分钟|小时|天|周|seconds?|minutes?|hours?|days?|weeks?|\d\s*(?:ms|s|h)\b",
-            re.IGNORECASE,
+            re.IGNORECASE | re.ASCII,
         ),
     ),
     "cost": (
-        re.compile(r"\bcost\b|\bdollars?\b|\bUSD\b|多少钱|成本|费用|美元", re.IGNORECASE),
-        re.compile(r"\$|美元|dollar|USD|成本|费用|\bcost", re.IGNORECASE),
+        re.compile(
+            r"\bcost\b|\bdollars?\b|\bUSD\b|多少钱|成本|费用|美元", re.IGNORECASE | re.ASCII
+        ),
+        re.compile(r"\$|美元|dollar|USD|成本|费用|\bcost", re.IGNORECASE | re.ASCII),
     ),
     "learning_rate": (
-        re.compile(r"learning rate|学习率", re.IGNORECASE),
-        re.compile(r"learning rate|学习率", re.IGNORECASE),
+        re.compile(r"learning rate|学习率", re.IGNORECASE | re.ASCII),
+        re.compile(r"learning rate|学习率", re.IGNORECASE | re.ASCII),
     ),
 }
 

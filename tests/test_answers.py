@@ -374,6 +374,20 @@ def test_a_name_written_against_chinese_is_still_the_name(
     assert [c.paper_id for c in answer.citations] == [paper]
 
 
+@pytest.mark.parametrize(
+    "spaced",
+    ["SAM2Long 用了多少 GPU 训练?", "OpenCoder 有多少 params?", "Pangea 训练用了多少 hours?"],
+)
+def test_an_english_word_written_against_chinese_is_still_read(
+    assistant: Assistant, spaced: str
+) -> None:
+    """ "多少GPU" asks for GPUs as "多少 GPU" does: a pattern's word boundary between Chinese and
+    Latin letters must hold (Python's \\b sees none: both are word characters to it)."""
+    a, b = assistant.ask(spaced), assistant.ask(spaced.replace(" ", ""))
+    assert a.refused and a.notices  # the digests state no such measure
+    assert (b.refused, b.notices) == (a.refused, a.notices)
+
+
 @pytest.mark.parametrize("question", ["hallucination", "幻觉", "PUMA", "RLHF", "2410.13861", "804"])
 def test_a_one_word_question_is_still_answered(assistant: Assistant, question: str) -> None:
     answer = assistant.ask(question)
