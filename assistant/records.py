@@ -109,7 +109,11 @@ class Answer(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list, description="sources[n-1] is [n]")
     refused: bool = False
-    mode: Literal["llm", "extractive"] = "extractive"
+    mode: Literal["llm", "extractive", "index"] = Field(
+        "extractive",
+        description="How the text was made: generated, quoted from the digests, or read from "
+        "the index's records (the list of papers; the month an arXiv id was posted)",
+    )
     language: Literal["zh", "en"] = "en"
     notices: list[str] = Field(default_factory=list, description="Fallbacks, cuts, repairs")
     support: float | None = Field(None, description="Refusal-gate support probability")

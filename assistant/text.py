@@ -175,6 +175,80 @@ def asked_measures(question: str) -> list[str]:
     return [m for m, (ask, _) in MEASURES.items() if ask.search(question)]
 
 
+# What a question may ask about a paper beyond its content, that digests seldom state; asked
+# without a number, unlike MEASURES. (question pattern, pattern of a digest stating it).
+# "What do the authors of PUMA propose?" asks about the content: only asking *who* counts.
+PAPER_FACTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "authors": (
+        re.compile(
+            r"\bwho\b[^?？]*\b(?:wrote|writes?|authored|authors?|behind|made|developed|created"
+            r"|built|published|released)\b"
+            # "Authors of PUMA?", but not "the authors of LOGO say what about …?"
+            r"|^\W*(?:the\s+)?authors?\s+(?:of|for|list)\b(?![^?？]*\b(?:say|says|said|propose"
+            r"|proposed|find|found|claim|think|use|used|do|does|did|argue|show|report)\b)"
+            r"|\b(?:list|name|give|show|tell)\b[^?？]{0,24}\bauthors?\b(?![^?？]*\b(?:propose"
+            r"|say|claim|find|use)\b)"
+            r"|\b(?:which|what)\s+(?:institutions?|universit(?:y|ies)|organi[sz]ations?|labs?"
+            r"|laborator(?:y|ies)|compan(?:y|ies)|teams?|research\s+groups?|affiliations?)\b"
+            r"|\b(?:researchers|people|team)\s+behind\b"
+            r"|\bauthors?'?s?\s+(?:affiliations?|institutions?|names?)\b"
+            r"|作者(?:是|都是|有|都有|包括)?(?:谁|哪些人|哪几位|哪位|哪些)"
+            r"|(?:是)?谁(?:写|撰写|提出|发表|做|开发|发布)的|(?:哪些|哪几位|哪位)作者|有谁"
+            r"|(?:哪个|哪家|哪些|什么)(?:研究)?(?:团队|机构|单位|实验室|公司|大学|学校|组织|课题组)"
+            r"|作者(?:来自|属于|是)?(?:哪|什么)(?:个|家|所)?(?:机构|单位|大学|学校|团队|公司|实验室|国家)"
+            r"|作者(?:名单|列表|信息|单位|机构|姓名|名字)",
+            re.IGNORECASE | re.ASCII,
+        ),
+        re.compile(
+            r"\bauthors?\b|et al|作者|团队|实验室|大学|研究院|University|Institute|\bLab\b",
+            re.I | re.ASCII,
+        ),
+    ),
+    "venue": (
+        re.compile(
+            r"\b(?:which|what)\s+(?:conference|journal|venue|workshop)\b"
+            r"|\b(?:published|accepted|appear(?:ed|s)?|presented)\s+(?:at|in)\s+(?:which|what)\b"
+            r"|(?:发表|收录|录用|接收)(?:在|于)?(?:哪个|哪|什么)(?:个)?(?:会议|期刊|会|刊)"
+            r"|(?:哪个|什么)(?:会议|期刊)",
+            re.IGNORECASE | re.ASCII,
+        ),
+        re.compile(
+            r"\b(?:NeurIPS|ICML|ICLR|CVPR|ICCV|ECCV|ACL|EMNLP|NAACL|AAAI|IJCAI|KDD|SIGIR"
+            r"|conference|journal|workshop)\b|会议|期刊",
+            re.IGNORECASE | re.ASCII,
+        ),
+    ),
+}
+
+
+# "When was WebRL published?": the arXiv id says the month (YYMM.NNNNN), the digests nothing.
+_ASKS_DATE = re.compile(
+    r"\bwhen\s+(?:was|were|did|is|has|had)\b[^?？]*\b(?:published|released|posted|submitted"
+    r"|come\s+out|came\s+out|appear(?:ed)?|uploaded|put\s+(?:out|online)|announced|out|written"
+    r"|publish|release|post|submit)\b"
+    r"|\b(?:publication|release|submission|posting|arxiv)\s+(?:date|year|month|time)\b"
+    r"|\b(?:date|year|month)\s+of\s+(?:publication|release|submission)\b"
+    r"|\b(?:what|which)\s+(?:year|month|date)\b[^?？]*\b(?:published|released|posted|submitted"
+    r"|out|appear(?:ed)?|come|came|publish|release)\b"
+    r"|\bhow\s+(?:old|recent|new)\s+is\b"
+    r"|(?:什么时候|何时|哪年|哪一年|哪个月|几月|几月份|哪天|什么时间|啥时候|何年|哪个时间)[^？?，,。]{0,12}"
+    r"(?:发表|发布|提交|上线|出来|公开|挂|放出|推出|问世|上传|出的|发的)"
+    r"|(?:发表|发布|提交|上传|公开)(?:于|在)?(?:什么时候|何时|哪年|哪一年|哪个月|几月|什么时间)"
+    r"|(?:发表|发布|提交|上传|公开)(?:的)?(?:时间|日期|年份|月份)",
+    re.IGNORECASE | re.ASCII,
+)
+
+
+def asks_for_date(question: str) -> bool:
+    """The question asks when a paper was published."""
+    return bool(_ASKS_DATE.search(question))
+
+
+def asked_paper_facts(question: str) -> list[str]:
+    """The facts (keys of PAPER_FACTS) a question asks for."""
+    return [f for f, (ask, _) in PAPER_FACTS.items() if ask.search(question)]
+
+
 # Several papers, not several things of one paper: "WMA 在哪些基准上做了实验?" asks for the
 # benchmarks of one paper, as "which benchmarks did WMA use?" does.
 _MULTI = re.compile(

@@ -1,0 +1,237 @@
+"""Questions the index answers rather than the digests' text: which papers it holds ("What
+papers do you have?", "一共有多少篇论文?") and when a paper was posted ("When was WebRL
+published?": its arXiv id says the month; no digest does).
+
+No digest says which papers the index holds, and the gate rightly refuses such questions, so
+they are recognised before retrieval and answered from the index: the number of papers and
+their titles, each cited like any other source.
+
+Recognising them: people ask for the list in more ways than any word list holds ("hi! first
+time here, what can I ask you about?"), and a topic question looks much the same ("list the
+papers about video"). A word rule alone caught 27 of 60 fresh phrasings; so a question that
+names the collection and no number or name is judged by a logistic model over its e5 vector,
+fitted on labelled phrasings by eval/fit_catalog.py (catalog_intent.json). The word rule
+stays as a sure yes, and as the whole test when the embeddings are not the bundled model the
+weights were fitted for."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .prompt import message
+from .records import Source
+from .retrieve import ARXIV_ID
+
+# At most this many titles in one answer; past it the answer names the newest by arXiv id
+# and says how many more there are (the chat's paper list shows them all).
+CATALOG_LIMIT = 50
+
+# A question asks for the collection when it names the collection and every other word is
+# one of how people ask for a list or a count (greetings and thanks included), never a topic:
+# a word outside these lists ("about", "video", 关于, 扩散) makes it a question about a topic,
+# which retrieval answers ("Which papers study GUI agents?", "列出所有关于扩散模型的论文").
+_EN_COLLECTION = frozenset(
+    "papers paper articles article digests digest documents document titles title corpus "
+    "index database library collection catalog catalogue kb".split()
+)
+_EN_FILLER = frozenset(
+    """
+    a an the of in on at to for from with and or all every each any whole entire full complete
+    list lists listing show display print give get got tell name names see view browse
+    enumerate overview summary everything ask query search find look read
+    me us i my you your u ur we our it its this these those that there here s re ve d ll
+    what which how many much number count total overall altogether so far currently now
+    right today are is was were be been do does did have has had can could would will should
+    may might please pls plz kindly just only available covered cover covers include included
+    includes contain contains containing stored indexed loaded ingested know known about
+    summarised summarized summaries exist exists want like need hi hey hello thanks thank
+    ok okay then again good morning afternoon evening new before first anything fine very
+    lot advance cheers hold holds held given trained been seen learned learnt own research
+    big size large data dataset set r im m answer answers question questions
+    """.split()
+)
+# Multi-word names of the collection, read as one word before tokenizing.
+_EN_PHRASES = re.compile(r"knowledge\s*base|table\s+of\s+contents|data\s*base", re.IGNORECASE)
+
+# Chinese is matched on characters, not jieba's words, so the segmentation of "一共收录了"
+# or "篇文章" cannot decide it: the collection words and these phrases are removed (longest
+# first), and what is left must be particles.
+_ZH_COLLECTION = (
+    "论文 文章 文献 摘要 目录 清单 列表 名单 标题 知识库 数据库 资料库 文献库 索引 库".split()
+)
+_ZH_FILLER = sorted(
+    """
+    哪些 那些 哪几篇 多少 几篇 一共 总共 总计 所有 全部 整个 完整 列出 列一下 列出来 显示 展示 告诉
+    收录 包含 包括 涵盖 覆盖 涉及 索引 目前 现在 当前 已经 可以 能够 能不能 可不可以 查询 查看 看看
+    请问 麻烦 谢谢 感谢 你好 您好 这里 那里 我们 你们 一下 什么 名字 名称 提问 问问 发给 给我 帮我
+    整理 读过 学过 看过 存了 有没有 都有 手上 手里 掌握 知道 回答 问题 关于 概览 概况 合集 集合 英文
+    中文 一遍 一份 一个 说一下 说说 非常 这边 那边 数据 资料
+    """.split(),
+    key=len,
+    reverse=True,
+)
+_ZH_PARTICLES = frozenset(
+    "把了的吗呢啊呀吧么嘛哦哈啦都有共几篇个我你您们这那里中收发给列出来看查问全所已可以能请是些哪啥多少下"
+    "叫说遍份边上过先让要想"
+)
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+
+
+def _zh_only_filler(run: str) -> tuple[bool, bool]:
+    """(names the collection, nothing but collection words, filler and particles)."""
+    named = any(w in run for w in _ZH_COLLECTION)
+    for w in (*sorted(_ZH_COLLECTION, key=len, reverse=True), *_ZH_FILLER):
+        run = run.replace(w, " ")
+    return named, all(c in _ZH_PARTICLES for c in run.replace(" ", ""))
+
+
+INTENT_FILE = Path(__file__).with_name("catalog_intent.json")
+# "篇" counts papers ("总共几篇?"); "everything you cover" / 全部内容 asks for all of it.
+_COUNT_CUE = re.compile(r"篇|全部内容|所有内容|\beverything\b", re.IGNORECASE | re.ASCII)
+# A name narrows the question to a paper or model (OpenCoder, PyramidDrop, NaturalBench);
+# arXiv is where every paper is.
+_NAME = re.compile(r"\b(?!arXiv\b)[A-Za-z]*[a-z][A-Z][A-Za-z]*\b", re.ASCII)
+
+
+# A topic introduced outright: "papers on climate change", "all papers by Meta", "关于扩散的";
+# and "哪篇" / "which paper" ask for one paper. A word that only asks ("what can I ask you
+# about?", "questions about which papers") introduces nothing.
+_ASKING = (
+    r"(?:[\s,.!?，。？！]|$|(?:it|them|you|your|here|this|that|which|what|all|every"
+    r"|the\s+(?:papers|digests|index|collection|library|database))\b)"
+)
+_TOPIC = re.compile(
+    r"\b(?:about|on|regarding|concerning|by|related\s+to|relating\s+to|involving|using"
+    rf"|that\s+(?:use|study|discuss|propose|cover|mention))\s+(?!{_ASKING})\w"
+    r"|\bwhich\s+(?:paper|one)\b(?!s)"
+    r"|(?:关于|有关|相关|讲|研究|提到|提及|用到|使用|采用|提出|讨论|针对|聚焦|面向|基于)(?!哪|所有|全部|你|这些)"
+    r"|领域|方向|方面"
+    r"|哪篇|哪一篇",
+    re.IGNORECASE,
+)
+
+
+def names_collection(question: str) -> bool:
+    """The question speaks of papers or the collection, and of no number, name or topic."""
+    if re.search(r"\d", question) or _NAME.search(question) or _TOPIC.search(question):
+        return False  # 2024, 2410.14059, 7B, OpenCoder: a date, paper, size or name narrows it
+    words = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
+    return bool(
+        words & _EN_COLLECTION
+        or any(w in question for w in _ZH_COLLECTION)
+        or _COUNT_CUE.search(question)
+    )
+
+
+def plainly_catalog(question: str) -> bool:
+    """The word rule: the question names the collection, and every other word is a way of
+    asking for a list or a count."""
+    if ARXIV_ID.search(question) or re.search(r"\d", question):
+        return False
+    named = False
+    for run in _CJK_RUN.findall(question):
+        has, only = _zh_only_filler(run)
+        if not only:
+            return False
+        named = named or has
+    ascii_text = _EN_PHRASES.sub(" database ", _CJK_RUN.sub(" ", question))
+    words = [w.lower() for w in re.findall(r"[A-Za-z]+", ascii_text)]
+    if any(w not in _EN_COLLECTION and w not in _EN_FILLER for w in words):
+        return False
+    return named or any(w in _EN_COLLECTION for w in words)
+
+
+class CatalogIntent:
+    """P(the question asks for the whole collection) from its e5 query vector."""
+
+    def __init__(self, weights: np.ndarray, bias: float, model: str) -> None:
+        self.w, self.b, self.model = weights, bias, model
+
+    @classmethod
+    def load(cls, path: Path = INTENT_FILE) -> CatalogIntent | None:
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text())
+        return cls(np.asarray(data["weights"], dtype=np.float32), data["bias"], data["model"])
+
+    def probability(self, vec: np.ndarray) -> float:
+        return float(1.0 / (1.0 + np.exp(-(float(vec @ self.w) + self.b))))
+
+
+def asks_for_catalog(
+    question: str,
+    intent: CatalogIntent | None = None,
+    embed_query: Callable[[str], np.ndarray] | None = None,
+) -> bool:
+    """True when the question asks which (or how many) papers the collection holds, and
+    nothing narrower: no topic, number or name. `intent` and `embed_query` (the model the
+    intent was fitted on) decide what the word rule cannot."""
+    if not names_collection(question):
+        return False
+    if plainly_catalog(question):
+        return True
+    if intent is None or embed_query is None:
+        return False
+    return intent.probability(embed_query(question)) >= 0.5
+
+
+def catalog_answer(
+    papers: Sequence[Source], total: int, lang: str, prompts_dir: Path
+) -> tuple[str, list[Source]]:
+    """The answer text (a lead line, then one title per line with its marker) and the sources
+    it cites, numbered in order. `papers` are those to list (at most CATALOG_LIMIT), `total`
+    how many the index holds."""
+    shown = list(papers)[:CATALOG_LIMIT]
+    key = "catalog_lead" if len(shown) == total else "catalog_lead_some"
+    plural = "" if total == 1 else "s"
+    lines = [message(prompts_dir, lang, key, n=f"{total:,}", shown=len(shown), s=plural)]
+    for i, src in enumerate(shown, 1):
+        title = (src.title_zh or src.title) if lang == "zh" else (src.title or src.title_zh)
+        lines.append(f"- {title} [{i}]")
+    return "\n".join(lines), shown
+
+
+_MONTHS_EN = (
+    "January February March April May June July August September October November December"
+).split()
+_NEW_ID = re.compile(r"(\d{2})(\d{2})\.\d{4,5}")
+
+
+def posted_month(paper_id: str) -> tuple[int, int] | None:
+    """(year, month) an arXiv id of the YYMM.NNNNN form was first posted, else None."""
+    m = _NEW_ID.fullmatch(paper_id)
+    if m is None or not 1 <= int(m.group(2)) <= 12:
+        return None
+    return 2000 + int(m.group(1)), int(m.group(2))
+
+
+def date_answer(
+    papers: Sequence[Source], lang: str, prompts_dir: Path
+) -> tuple[str, list[Source]] | None:
+    """When each paper was first posted, from its arXiv id: one line each, cited, then a note
+    that the digests give no exact date. None when no id carries a month."""
+    dated = [(src, ym) for src in papers if (ym := posted_month(src.paper_id)) is not None]
+    if not dated:
+        return None
+    lines = []
+    for i, (src, (year, month)) in enumerate(dated, 1):
+        title = (src.title_zh or src.title) if lang == "zh" else (src.title or src.title_zh)
+        when = f"{year} 年 {month} 月" if lang == "zh" else f"{_MONTHS_EN[month - 1]} {year}"
+        lines.append(
+            message(prompts_dir, lang, "posted", title=title, n=i, when=when, id=src.paper_id)
+        )
+    lines.append(message(prompts_dir, lang, "posted_note"))
+    return "\n".join(lines), [src for src, _ in dated]
+
+
+def newest_first(paper_ids: Sequence[str]) -> list[str]:
+    """Paper ids by arXiv id, newest first (YYMM.NNNNN sorts by date; others keep their order
+    after them)."""
+    dated = [p for p in paper_ids if re.fullmatch(r"\d{4}\.\d{4,5}", p)]
+    other = [p for p in paper_ids if p not in set(dated)]
+    return sorted(dated, key=lambda p: (p[:4], int(p[5:])), reverse=True) + other

@@ -1,0 +1,184 @@
+"""Questions the index answers rather than the digests' text: which papers it holds, when a
+paper was posted; and who wrote a paper, which no digest says."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import REPO
+
+from assistant import Assistant
+from assistant.collection import (
+    CATALOG_LIMIT,
+    CatalogIntent,
+    asks_for_catalog,
+    catalog_answer,
+    newest_first,
+    plainly_catalog,
+    posted_month,
+)
+from assistant.prompt import message
+from assistant.records import Source
+from assistant.text import asked_paper_facts, asks_for_date
+
+PROMPTS = REPO / "prompts"
+
+
+# --- which papers the index holds -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [("What papers do you have?", "en"), ("一共有多少篇论文?", "zh")],
+)
+def test_the_collection_question_lists_every_indexed_paper_once(
+    assistant: Assistant, question: str, lang: str
+) -> None:
+    papers = {p["paper_id"]: p for p in assistant.papers()}
+    ans = assistant.ask(question)
+    assert not ans.refused and ans.mode == "index" and ans.language == lang
+    cited = [c.paper_id for c in ans.citations]
+    assert sorted(cited) == sorted(papers)  # every paper, none twice
+    assert [c.marker for c in ans.citations] == list(range(1, len(papers) + 1))
+    lead = message(PROMPTS, lang, "catalog_lead", n=len(papers), s="s")
+    assert ans.text.splitlines()[0] == lead
+    for c in ans.citations:  # each line names its paper, in the question's language
+        p = papers[c.paper_id]
+        title = p["title_zh"] or p["title"] if lang == "zh" else p["title"]
+        assert f"- {title} [{c.marker}]" in ans.text
+
+
+def test_the_list_follows_the_digests_order(assistant: Assistant) -> None:
+    ans = assistant.ask("List all the papers.")
+    assert [c.paper_id for c in ans.citations] == [p["paper_id"] for p in assistant.papers()]
+
+
+def test_a_topic_question_is_not_answered_with_the_list(assistant: Assistant) -> None:
+    for question in ("List the papers about video generation.", "有哪些论文研究 GUI 智能体?"):
+        ans = assistant.ask(question)
+        assert ans.mode == "extractive" and 0 < len(ans.citations) < 10, question
+
+
+def test_mid_chat_the_collection_question_is_not_a_follow_up(assistant: Assistant) -> None:
+    history = [
+        {"role": "user", "content": "What is PUMA?"},
+        {"role": "assistant", "content": "PUMA … [1]", "paper_ids": ["2410.13861"]},
+    ]
+    ans = assistant.ask("which papers do you have?", history=history)
+    assert ans.mode == "index" and len(ans.citations) == 34
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("List all the papers.", True),
+        ("有哪些论文?", True),
+        ("论文列表", True),
+        ("show me every paper", True),
+        ("Which papers study GUI agents?", False),  # a topic
+        ("列出所有关于扩散模型的论文", False),
+        ("Which papers were published in 2023?", False),  # a number narrows it
+        ("What papers cite OpenCoder?", False),  # a name narrows it
+        ("what should I cook tonight?", False),  # nothing about papers
+    ],
+)
+def test_the_word_rule(question: str, expected: bool) -> None:
+    assert asks_for_catalog(question) is expected  # no model given: the word rule alone
+
+
+def test_the_fitted_model_recognises_what_the_word_rule_cannot(assistant: Assistant) -> None:
+    intent = CatalogIntent.load()
+    assert intent is not None and intent.model == assistant.index.embed.model_name
+    embed = assistant.index.embed
+
+    def vec(text: str):  # type: ignore[no-untyped-def]
+        return embed.embed_queries([text])[0]
+
+    chatty = "hi! first time here, what can I ask you about? which papers do you have"
+    assert not plainly_catalog(chatty)
+    assert asks_for_catalog(chatty, intent, vec)
+    for topic in ("What papers do you have on climate change?", "all papers by Meta"):
+        assert not asks_for_catalog(topic, intent, vec), topic
+
+
+def source(pid: str) -> Source:
+    return Source(paper_id=pid, title=f"T{pid}", title_zh=f"中{pid}", url="", text="", score=1)
+
+
+def test_past_the_limit_the_newest_papers_are_listed_and_the_total_said() -> None:
+    ids = [f"24{m:02d}.{n:05d}" for m in (1, 12, 3) for n in range(30)]
+    order = newest_first(ids)
+    assert order[0] == "2412.00029" and order[-1] == "2401.00000"
+    text, shown = catalog_answer([source(p) for p in order], len(ids), "en", PROMPTS)
+    assert len(shown) == CATALOG_LIMIT
+    assert text.splitlines()[0] == message(
+        PROMPTS, "en", "catalog_lead_some", n=len(ids), shown=CATALOG_LIMIT
+    )
+    assert f"- T{order[CATALOG_LIMIT - 1]} [{CATALOG_LIMIT}]" in text
+    assert f"T{order[CATALOG_LIMIT]}" not in text
+
+
+def test_one_paper_is_not_papers() -> None:
+    text, _ = catalog_answer([source("2410.00001")], 1, "en", PROMPTS)
+    assert text.splitlines()[0] == "The digests cover 1 paper:"
+
+
+# --- when a paper was posted ------------------------------------------------------------------
+
+
+def test_when_a_paper_was_published_comes_from_its_arxiv_id(assistant: Assistant) -> None:
+    ans = assistant.ask("When was WebRL published?")
+    assert ans.mode == "index" and not ans.refused
+    assert [c.paper_id for c in ans.citations] == ["2411.02337"]
+    assert "November 2024" in ans.text and "2411.02337" in ans.text
+    zh = assistant.ask("PUMA 哪一年发布的?")
+    assert [c.paper_id for c in zh.citations] == ["2410.13861"]
+    assert "2024 年 10 月" in zh.text
+
+
+def test_each_named_paper_gets_its_month(assistant: Assistant) -> None:
+    ans = assistant.ask("When were PUMA and OpenCoder released?")
+    assert [c.paper_id for c in ans.citations] == ["2410.13861", "2411.04905"]
+    assert "October 2024" in ans.text and "November 2024" in ans.text
+
+
+def test_other_questions_about_time_are_answered_from_the_digest(assistant: Assistant) -> None:
+    ans = assistant.ask("How long did LOGO take to train?")
+    assert ans.mode == "extractive" and "16 小时" in ans.text
+    assert not asks_for_date("When does SAM2Long fail?")
+    assert not asks_for_date("SAM2Long 什么时候会分割失败?")
+
+
+@pytest.mark.parametrize(
+    ("paper_id", "expected"),
+    [
+        ("2411.02337", (2024, 11)),
+        ("0704.0001", (2007, 4)),
+        ("cs/0501001", None),
+        ("2413.00001", None),
+    ],
+)
+def test_posted_month(paper_id: str, expected: tuple[int, int] | None) -> None:
+    assert posted_month(paper_id) == expected
+
+
+# --- who wrote it -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"), [("Who are the authors of PUMA?", "en"), ("PUMA 的作者是谁?", "zh")]
+)
+def test_who_wrote_a_paper_is_refused_saying_the_digests_name_no_author(
+    assistant: Assistant, question: str, lang: str
+) -> None:
+    ans = assistant.ask(question)
+    assert ans.refused
+    authors = message(PROMPTS, lang, "measure_authors")
+    assert message(PROMPTS, lang, "unstated", measures=authors) in ans.notices
+    assert ans.sources and ans.sources[0].paper_id == "2410.13861"  # where to look instead
+
+
+def test_what_the_authors_propose_is_a_question_about_the_content(assistant: Assistant) -> None:
+    assert asked_paper_facts("What do the authors of PUMA propose?") == []
+    assert asked_paper_facts("作者在 SAM2Long 中提出了什么方法?") == []
+    ans = assistant.ask("What do the authors of PUMA propose?")
+    assert not ans.refused and ans.citations[0].paper_id == "2410.13861"
