@@ -3,8 +3,10 @@ paper was posted; and who wrote a paper, which no digest says."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from conftest import REPO
+from conftest import REPO, write_digest
 
 from assistant import Assistant
 from assistant.collection import (
@@ -182,3 +184,22 @@ def test_what_the_authors_propose_is_a_question_about_the_content(assistant: Ass
     assert asked_paper_facts("作者在 SAM2Long 中提出了什么方法?") == []
     ans = assistant.ask("What do the authors of PUMA propose?")
     assert not ans.refused and ans.citations[0].paper_id == "2410.13861"
+
+
+def test_a_large_collection_lists_its_newest_papers_and_says_how_many(tmp_path: Path) -> None:
+    n = CATALOG_LIMIT + 5
+    entries = [
+        (f"24{1 + i % 12:02d}.{10000 + i:05d}", f"Paper number {i}", f"第 {i} 篇论文研究主题 {i}。")
+        for i in range(n)
+    ]
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    write_digest(seeds / "big.md", entries)
+    with Assistant(index_dir=tmp_path / "index", seeds_dir=seeds, llm_enabled=False) as a:
+        a.ingest(progress=False)
+        ans = a.ask("What papers do you have?")
+    assert ans.mode == "index" and len(ans.citations) == CATALOG_LIMIT
+    lead = message(PROMPTS, "en", "catalog_lead_some", n=n, shown=CATALOG_LIMIT)
+    assert ans.text.splitlines()[0] == lead
+    newest = newest_first([pid for pid, _, _ in entries])[:CATALOG_LIMIT]
+    assert [c.paper_id for c in ans.citations] == newest
