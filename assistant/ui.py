@@ -215,9 +215,11 @@ def render_card(
     quotes: list[str] | None = None,
     *,
     compact: bool = False,
+    scored: bool = True,
 ) -> str:
     """A source card: English title, Chinese title, arXiv link, score, the passage used.
-    `compact` (the closest papers of a refusal) keeps the passage folded away entirely."""
+    `compact` (the closest papers of a refusal, the papers of a list) keeps the passage folded
+    away entirely; `scored=False` (a paper read from the index, not retrieved) shows no score."""
     url = _safe_url(source.get("url"))
     title = str(source.get("title") or source.get("paper_id") or "")
     title_zh = str(source.get("title_zh") or "")
@@ -225,7 +227,7 @@ def render_card(
     head = f'<div class="da-card-title">{num}{_link(url, _esc(title), "da-title")}</div>'
     zh = f'<div class="da-zh">{_esc(title_zh)}</div>' if title_zh and title_zh != title else ""
     meta = [_link(url, "arXiv:" + _esc(_arxiv_id(source)), "da-arxiv")]
-    score = _fmt_score(source.get("score"), 3)
+    score = _fmt_score(source.get("score"), 3) if scored else None
     if score is not None:
         meta.append(f'<span title="fused retrieval score (higher is better)">score {score}</span>')
     cosine = _fmt_score(source.get("dense_score"), 2)
@@ -280,7 +282,11 @@ def render_answer(answer: dict[str, Any]) -> str:
         # Cited papers first in marker order; retrieved-but-uncited ones are left out (they
         # did not contribute to the text).
         text = str(answer.get("text") or "")
-        cards = [render_card(sources[n - 1], n, _quotes(text, n)) for n in sorted(links)]
+        listed = answer.get("mode") == "index"  # the list of papers: it cites each by title
+        cards = [
+            render_card(sources[n - 1], n, _quotes(text, n), compact=listed, scored=not listed)
+            for n in sorted(links)
+        ]
         label = "来源" if zh else "Sources"
     if cards:
         parts.append(

@@ -277,6 +277,14 @@ def test_lists_bold_and_paragraphs() -> None:
     assert out.count("<li>") == 2 and out.endswith("<p>结尾</p>")
 
 
+def test_a_list_read_from_the_index_gets_compact_cards_without_scores() -> None:
+    retrieved = render_answer(_answer("- UCFE [1]"))
+    listed = render_answer(_answer("- UCFE [1]", mode="index"))
+    assert "score 0.034" in retrieved and "score" not in listed
+    assert '<span class="da-preview"></span>' in listed  # passage folded away
+    assert "from the index" not in retrieved and "来自索引记录" in listed
+
+
 def test_refusal_and_notice_rendering() -> None:
     out = render_answer(
         _answer(
