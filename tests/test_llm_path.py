@@ -279,3 +279,20 @@ def test_a_bare_follow_up_is_condensed_by_the_llm(llm_index: Path) -> None:
     assert len(server.requests) == 2  # condense, then the answer
     assert answer.retrieval_query == CONDENSED
     assert not answer.refused and [c.paper_id for c in answer.citations] == [UCFE]
+
+
+@pytest.mark.parametrize(
+    ("question", "paper_ids"),
+    [("What papers do you have?", None), ("When was WebRL published?", ["2411.02337"])],
+)
+def test_what_the_index_answers_is_not_sent_to_the_llm(
+    llm_index: Path, question: str, paper_ids: list[str] | None
+) -> None:
+    """The list of papers and a paper's month come from the index: an LLM would only be able
+    to get them wrong (a list cut short, a date guessed), and would spend tokens on it."""
+    with ScriptedOpenAIServer() as server, llm_assistant(llm_index, server) as a:
+        _, answer = run(a, question)
+        every = [p["paper_id"] for p in a.papers()]
+    assert server.requests == []
+    assert answer.mode == "index" and not answer.refused
+    assert [c.paper_id for c in answer.citations] == (paper_ids or every)
