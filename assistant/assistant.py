@@ -5,6 +5,7 @@ parse -> index -> retrieve -> gate -> prompt -> answer (LLM or extractive) -> ci
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import threading
@@ -44,7 +45,7 @@ from .gate import (
 )
 from .ingest import ingest as run_ingest
 from .llm import ChatLLM, LLMError
-from .parse import DigestError
+from .parse import DigestError, digest_files
 from .prompt import NOT_IN_DIGESTS, build_answer_messages, build_condense_prompt, message
 from .records import Answer, IngestReport, Source, Turn
 from .retrieve import HybridRetriever, Retrieval, select_for_answer
@@ -52,6 +53,8 @@ from .sentences import SentenceVectors
 from .settings import Settings, explain, unknown_environment
 from .store import IndexError_, PaperIndex
 from .text import asks_for_date, detect_language
+
+log = logging.getLogger(__name__)
 
 # Settings a single ask/stream call may override (UI settings panel, API callers). Only these:
 # they take effect without rebuilding the index, the embedder or the LLM client.
@@ -182,7 +185,21 @@ class Assistant:
         # no ingest recorded the current state), which grows with the corpus.
         empty = self.index.chunks.count() == 0
         if s.auto_ingest and s.seeds_dir.exists() and (empty or self.index.layout_changed):
-            self.ingest()  # an index from before sentence windows is rewritten once, here
+            # Said even where no progress bar shows (stderr not a terminal: a service's log,
+            # a pipe), so a first question that takes seconds is not taken for a hang.
+            # A seeds folder without digests says nothing here: the one-line error follows.
+            files = digest_files([s.seeds_dir])
+            if files:
+                log.info(
+                    "indexing %d digest file%s in %s into %s (first use; later runs reuse it)",
+                    len(files),
+                    "" if len(files) == 1 else "s",
+                    s.seeds_dir.resolve(),
+                    s.index_dir.resolve(),
+                )
+            report = self.ingest()  # an index from before sentence windows is rewritten once
+            if files:
+                log.info("indexed %s", report.summary())
         # Once the index holds papers, later calls skip the check (a round trip per query).
         self._has_papers = self.index.chunks.count() > 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import warnings
@@ -135,6 +136,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Our warnings are for the user, one line each, like the rest of the CLI's output.
     warnings.formatwarning = lambda message, *_args, **_kw: f"warning: {message}\n"
     args = build_parser().parse_args(argv)
+    # What the package says on its own (first-use indexing), one plain line each on stderr.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    pkg_log = logging.getLogger("assistant")
+    pkg_log.addHandler(handler)
+    pkg_log.setLevel(logging.INFO)
+    pkg_log.propagate = False
     from .assistant import Assistant, AssistantError
 
     overrides = {}

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import REPO, SEEDS
+from conftest import REPO, SEEDS, write_digest
 
 ASSISTANT_BIN = REPO / ".venv" / "bin" / "assistant"
 SOURCE_FIELDS = {"paper_id", "title", "title_zh", "url", "text", "score"}
@@ -205,3 +205,23 @@ def test_ingest_of_a_non_digest_reports_it_and_keeps_the_index(
     assert problem["severity"] == "error" and problem["file"].endswith("todo.md")
     assert "not a digest" in problem["reason"]
     assert "Traceback" not in proc.stderr
+
+
+def test_first_use_indexing_is_announced_when_no_progress_bar_shows(tmp_path: Path) -> None:
+    """stderr is a pipe here, as in a service's log: no progress bar, so two plain lines say
+    what the pause is, and the answer still comes on stdout."""
+    seeds = write_digest(
+        tmp_path / "digest.md",
+        [("2401.00001", "FooBar: A Tiny Test Paper", "FooBar 用 12 个样本做了实验。")],
+    ).parent
+    index = tmp_path / "index"
+    proc = cli(
+        "--index-dir", index, "--seeds-dir", seeds, "ask", "FooBar 用了多少个样本?", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0].startswith("indexing 1 digest file in ") and str(index) in lines[0]
+    assert lines[1].startswith("indexed 1 file: 1 added,")
+    assert "[1]" in proc.stdout
+    again = cli("--index-dir", index, "--seeds-dir", seeds, "ask", "FooBar 是什么?", cwd=tmp_path)
+    assert again.returncode == 0 and again.stderr == ""  # nothing to index the second time
