@@ -48,11 +48,11 @@ from .llm import ChatLLM, LLMError
 from .parse import DigestError, digest_files
 from .prompt import NOT_IN_DIGESTS, build_answer_messages, build_condense_prompt, message
 from .records import Answer, IngestReport, Source, Turn
-from .retrieve import HybridRetriever, Retrieval, select_for_answer
+from .retrieve import ARXIV_ID, HybridRetriever, Retrieval, select_for_answer
 from .sentences import SentenceVectors
 from .settings import Settings, explain, unknown_environment
 from .store import IndexError_, PaperIndex
-from .text import asks_for_date, detect_language
+from .text import asks_for_date, detect_language, wants_several
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,13 @@ log = logging.getLogger(__name__)
 # they take effect without rebuilding the index, the embedder or the LLM client.
 CALL_OVERRIDES = frozenset(
     {"top_k", "answer_language", "llm_enabled", "extractive_sentences", "refusal_threshold"}
+)
+
+# A question that sets a paper beside others ("Compare 2410.13861 with …", "除了 … 还有").
+_COMPARES = re.compile(
+    r"\b(?:compare[sd]?|comparison|versus|vs|differ\w*|similar\w*|like|other|besides|except"
+    r"|than)\b|比较|对比|相比|区别|不同|异同|类似|相似|其他|其它|除了|还有",
+    re.IGNORECASE | re.ASCII,
 )
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -480,6 +487,12 @@ class Assistant:
         """Retrieval, citable sources and the gate's support for one reading of a question."""
         ret = self._retrieve(query)
         chosen = select_for_answer(ret.sources, s, ret.holders)
+        if not wants_several(query) and not _COMPARES.search(query):
+            # "https://arxiv.org/abs/2410.16268 讲了什么?" asks about that paper alone; another
+            # one close on the scores would be quoted as if it were part of the answer. ("Compare
+            # 2410.13861 with the paper on physical laws" asks about one more.)
+            asked = set(ARXIV_ID.findall(query))
+            chosen = [c for c in chosen if c.paper_id in asked] or chosen
         ids = list(dict.fromkeys([x.paper_id for x in ret.sources[:3] + chosen]))
         sentences = self.index.sentence_vectors(ids)
         df, n_docs = self._doc_freq()
@@ -491,6 +504,12 @@ class Assistant:
             # below still refuse a detail the digest lacks.
             support = 1.0
         missing: dict[str, list[str]] = {}
+        if asked_ids := sorted(set(ARXIV_ID.findall(query))):
+            # "2411.99999 讲了什么?" is about a paper the index does not hold: any other paper
+            # quoted for it would be passed off as that one.
+            held = self.index.chunks_by_id([f"{pid}#0" for pid in asked_ids])
+            if absent := [pid for pid in asked_ids if pid not in held]:
+                missing["not_indexed"] = absent
         if not features.id_match and (unknown := unknown_terms(query, chosen, sentences, df)):
             missing["unknown"] = unknown
         if unnamed := unnamed_in_sources(query, chosen, sentences, df):

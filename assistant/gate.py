@@ -83,7 +83,8 @@ def _sources_text(sources: list[Source], sentences: dict[str, SentenceVectors]) 
 def _names(question: str) -> set[str]:
     """Exact names (identifiers) in a question (GPT-4o, Mind2Web), not arXiv ids."""
     found = {m.group(0).strip(".-") for m in IDENTIFIER.finditer(question)}
-    return {n for n in found if _is_name(n)} - set(ARXIV_ID.findall(question))
+    # An arXiv id names a paper, with or without its version (2410.16268v2), not a thing.
+    return {n for n in found if _is_name(n) and not ARXIV_ID.fullmatch(n)}
 
 
 def _asked_names(question: str) -> set[str]:

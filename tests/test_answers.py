@@ -505,6 +505,50 @@ def test_a_question_naming_an_indexed_arxiv_id_is_answered(assistant: Assistant)
     assert assistant.ask("2501.99999 这篇论文讲了什么？").refused
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "2410.16268v2 的 J&F 提升了多少？",
+        "https://arxiv.org/abs/2410.16268v3 这篇讲了什么",
+        "arXiv:2410.16268 讲了什么？",
+    ],
+)
+def test_a_question_naming_a_paper_by_id_gets_that_paper_alone(
+    assistant: Assistant, question: str
+) -> None:
+    """A version suffix is part of the id, not an unknown name; and no other paper that scores
+    close is quoted as if it were part of the answer."""
+    answer = assistant.ask(question)
+    assert not answer.refused and not answer.notices
+    assert cited(answer) == ["2410.16268"]
+
+
+def test_comparing_a_paper_named_by_id_with_another_cites_both(assistant: Assistant) -> None:
+    answer = assistant.ask(
+        "Compare 2410.13861 with the paper on whether video generation learns physical laws"
+    )
+    assert cited(answer) == ["2410.13861", "2411.02385"]
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "absent"),
+    [
+        ("2411.99999 讲了什么？", "zh", "2411.99999"),
+        ("What does https://arxiv.org/abs/2501.00001 propose?", "en", "2501.00001"),
+        ("Compare 2410.16268 and 2411.99999", "en", "2411.99999"),
+    ],
+)
+def test_an_arxiv_id_the_index_does_not_hold_is_refused_saying_so(
+    assistant: Assistant, question: str, lang: str, absent: str
+) -> None:
+    """Before, other papers were quoted for it, as if they were that paper."""
+    answer = assistant.ask(question)
+    assert answer.refused and answer.citations == []
+    assert answer.notices == [
+        message(assistant.settings.prompts_dir, lang, "not_indexed", names=absent)
+    ]
+
+
 def test_a_number_the_digest_never_states_is_refused(assistant: Assistant) -> None:
     # OS-Atlas's digest says nothing about hardware; DimensionX's nothing about time.
     for question, notice in [
