@@ -37,6 +37,7 @@ from .gate import (
     RefusalGate,
     asks_nothing,
     compute_features,
+    thanks,
     trying_it,
     unknown_terms,
     unnamed_in_sources,
@@ -289,6 +290,10 @@ class Assistant:
             return
         llm = self._llm_for(s)
         threshold = s.llm_refusal_threshold if llm is not None else s.refusal_threshold
+        if thanks(q):
+            base = Answer(question=q, text="", language=lang, notices=notices, support=0.0)
+            yield from self._refuse(base, [], "thanks")
+            return
         trial = trying_it(q)  # "test" mid-chat is no follow-up on the paper before
         rq = q if trial else self._resolve_follow_up(q, turns, llm)
         if turns and rq == q and not trial and asks_nothing(q):
@@ -298,14 +303,14 @@ class Assistant:
             base = Answer(question=q, text="", language=lang, notices=notices, support=0.0)
             yield from self._refuse(base, [], "vague")
             return
-        ev = self._evidence(rq, s)
+        ev = self._evidence(rq, s, asked=q)
         if turns and rq == q and ev.support < threshold:
             # A follow-up with nothing to point back with ("训练用了什么硬件?") reads as a new
             # question; try it in the conversation's context and keep whichever reading the
             # digests support better, so a real change of topic is not dragged back.
             in_context = self._resolve_follow_up(q, turns, llm, force=True)
             if in_context != q:
-                alt = self._evidence(in_context, s)
+                alt = self._evidence(in_context, s, asked=q)
                 if alt.support > ev.support:
                     rq, ev = in_context, alt
         ret, chosen, sentences, support = ev.ret, ev.chosen, ev.sentences, ev.support
@@ -423,7 +428,8 @@ class Assistant:
     def _refuse(
         self, base: Answer, closest: list[Source], reason: str = "refusal"
     ) -> Iterator[str | Answer]:
-        """`reason`: the message key: "refusal" (not in the digests) or "vague" (nothing asked)."""
+        """`reason`: the message key: "refusal" (not in the digests), "vague" (nothing asked) or
+        "thanks" (a turn closed)."""
         text = message(self.settings.prompts_dir, base.language, reason)
         yield text
         yield base.model_copy(update={"text": text, "refused": True, "sources": closest})
@@ -483,16 +489,20 @@ class Assistant:
             notices.append(message(self.settings.prompts_dir, lang, "question_cut", n=limit))
         return q, notices
 
-    def _evidence(self, query: str, s: Settings) -> _Evidence:
-        """Retrieval, citable sources and the gate's support for one reading of a question."""
+    def _evidence(self, query: str, s: Settings, asked: str | None = None) -> _Evidence:
+        """Retrieval, citable sources and the gate's support for one reading of a question.
+        `asked`: the user's own words when `query` is a follow-up resolved with the history;
+        which names the user pairs and which measures they ask for are read from them, not
+        from the titles the resolution added ("它们各自提升了多少?" pairs no names)."""
+        asked = asked or query
         ret = self._retrieve(query)
         chosen = select_for_answer(ret.sources, s, ret.holders)
         if not wants_several(query) and not _COMPARES.search(query):
             # "https://arxiv.org/abs/2410.16268 讲了什么?" asks about that paper alone; another
             # one close on the scores would be quoted as if it were part of the answer. ("Compare
             # 2410.13861 with the paper on physical laws" asks about one more.)
-            asked = set(ARXIV_ID.findall(query))
-            chosen = [c for c in chosen if c.paper_id in asked] or chosen
+            by_id = set(ARXIV_ID.findall(query))
+            chosen = [c for c in chosen if c.paper_id in by_id] or chosen
         ids = list(dict.fromkeys([x.paper_id for x in ret.sources[:3] + chosen]))
         sentences = self.index.sentence_vectors(ids)
         df, n_docs = self._doc_freq()
@@ -514,11 +524,11 @@ class Assistant:
             missing["unknown"] = unknown
         if unnamed := unnamed_in_sources(query, chosen, sentences, df):
             missing["unnamed"] = unnamed
-        elif unpaired := unpaired_names(query, chosen, sentences):
+        elif unpaired := unpaired_names(asked, chosen, sentences):
             missing["unpaired"] = unpaired
         # What the closest digests do not state matters only when they are about the question's
         # subject: "Which lab released TerraSight-VL?" is refused for the name alone.
-        if not missing and (unstated := unstated_measures(query, chosen, sentences)):
+        if not missing and (unstated := unstated_measures(asked, chosen, sentences)):
             missing["unstated"] = unstated
         return _Evidence(ret, chosen, sentences, features, support, df, n_docs, missing)
 

@@ -16,6 +16,43 @@ _ANAPHORA = re.compile(
     r"|它|它们|其|该|这篇|这个|这些|那篇|那个|上述|上面|前者|后者|此",
     re.IGNORECASE | re.ASCII,
 )
+# "第二篇", "the second one", "the latter": one of the papers the last answer cited, by position.
+_ORDINAL = re.compile(
+    r"第\s*([一二三四五六七八九十]|\d+)\s*(?:篇|个|项|种)"
+    r"|\b(first|second|third|fourth|fifth|last)\s+(?:one|paper|work|model|method)\b"
+    r"|(前者|\bformer\b)|后者|\blatter\b",
+    re.IGNORECASE | re.ASCII,
+)
+_NUMERALS = {
+    "一": 1,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+}
+_ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
+# "Which one …?", "哪个更快?": a choice among the papers just discussed.
+_WHICH_ONE = re.compile(r"\bwhich\s+one\b|哪个更|哪一个|哪一篇更|谁更", re.IGNORECASE | re.ASCII)
+
+
+def ordinal(question: str) -> int | None:
+    """The position (1-based; -1 for the last) a question picks a paper by, if any."""
+    m = _ORDINAL.search(question)
+    if m is None:
+        return None
+    num, word, former = m.groups()
+    if num:
+        return _NUMERALS.get(num) or int(num)
+    if word:
+        return _ORDINAL_WORDS[word.lower()]
+    return 1 if former else -1  # the latter: the last
+
+
 _FOLLOW_UP_START = re.compile(
     r"^\s*(?:and\b|what about\b|how about\b|also\b|那么|那|还有|另外|以及)", re.I | re.ASCII
 )
@@ -84,6 +121,8 @@ def as_turns(history: Iterable[Any] | None) -> list[Turn]:
 def is_follow_up(question: str) -> bool:
     return bool(
         _ANAPHORA.search(question)
+        or ordinal(question) is not None
+        or _WHICH_ONE.search(question)
         or _FOLLOW_UP_START.search(question)
         or len(content_terms(question)) <= 1
     )
@@ -99,5 +138,11 @@ def heuristic_query(
         return question
     last_user = next((t.content for t in reversed(history) if t.role == "user"), "")
     last_ids = next((t.paper_ids for t in reversed(history) if t.role == "assistant"), [])
+    n = ordinal(question)
+    if n is not None and last_ids and -len(last_ids) <= (n - 1 if n > 0 else n) < len(last_ids):
+        # "第二篇呢?" after "Compare WebRL and AndroidLab": AndroidLab alone. The previous
+        # question would bring both back.
+        picked = last_ids[n - 1 if n > 0 else n]
+        return f"{question} {titles.get(picked, '')}".strip()
     cited = " ".join(titles[p] for p in last_ids[:2] if p in titles)
     return " ".join(x for x in (question, cited, last_user) if x).strip()

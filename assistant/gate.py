@@ -194,15 +194,29 @@ def unknown_terms(
 # What people type to see whether it works. "测试" and "world" are words of the digests
 # (基准测试, World Model), so alone they picked papers: only the whole input counts.
 _TRYING_IT = re.compile(
-    r"(test(ing)?|just testing|hello,? world|测试(一下)?|试试|试一下|你好[，,]?世界)"
+    r"(test(ing)?|just testing|hello,? world|测试(一下)?|试试|试一下|你好[，,]?世界"
+    r"|help|usage|how (do i )?use (this|it|you)|帮助|怎么用|如何使用|使用说明)"
     r"[\s\d.!?！？。]*",
+    re.IGNORECASE,
+)
+_THANKS = re.compile(
+    r"(thanks?( you)?( (so|very) much| a lot)?|thx|ty|cheers|many thanks|谢谢(你|您|啦|了)?|多谢"
+    r"|感谢|好的(谢谢)?|ok(ay)?( thanks)?|got it|cool|great|明白了|知道了|懂了)"
+    r"[\s,，.。!！~～]*(谢谢|thanks)?[\s.。!！~～]*",
     re.IGNORECASE,
 )
 
 
 def trying_it(question: str) -> bool:
-    """ "test", "testing 123", "hello world", "测试一下": the whole input tries the box out."""
+    """ "test", "testing 123", "hello world", "测试一下", "help": the whole input tries the box
+    out or asks how to use it."""
     return bool(_TRYING_IT.fullmatch(question.strip()))
+
+
+def thanks(question: str) -> bool:
+    """ "谢谢", "thanks!", "ok": the whole input closes a turn; mid-chat it is no follow-up on
+    the paper before, which would quote it again."""
+    return bool(_THANKS.fullmatch(question.strip()))
 
 
 def asks_nothing(question: str) -> bool:

@@ -283,11 +283,10 @@ def test_off_topic_questions_are_refused_in_their_language(
     [
         ("hi", "en"),
         ("Hello there!", "en"),
-        ("thanks!", "en"),
         ("what?", "en"),
         ("你好", "zh"),
-        ("谢谢！", "zh"),
         ("模型", "zh"),
+        ("help", "en"),
         ("test", "en"),
         ("Testing 123", "en"),
         ("hello world!", "en"),
@@ -406,6 +405,57 @@ def test_a_bare_follow_up_asks_about_the_paper_before(assistant: Assistant) -> N
     answer = assistant.ask("test", history=history)
     assert answer.refused and answer.sources == []
     assert answer.text == message(assistant.settings.prompts_dir, "en", "vague")
+
+
+@pytest.mark.parametrize(
+    ("said", "lang"), [("thanks!", "en"), ("谢谢！", "zh"), ("ok thanks", "en")]
+)
+def test_thanks_closes_a_turn_instead_of_quoting_the_paper_again(
+    assistant: Assistant, said: str, lang: str
+) -> None:
+    history = [
+        {"role": "user", "content": "What is PUMA?"},
+        {"role": "assistant", "content": "PUMA … [1]", "paper_ids": ["2410.13861"]},
+    ]
+    for h in (history, None):
+        answer = assistant.ask(said, history=h)
+        assert answer.text == message(assistant.settings.prompts_dir, lang, "thanks")
+        assert answer.refused and answer.citations == [] and answer.sources == []
+
+
+@pytest.mark.parametrize(
+    ("follow_up", "paper"),
+    [
+        ("第二篇呢？", "2410.24024"),
+        ("the first one?", "2411.02337"),
+        ("后者用了多少个任务？", "2410.24024"),
+    ],
+)
+def test_a_follow_up_can_pick_a_paper_by_its_place_in_the_last_answer(
+    assistant: Assistant, follow_up: str, paper: str
+) -> None:
+    """Before, "第二篇呢？" got the list of every paper (篇 counts papers), and "the first one?"
+    whatever both titles and the old question retrieved."""
+    history = [
+        {"role": "user", "content": "Compare WebRL and AndroidLab"},
+        {"role": "assistant", "content": "… [1] … [2]", "paper_ids": ["2411.02337", "2410.24024"]},
+    ]
+    answer = assistant.ask(follow_up, history=history)
+    assert answer.mode == "extractive" and [c.paper_id for c in answer.citations] == [paper]
+
+
+def test_each_of_the_papers_just_compared_is_no_pairing_of_their_names(
+    assistant: Assistant,
+) -> None:
+    """ "它们各自的提升幅度是多少？" was refused: the names the follow-up resolution added from the
+    titles (MIA-DPO, PyramidDrop) were taken as a pair the user asked a number for."""
+    history = [
+        {"role": "user", "content": "比较 PyramidDrop 和 MIA-DPO"},
+        {"role": "assistant", "content": "… [1] … [2]", "paper_ids": ["2410.17637", "2410.17247"]},
+    ]
+    answer = assistant.ask("它们各自的提升幅度是多少？", history=history)
+    assert not answer.refused and not answer.notices
+    assert {c.paper_id for c in answer.citations} == {"2410.17637", "2410.17247"}
 
 
 def test_number_about_a_name_the_paper_never_mentions_is_refused(assistant: Assistant) -> None:
