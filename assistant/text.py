@@ -96,10 +96,18 @@ def is_cjk_term(term: str) -> bool:
 
 
 def detect_language(text: str) -> str:
-    """'zh' when the text is mainly Chinese, else 'en'."""
+    """'zh' when the text is mainly Chinese, else 'en'. Names do not count as English:
+    "Agent K 的 Elo-MMR 排名？" and "Give Me BF16 or Give Me Death 讲了什么？" are Chinese
+    questions about English names. An English word is a lower-case word, or a function word
+    that starts a sentence (What, Which)."""
     cjk = len(_CJK_RE.findall(text))
-    latin_words = len(re.findall(r"[A-Za-z]+", text))
-    return "zh" if cjk >= 2 and cjk >= latin_words else "en"
+    english = 0
+    for m in re.finditer(r"[A-Za-z][A-Za-z']*", text):
+        w = m.group(0)
+        # A capitalised word inside a sentence is part of a name ("Give Me BF16 or …").
+        starts = not text[: m.start()].strip() or text[: m.start()].rstrip()[-1] in ".?!。？！"
+        english += w.islower() or (starts and w.lower() in STOPWORDS_EN)
+    return "zh" if cjk >= 2 and cjk >= 2 * english else "en"  # a Chinese word: ~2 characters
 
 
 def split_sentences(text: str, min_chars: int = 8) -> list[str]:

@@ -753,3 +753,21 @@ def test_very_long_question_is_cut_with_a_notice(assistant: Assistant) -> None:
     assert len(answer.question) == limit < len(question)
     assert message(assistant.settings.prompts_dir, "zh", "question_cut", n=limit) in answer.notices
     assert answer.text  # still answered or refused, not crashed
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [
+        ("Agent K 的 Elo-MMR 排名？", "zh"),
+        ("Give Me BF16 or Give Me Death 讲了什么？", "zh"),
+        ("UCFE 用户研究有多少参与者?", "zh"),
+        ("Which papers use GPT-4o?", "en"),
+        ("What does 知识编辑 mean in HalluEditBench?", "en"),
+    ],
+)
+def test_names_do_not_make_a_chinese_question_english(
+    assistant: Assistant, question: str, lang: str
+) -> None:
+    """Before, "Agent K 的 Elo-MMR 排名？" (four Latin words, three Chinese characters) was
+    answered under "From the digests (quoted as written, in Chinese):" with English titles."""
+    assert assistant.ask(question).language == lang
