@@ -132,6 +132,18 @@ def unpaired_names(
     return sorted(names)
 
 
+_PAPER_WORDS = re.compile(
+    r"\b(?:paper|papers|article|work|study|report|preprint|arxiv)\b|论文|文章|这篇|该文|此文|报告|工作",
+    re.IGNORECASE | re.ASCII,
+)
+
+
+def _quotes_title(src: Source, question: str) -> bool:
+    """The question writes out the paper's title (its first 30 characters, either language)."""
+    q = _fold(question)
+    return any(len(t) >= 12 and _fold(t)[:30] in q for t in (src.title, src.title_zh))
+
+
 def unstated_measures(
     question: str, sources: list[Source], sentences: dict[str, SentenceVectors]
 ) -> list[str]:
@@ -144,7 +156,12 @@ def unstated_measures(
         r"\bwhat\b", question, re.IGNORECASE | re.ASCII
     )
     asked = asked_measures(question) if wants_value else []
-    facts = asked_paper_facts(question)
+    # Who wrote a *paper*: "Sora 是哪家公司的？" asks about a model a digest names with its
+    # maker ("OpenAI 的 Sora"), which retrieval can quote.
+    about_paper = _PAPER_WORDS.search(question) or any(
+        src.named or _quotes_title(src, question) for src in sources
+    )
+    facts = asked_paper_facts(question) if about_paper else []
     if not sources or not (asked or facts):
         return []
     parts: list[str] = []

@@ -203,3 +203,20 @@ def test_a_large_collection_lists_its_newest_papers_and_says_how_many(tmp_path: 
     assert ans.text.splitlines()[0] == lead
     newest = newest_first([pid for pid, _, _ in entries])[:CATALOG_LIMIT]
     assert [c.paper_id for c in ans.citations] == newest
+
+
+@pytest.mark.parametrize("question", ["Sora 是哪家公司的？", "Which company developed Sora?"])
+def test_who_made_a_thing_a_digest_names_with_its_maker_is_answered(
+    assistant: Assistant, question: str
+) -> None:
+    """Only who wrote a paper is a fact no digest states; "OpenAI 的 Sora …" is quotable."""
+    ans = assistant.ask(question)
+    assert not ans.refused and "OpenAI" in ans.text
+    assert [c.paper_id for c in ans.citations] == ["2411.02385"]
+
+
+def test_who_wrote_a_paper_named_by_its_full_title_is_refused(assistant: Assistant) -> None:
+    ans = assistant.ask(
+        'Who wrote "How Far is Video Generation from World Model: A Physical Law Perspective"?'
+    )
+    assert ans.refused and ans.sources[0].paper_id == "2411.02385"
