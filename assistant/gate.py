@@ -24,6 +24,7 @@ from .sparse import idf as term_idf
 from .text import (
     MEASURES,
     PAPER_FACTS,
+    STOPWORDS,
     asked_measures,
     asked_paper_facts,
     asks_for_quantity,
@@ -87,9 +88,25 @@ def _names(question: str) -> set[str]:
     return {n for n in found if _is_name(n) and not ARXIV_ID.fullmatch(n)}
 
 
+# Capitals that name a benchmark or model (MMMU; GSM8K is an identifier already). Only a number
+# question's are checked: "What is RLHF?" may be answered by a digest that says 人类反馈强化学习,
+# but a score "on MMMU" can only come from a digest that names MMMU. Measures (GPU) have their
+# own rule.
+_ACRONYM = re.compile(r"(?<![A-Za-z0-9&.\-])[A-Z]{3,8}s?(?![A-Za-z0-9&\-]|\.[A-Za-z0-9])")
+_NOT_ACRONYMS = frozenset({"PDF", "URL", "API", "FAQ", "TLDR", "ASAP", "GPU", "TPU", "CPU", "USD"})
+
+
+def _acronyms(question: str) -> set[str]:
+    """All-capital words (MMMU, VQA): names when not every word of the question shouts."""
+    if question.upper() == question:
+        return set()
+    found = {m.group(0) for m in _ACRONYM.finditer(question)}
+    return {a for a in found if a.rstrip("s") not in _NOT_ACRONYMS and a.lower() not in STOPWORDS}
+
+
 def _asked_names(question: str) -> set[str]:
     """Exact names a number question asks about; empty for other questions."""
-    return _names(question) if asks_for_quantity(question) else set()
+    return _names(question) | _acronyms(question) if asks_for_quantity(question) else set()
 
 
 def unnamed_in_sources(

@@ -771,3 +771,19 @@ def test_names_do_not_make_a_chinese_question_english(
     """Before, "Agent K 的 Elo-MMR 排名？" (four Latin words, three Chinese characters) was
     answered under "From the digests (quoted as written, in Chinese):" with English titles."""
     assert assistant.ask(question).language == lang
+
+
+def test_a_score_on_a_benchmark_in_capitals_no_digest_names_is_refused(
+    assistant: Assistant,
+) -> None:
+    """MMMU is in no digest: Pangea's digest holds other figures, which would be quoted as its
+    MMMU score. A benchmark in capitals is a name like Mind2Web; before, only names with a
+    digit or an inner capital counted."""
+    answer = assistant.ask("Pangea 在 MMMU 上得了多少分？")
+    assert answer.refused
+    assert answer.notices == [
+        message(assistant.settings.prompts_dir, "zh", "unnamed", names="MMMU")
+    ]
+    # VQA is named in NaturalBench's digest: the number is there.
+    answer = assistant.ask("How many VQA samples does NaturalBench contain?")
+    assert not answer.refused and "10,000" in answer.text
