@@ -117,8 +117,16 @@ _TOPIC = re.compile(
 )
 
 
+# Traditional characters of the words above, read as simplified: "你這裡有哪些論文？".
+_TRADITIONAL = str.maketrans(
+    "論獻錄單資庫識這裡裏個們麼總幾顯請嗎問詢覽蓋給說説還邊來過讀學標題數據體內關於研討針對麼啥",
+    "论献录单资库识这里里个们么总几显请吗问询览盖给说说还边来过读学标题数据体内关于研讨针对么啥",
+)
+
+
 def names_collection(question: str) -> bool:
     """The question speaks of papers or the collection, and of no number, name or topic."""
+    question = question.translate(_TRADITIONAL)
     if re.search(r"\d", question) or _NAME.search(question) or _TOPIC.search(question):
         return False  # 2024, 2410.14059, 7B, OpenCoder: a date, paper, size or name narrows it
     words = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
@@ -132,6 +140,7 @@ def names_collection(question: str) -> bool:
 def plainly_catalog(question: str) -> bool:
     """The word rule: the question names the collection, and every other word is a way of
     asking for a list or a count."""
+    question = question.translate(_TRADITIONAL)
     if ARXIV_ID.search(question) or re.search(r"\d", question):
         return False
     named = False

@@ -76,6 +76,8 @@ def test_mid_chat_the_collection_question_is_not_a_follow_up(assistant: Assistan
         ("有哪些论文?", True),
         ("论文列表", True),
         ("show me every paper", True),
+        ("你這裡有哪些論文？", True),  # Traditional characters
+        ("有哪些關於擴散模型的論文", False),
         ("Which papers study GUI agents?", False),  # a topic
         ("列出所有关于扩散模型的论文", False),
         ("Which papers were published in 2023?", False),  # a number narrows it
