@@ -37,6 +37,7 @@ from .gate import (
     RefusalGate,
     asks_nothing,
     compute_features,
+    respell,
     thanks,
     trying_it,
     unknown_terms,
@@ -313,6 +314,17 @@ class Assistant:
                 alt = self._evidence(in_context, s, asked=q)
                 if alt.support > ev.support:
                     rq, ev = in_context, alt
+        if fixes := respell(ev.missing.get("unnamed", []), ev.ret.sources):
+            # "SAM2Lnog 的 J&F 提升了多少？": read as the paper one letter away, and say so.
+            q2, rq2 = q, rq
+            for wrong, right in fixes.items():
+                q2, rq2 = q2.replace(wrong, right), rq2.replace(wrong, right)
+            alt = self._evidence(rq2, s, asked=q2)
+            if not alt.missing and alt.support >= threshold:
+                rq, ev = rq2, alt
+                said = [f"{wrong} → {right}" for wrong, right in fixes.items()]
+                sep = message(s.prompts_dir, lang, "list_sep")
+                notices.append(message(s.prompts_dir, lang, "respelled", names=sep.join(said)))
         ret, chosen, sentences, support = ev.ret, ev.chosen, ev.sentences, ev.support
         df, n_docs = ev.doc_freq, ev.n_docs
         base = Answer(

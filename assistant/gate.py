@@ -13,12 +13,13 @@ import json
 import math
 import re
 from dataclasses import asdict, dataclass
+from difflib import SequenceMatcher
 from pathlib import Path
 
 import numpy as np
 
 from .records import Source
-from .retrieve import ARXIV_ID, IDENTIFIER, Retrieval
+from .retrieve import ARXIV_ID, IDENTIFIER, Retrieval, short_name
 from .sentences import SentenceVectors
 from .sparse import idf as term_idf
 from .text import (
@@ -132,6 +133,33 @@ def unnamed_in_sources(
     # Substring, not token, match: "CLIP-ViT-L" must count as named in "CLIP-ViT-L/14".
     have = _sources_text(sources, sentences)
     return sorted(n for n in names if _fold(n) not in have)
+
+
+def _digits(text: str) -> str:
+    return "".join(sorted(c for c in text if c.isdigit()))
+
+
+def respell(names: list[str], sources: list[Source]) -> dict[str, str]:
+    """Names the question misspelt, mapped to the short name of a retrieved paper one or two
+    letters away ("SAM2Lnog" -> "SAM2Long", "AndriodLab" -> "AndroidLab"). Only papers' short
+    names are candidates, never any word of the digests: "GPT-4" is not a typo of "GPT-4o"."""
+    candidates = {n for src in sources if (n := short_name(src.title)) is not None}
+    out: dict[str, str] = {}
+    for name in names:
+        if len(name) < 5:
+            continue
+        scored = [
+            (SequenceMatcher(None, name.lower(), c.lower()).ratio(), c)
+            for c in candidates
+            # Not "OpenCoder-2" for OpenCoder: another number is another model, not a typo.
+            if abs(len(c) - len(name)) <= 2
+            and c.lower() != name.lower()
+            and _digits(c) == _digits(name)
+        ]
+        best = max(scored, default=(0.0, ""))
+        if best[0] >= 0.8:
+            out[name] = best[1]
+    return out
 
 
 def unpaired_names(

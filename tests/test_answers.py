@@ -787,3 +787,27 @@ def test_a_score_on_a_benchmark_in_capitals_no_digest_names_is_refused(
     # VQA is named in NaturalBench's digest: the number is there.
     answer = assistant.ask("How many VQA samples does NaturalBench contain?")
     assert not answer.refused and "10,000" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "typo", "name", "paper", "lang"),
+    [
+        ("SAM2Lnog 的 J&F 提升了多少？", "SAM2Lnog", "SAM2Long", "2410.16268", "zh"),
+        ("How many tasks does AndriodLab have?", "AndriodLab", "AndroidLab", "2410.24024", "en"),
+    ],
+)
+def test_a_name_typed_with_a_slip_is_read_as_the_paper_saying_so(
+    assistant: Assistant, question: str, typo: str, name: str, paper: str, lang: str
+) -> None:
+    """Before, "the closest papers' digests never mention SAM2Lnog"."""
+    answer = assistant.ask(question)
+    assert not answer.refused and [c.paper_id for c in answer.citations] == [paper]
+    said = message(assistant.settings.prompts_dir, lang, "respelled", names=f"{typo} → {name}")
+    assert answer.notices == [said]  # the notice names the reading
+    assert answer.retrieval_query is not None and name in answer.retrieval_query
+
+
+def test_another_version_of_a_name_is_no_slip(assistant: Assistant) -> None:
+    """OpenCoder-2 is two characters from OpenCoder, but another number is another model."""
+    answer = assistant.ask("What is OpenCoder-2?")
+    assert answer.refused and answer.citations == []
