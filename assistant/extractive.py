@@ -41,6 +41,10 @@ _CONTRIBUTION = re.compile(
     r"|we (?:propose|present|introduce)|this (?:paper|work)",
     re.I,
 )
+_ASKS_WHAT_IT_IS = frozenset(
+    "贡献 主要贡献 核心贡献 创新 创新点 亮点 核心 思想 核心思想 主要思想 主旨 要点 main key core idea "
+    "ideas contribution contributions novelty novel gist".split()
+)
 LINK = re.compile(r"https?://|github\.com|\.github\.io", re.I)
 _URL = re.compile(r"https?://\S+|\S*github\.(?:com|io)\S*", re.I)
 # A question that asks where to get something: a link is then the answer.
@@ -91,7 +95,9 @@ def _score_sentences(
         names = {m.group(0).lower() for m in IDENTIFIER.finditer(question)}
         terms = [t for t in terms if not (t in names and doc_freq.get(t, 0) <= 1 and t in own)]
     bonus = np.zeros(len(sv.texts))
-    if all(t in named for t in terms):
+    # "SAM2Long 的主要贡献是什么?" asks what the paper is, as a bare name does: words that only
+    # ask for the contribution pick no sentence (贡献 is rare in digests, which say 提出).
+    if all(t in named or t in _ASKS_WHAT_IT_IS for t in terms):
         # The question only names papers ("Compare SAM2Long and Pangea", "What is
         # 2410.14059?"): nothing in it picks a sentence, and cosine to it favours whatever is
         # closest to a bare name, such as the code link that repeats it. A contribution cue

@@ -35,6 +35,18 @@ TEMPLATES = (
 # Many people write Chinese without a space after a Latin name ("SAM2Long是什么？"). Asked too,
 # counted apart: the name must still be read as the name, not as "SAM2Long是什么".
 GLUED = tuple(t.replace(" ", "") for t in TEMPLATES if not t.isascii())
+# Asked for the contribution: the first quoted sentence should state it ("我们提出了 …").
+CONTRIBUTION = (
+    "{n} 的主要贡献是什么？",
+    "What is the main contribution of {n}?",
+    "{n}的核心思想是什么",
+    "What's the key idea of {n}?",
+)
+STATES_IT = re.compile(
+    r"提出|推出|引入|设计了|介绍了|本文|这项工作"
+    r"|we (?:propose|present|introduce)|this (?:paper|work)",
+    re.I,
+)
 
 
 def main() -> None:
@@ -43,6 +55,7 @@ def main() -> None:
     args = ap.parse_args()
     asked = cited = refused = any_link = only_link = 0
     glued = {"asked": 0, "cited": 0, "refused": 0}
+    contribution = {"asked": 0, "cited": 0, "states": 0}
     start = time.perf_counter()
     with Assistant(index_dir=args.index_dir, llm_enabled=False) as a:
         for p in a.papers():
@@ -51,6 +64,12 @@ def main() -> None:
                 names.append(name)
             own = token_set(f"arXiv {p['paper_id']}\n{p['title']}\n{p['title_zh']}")
             for name in names:
+                for template in CONTRIBUTION:
+                    answer = a.ask(template.format(n=name))
+                    contribution["asked"] += 1
+                    contribution["cited"] += p["paper_id"] in {c.paper_id for c in answer.citations}
+                    first = answer.text.split("\n\n", 1)[-1].splitlines()[:1]
+                    contribution["states"] += bool(first and STATES_IT.search(first[0]))
                 for template in GLUED:
                     answer = a.ask(template.format(n=name))
                     glued["asked"] += 1
@@ -75,6 +94,10 @@ def main() -> None:
     print(
         f"Chinese written without a space after the name: {glued['asked']} questions, paper "
         f"cited {glued['cited']}, refused {glued['refused']}"
+    )
+    print(
+        f"asked for the contribution: {contribution['asked']} questions, paper cited "
+        f"{contribution['cited']}, first quoted sentence states it {contribution['states']}"
     )
 
 

@@ -202,6 +202,11 @@ def test_an_answer_cites_every_paper_the_question_names(
         ("Summarize SAM2Long.", "我们引入了 SAM2Long"),
         ("PUMA 是什么？", "我们提出了 PUMA"),
         ("介绍一下 MagicTailor。", "我们设计了 MagicTailor 框架"),
+        # Asking for the contribution is asking what it is: before, the first two quoted
+        # only what SAM2Long is robust to and its scores.
+        ("SAM2Long 的主要贡献是什么？", "我们引入了 SAM2Long"),
+        ("SAM2Long的核心思想是什么", "我们引入了 SAM2Long"),
+        ("What's the key idea of PUMA?", "我们提出了 PUMA"),
     ],
 )
 def test_a_question_that_only_names_a_paper_gets_what_it_does(
