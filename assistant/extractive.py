@@ -42,8 +42,8 @@ _CONTRIBUTION = re.compile(
     re.I,
 )
 _ASKS_WHAT_IT_IS = frozenset(
-    "贡献 主要贡献 核心贡献 创新 创新点 亮点 核心 思想 核心思想 主要思想 主旨 要点 main key core idea "
-    "ideas contribution contributions novelty novel gist".split()
+    "贡献 主要贡献 核心贡献 创新 创新点 亮点 核心 思想 核心思想 主要思想 主旨 要点 "
+    "main key core idea ideas contribution contributions novelty novel gist".split()
 )
 LINK = re.compile(r"https?://|github\.com|\.github\.io", re.I)
 _URL = re.compile(r"https?://\S+|\S*github\.(?:com|io)\S*", re.I)

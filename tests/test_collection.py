@@ -222,3 +222,55 @@ def test_who_wrote_a_paper_named_by_its_full_title_is_refused(assistant: Assista
         'Who wrote "How Far is Video Generation from World Model: A Physical Law Perspective"?'
     )
     assert ans.refused and ans.sources[0].paper_id == "2411.02385"
+
+
+# --- which papers of a period, the newest, the oldest -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "prefix", "lang"),
+    [
+        ("Which papers were published in November 2024?", "2411.", "en"),
+        ("2024年10月有哪些论文？", "2410.", "zh"),
+        ("papers from 2024-08", "2408.", "en"),
+    ],
+)
+def test_the_papers_of_a_month_are_those_its_arxiv_ids_give(
+    assistant: Assistant, question: str, prefix: str, lang: str
+) -> None:
+    """Before, "No digest uses any word of the question (published, november, 2024)"."""
+    every = [p["paper_id"] for p in assistant.papers()]
+    ans = assistant.ask(question)
+    assert ans.mode == "index" and not ans.refused and ans.language == lang
+    assert [c.paper_id for c in ans.citations] == [p for p in every if p.startswith(prefix)]
+
+
+def test_a_period_with_no_paper_says_so(assistant: Assistant) -> None:
+    ans = assistant.ask("Which papers were published in 2023?")
+    assert ans.refused and ans.citations == []
+    assert ans.text == message(PROMPTS, "en", "period_none", when="2023")
+
+
+def test_a_topic_in_a_period_is_not_the_whole_period(assistant: Assistant) -> None:
+    ans = assistant.ask("Which papers about web agents were published in November 2024?")
+    assert ans.mode != "index"
+
+
+@pytest.mark.parametrize(
+    ("question", "paper"),
+    [
+        ("Which is the newest paper?", "2411.05003"),
+        ("最早的论文是哪篇？", "2408.00203"),
+    ],
+)
+def test_the_newest_and_the_oldest_paper_by_arxiv_id(
+    assistant: Assistant, question: str, paper: str
+) -> None:
+    ids = sorted(assistant.papers(), key=lambda p: p["paper_id"])
+    assert paper in (ids[0]["paper_id"], ids[-1]["paper_id"])  # the seeds' extremes
+    ans = assistant.ask(question)
+    assert ans.mode == "index" and [c.paper_id for c in ans.citations] == [paper]
+
+
+def test_the_newest_paper_of_a_topic_is_not_the_newest_paper(assistant: Assistant) -> None:
+    assert assistant.ask("最新的视频生成论文是哪篇？").mode != "index"
