@@ -32,6 +32,7 @@ from .collection import (
     in_period,
     newest_first,
     posted_month,
+    wants_more_than_titles,
     when_text,
 )
 from .condense import HistoryError, as_turns, heuristic_query, is_follow_up
@@ -450,6 +451,10 @@ class Assistant:
             for pid in ids
             if pid in first
         ]
+        if wants_more_than_titles(q):
+            # "Summarize all the papers": the list is what the index gives; say so, rather than
+            # pass 34 titles off as 34 summaries.
+            base.notices.append(message(prompts, lang, "titles_only"))
         text, shown = catalog_answer(sources, len(state), lang, prompts, lead=lead)
         yield text
         yield self._finish(base, text, shown, "index")

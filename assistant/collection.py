@@ -334,6 +334,19 @@ def in_period(paper_id: str, year: int | None, month: int | None) -> bool:
     return ym is not None and (year is None or ym[0] == year) and (month is None or ym[1] == month)
 
 
+_MORE_THAN_TITLES = re.compile(
+    r"\bsummar\w*|\bone[- ]line\b|\btables?\b|\bcompar\w*|\bdescri\w*|\bexplain\w*"
+    r"|总结|概括|简介|一句话|表格|对比|比较|介绍一下每|分别讲了什么|都讲了什么|内容",
+    re.IGNORECASE | re.ASCII,
+)
+
+
+def wants_more_than_titles(question: str) -> bool:
+    """A request for the collection that also asks for what each paper says ("Summarize all
+    the papers", "用表格对比所有论文"): the answer lists titles only and says so."""
+    return bool(_MORE_THAN_TITLES.search(question))
+
+
 def when_text(year: int | None, month: int | None, lang: str) -> str:
     if lang == "zh":
         return " ".join(

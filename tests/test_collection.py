@@ -274,3 +274,16 @@ def test_the_newest_and_the_oldest_paper_by_arxiv_id(
 
 def test_the_newest_paper_of_a_topic_is_not_the_newest_paper(assistant: Assistant) -> None:
     assert assistant.ask("最新的视频生成论文是哪篇？").mode != "index"
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [("Summarize all the papers", "en"), ("用表格对比所有论文的方法和结果", "zh")],
+)
+def test_asked_for_more_than_the_list_it_says_it_gives_titles_only(
+    assistant: Assistant, question: str, lang: str
+) -> None:
+    ans = assistant.ask(question)
+    assert ans.mode == "index" and len(ans.citations) == 34
+    assert ans.notices == [message(PROMPTS, lang, "titles_only")]
+    assert assistant.ask("What papers do you have?").notices == []
