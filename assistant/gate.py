@@ -288,7 +288,15 @@ def asks_nothing(question: str) -> bool:
     questions, has nothing to judge such input by."""
     if trying_it(question):
         return True
-    return not content_terms(question) and not IDENTIFIER.search(question)
+    terms = content_terms(question)
+    if terms and all(_noise(t) for t in terms):
+        return True  # "xxxxxxxx…", "哈哈哈哈": a key held down, no word
+    return not terms and not IDENTIFIER.search(question)
+
+
+def _noise(term: str) -> bool:
+    """A run of one or two characters repeated: "xxxxxx", "abababab", "哈哈哈哈"."""
+    return len(term) >= 4 and len(set(term)) <= 2 and not term.isdigit()
 
 
 def _is_name(term: str) -> bool:

@@ -292,6 +292,8 @@ def test_off_topic_questions_are_refused_in_their_language(
         ("你好", "zh"),
         ("模型", "zh"),
         ("help", "en"),
+        ("x" * 3000, "en"),  # a key held down: before, three unrelated papers were quoted
+        ("哈哈哈哈", "zh"),
         ("test", "en"),
         ("Testing 123", "en"),
         ("hello world!", "en"),
