@@ -143,6 +143,8 @@ def respell(names: list[str], sources: list[Source]) -> dict[str, str]:
     """Names the question misspelt, mapped to the short name of a retrieved paper one or two
     letters away ("SAM2Lnog" -> "SAM2Long", "AndriodLab" -> "AndroidLab"). Only papers' short
     names are candidates, never any word of the digests: "GPT-4" is not a typo of "GPT-4o"."""
+    if not names:
+        return {}
     candidates = {n for src in sources if (n := short_name(src.title)) is not None}
     out: dict[str, str] = {}
     for name in names:
