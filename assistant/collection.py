@@ -111,7 +111,7 @@ _TOPIC = re.compile(
     r"|\bwhich\s+(?:paper|one)\b(?!s)"
     r"|(?:关于|有关|相关|讲|研究|提到|提及|用到|使用|采用|提出|讨论|针对|聚焦|面向|基于)(?!哪|所有|全部|你|这些)"
     r"|领域|方向|方面"
-    r"|哪篇|哪一篇|第\s*(?:[一二三四五六七八九十]|\d+)\s*篇|这篇|那篇|该篇|上一篇|下一篇"
+    r"|哪篇|哪一篇|第\s*(?:[一二三四五六七八九十两]+|\d+)\s*篇|这篇|那篇|该篇|上一篇|下一篇"
     r"|\b(?:first|second|third|last|other)\s+(?:one|paper)\b",
     re.IGNORECASE,
 )
@@ -274,6 +274,12 @@ _POSTED = re.compile(
     r"appeared|came\s+out|come\s+out|put\s+out|out)\b|发表|发布|提交|上传|上线|出的|出来|公开",
     re.IGNORECASE,
 )
+# Periods relative to the one named, and several periods: not answered as the one named.
+_RELATIVE = re.compile(
+    r"\b(?:before|after|since|until|till|prior|earlier|later|older|newer|between|or|and|to|from\s+\w+\s+to)\b"
+    r"|之前|以前|前的|之后|以后|后的|以来|之间|到|至|或",
+    re.IGNORECASE | re.ASCII,
+)
 _NEWEST = re.compile(r"\b(?:newest|latest|most\s+recent)\b|最新|最近", re.IGNORECASE)
 _OLDEST = re.compile(r"\b(?:oldest|earliest)\b|最早|最老|最旧", re.IGNORECASE)
 
@@ -307,8 +313,8 @@ def asked_period(
         if not 1 <= month <= 12:
             return None
     rest = _POSTED.sub(" ", question[: m.start()] + " " + question[m.end() :])
-    if not asks_for_catalog(rest, intent, embed_query):
-        return None
+    if _RELATIVE.search(rest) or not asks_for_catalog(rest, intent, embed_query):
+        return None  # "before October 2024" is not October 2024
     return (int(year) if year else None), month
 
 

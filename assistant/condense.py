@@ -17,25 +17,34 @@ _ANAPHORA = re.compile(
     re.IGNORECASE | re.ASCII,
 )
 # "第二篇", "the second one", "the latter": one of the papers the last answer cited, by position.
+_ORDINAL_WORDS = {
+    w: i
+    for i, w in enumerate(
+        "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth"
+        " thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth"
+        " twentieth".split(),
+        1,
+    )
+} | {"last": -1}
 _ORDINAL = re.compile(
-    r"第\s*([一二三四五六七八九十]|\d+)\s*(?:篇|个|项|种)"
-    r"|\b(first|second|third|fourth|fifth|last)\s+(?:one|paper|work|model|method)\b"
+    r"第\s*([一二三四五六七八九十两]+|\d+)\s*(?:篇|个|项|种)"
+    rf"|\b({'|'.join(_ORDINAL_WORDS)}|\d+(?:st|nd|rd|th))\s+(?:one|paper|work|model|method)\b"
     r"|(前者|\bformer\b)|后者|\blatter\b",
     re.IGNORECASE | re.ASCII,
 )
-_NUMERALS = {
-    "一": 1,
-    "二": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-    "十": 10,
-}
-_ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
+_DIGITS = dict(zip("一二三四五六七八九", range(1, 10), strict=True)) | {"两": 2}
+
+
+def _chinese_number(text: str) -> int:
+    """一 … 九十九 (十一 = 11, 二十 = 20, 二十三 = 23); 0 for anything else."""
+    if text.isdigit():
+        return int(text)
+    if "十" not in text:
+        return _DIGITS.get(text, 0)
+    tens, _, ones = text.partition("十")
+    return (_DIGITS.get(tens, 0) if tens else 1) * 10 + (_DIGITS.get(ones, 0) if ones else 0)
+
+
 # "Which one …?", "哪个更快?": a choice among the papers just discussed.
 _WHICH_ONE = re.compile(r"\bwhich\s+one\b|哪个更|哪一个|哪一篇更|谁更", re.IGNORECASE | re.ASCII)
 
@@ -47,9 +56,10 @@ def ordinal(question: str) -> int | None:
         return None
     num, word, former = m.groups()
     if num:
-        return _NUMERALS.get(num) or int(num)
+        return _chinese_number(num) or None
     if word:
-        return _ORDINAL_WORDS[word.lower()]
+        word = word.lower()
+        return _ORDINAL_WORDS.get(word) or int(re.sub(r"\D", "", word) or 0) or None
     return 1 if former else -1  # the latter: the last
 
 

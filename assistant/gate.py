@@ -32,6 +32,7 @@ from .text import (
     content_terms,
     is_cjk_term,
     token_set,
+    tokenize,
 )
 
 CALIBRATION_FILE = Path(__file__).with_name("gate_calibration.json")
@@ -82,11 +83,18 @@ def _sources_text(sources: list[Source], sentences: dict[str, SentenceVectors]) 
     return "\n".join(_source_text(src, sentences) for src in sources)
 
 
+_ORDINAL_NUMBER = re.compile(r"\d+(?:st|nd|rd|th)", re.IGNORECASE)  # "the 12th one"
+
+
 def _names(question: str) -> set[str]:
     """Exact names (identifiers) in a question (GPT-4o, Mind2Web), not arXiv ids."""
     found = {m.group(0).strip(".-") for m in IDENTIFIER.finditer(question)}
     # An arXiv id names a paper, with or without its version (2410.16268v2), not a thing.
-    return {n for n in found if _is_name(n) and not ARXIV_ID.fullmatch(n)}
+    return {
+        n
+        for n in found
+        if _is_name(n) and not ARXIV_ID.fullmatch(n) and not _ORDINAL_NUMBER.fullmatch(n)
+    }
 
 
 # Capitals that name a benchmark or model (MMMU; GSM8K is an identifier already). Only a number
@@ -126,13 +134,23 @@ def unnamed_in_sources(
     of any other question, the names no digest has as a word ("What is FooNet-9?" quoted
     BitNet a4.8 on dense support alone). A name spelled apart in a digest ("Llama 3.1 8B" for
     Llama-3.1-8B) is no word of the vocabulary but is found in the sources' folded text."""
-    unknown = {n for n in _names(question) if n.lower() not in doc_freq}
+    unknown = {n for n in _names(question) if not _known(n, doc_freq)}
     names = _asked_names(question) | unknown
     if not sources or not names:
         return []
     # Substring, not token, match: "CLIP-ViT-L" must count as named in "CLIP-ViT-L/14".
     have = _sources_text(sources, sentences)
-    return sorted(n for n in names if _fold(n) not in have)
+    return sorted(n for n in names if not any(f in have for f in _forms(n)))
+
+
+def _forms(name: str) -> list[str]:
+    """A name as a digest may write it: folded, and without an English plural ("32 A800s")."""
+    folded = _fold(name)
+    return [folded, folded[:-1]] if folded.endswith("s") and len(folded) > 3 else [folded]
+
+
+def _known(name: str, doc_freq: dict[str, int]) -> bool:
+    return any(f in doc_freq for f in _forms(name)) or name.lower() in doc_freq
 
 
 def _digits(text: str) -> str:
@@ -146,6 +164,8 @@ def respell(names: list[str], sources: list[Source]) -> dict[str, str]:
     if not names:
         return {}
     candidates = {n for src in sources if (n := short_name(src.title)) is not None}
+    # A title with no colon may still start with its name: "OmniParser for Pure Vision …".
+    candidates |= {w for src in sources if _is_name(w := (src.title.split() or [""])[0])}
     out: dict[str, str] = {}
     for name in names:
         if len(name) < 5:
@@ -179,16 +199,28 @@ def unpaired_names(
     return sorted(names)
 
 
-_PAPER_WORDS = re.compile(
-    r"\b(?:paper|papers|article|work|study|report|preprint|arxiv)\b|论文|文章|这篇|该文|此文|报告|工作",
+PAPER_WORDS = re.compile(
+    r"\b(?:paper|papers|article|work|study|survey|report|preprint|arxiv)\b"
+    r"|论文|文章|这篇|该文|此文|报告|工作|综述|研究",
     re.IGNORECASE | re.ASCII,
 )
 
 
-def _quotes_title(src: Source, question: str) -> bool:
-    """The question writes out the paper's title (its first 30 characters, either language)."""
-    q = _fold(question)
-    return any(len(t) >= 12 and _fold(t)[:30] in q for t in (src.title, src.title_zh))
+def _letters(text: str) -> str:
+    return re.sub(r"[^0-9a-z\u4e00-\u9fff]+", "", text.lower())
+
+
+def quotes_title(src: Source, question: str) -> bool:
+    """The question writes out the paper's title (its first 24 letters, either language,
+    whatever quotes or punctuation surround it: 《Give Me BF16 or Give Me Death》)."""
+    q = _letters(question)
+    for title in (src.title, src.title_zh):
+        # The title's head, before its colon or question mark ("Give Me BF16 or Give Me Death"?
+        # Accuracy-…), is how people quote it.
+        head = _letters(re.split(r"[:：?？!！]| -- ", title.strip('"“” '))[0])[:24]
+        if len(head) >= 12 and head in q:
+            return True
+    return False
 
 
 def unstated_measures(
@@ -205,8 +237,8 @@ def unstated_measures(
     asked = asked_measures(question) if wants_value else []
     # Who wrote a *paper*: "Sora 是哪家公司的？" asks about a model a digest names with its
     # maker ("OpenAI 的 Sora"), which retrieval can quote.
-    about_paper = _PAPER_WORDS.search(question) or any(
-        src.named or _quotes_title(src, question) for src in sources
+    about_paper = PAPER_WORDS.search(question) or any(
+        src.named or quotes_title(src, question) for src in sources
     )
     facts = asked_paper_facts(question) if about_paper else []
     if not sources or not (asked or facts):
@@ -259,15 +291,22 @@ def unknown_terms(
 # (基准测试, World Model), so alone they picked papers: only the whole input counts.
 _TRYING_IT = re.compile(
     r"(test(ing)?|just testing|hello,? world|测试(一下)?|试试|试一下|你好[，,]?世界"
-    r"|help|usage|how (do i )?use (this|it|you)|帮助|怎么用|如何使用|使用说明)"
+    r"|help( me)?|usage|how (do i )?use (this|it|you)|帮助|怎么用|如何使用|使用说明"
+    r"|what can you do|what do you do|你能做什么|你会什么|你可以做什么|能做什么)"
     r"[\s\d.!?！？。]*",
     re.IGNORECASE,
 )
-_THANKS = re.compile(
-    r"(thanks?( you)?( (so|very) much| a lot)?|thx|ty|cheers|many thanks|谢谢(你|您|啦|了)?|多谢"
-    r"|感谢|好的(谢谢)?|ok(ay)?( thanks)?|got it|cool|great|明白了|知道了|懂了)"
-    r"[\s,，.。!！~～]*(谢谢|thanks)?[\s.。!！~～]*",
+# A turn closed: every word one of these, at least one of them a thanks or a goodbye.
+_CLOSING = re.compile(
+    r"thank|thx|\bty\b|cheers|bye|got it|understood|谢|感谢|再见|拜拜|明白|知道了|懂了",
     re.IGNORECASE,
+)
+_CLOSING_WORDS = frozenset(
+    """thanks thank thx ty you u so very much a lot many cheers bye goodbye see ya later ok
+    okay cool great perfect nice awesome good helpful that that's thats s was is it this got
+    understood clear for the help answer info your again all
+    谢谢 谢 感谢 非常 非常感谢 多谢 好 好的 明白 明白了 了 懂 懂了 知道 知道了 再见 拜拜
+    回答 你 您 的 帮助 帮忙 辛苦 啦 哈 嗯 行 可以 太 有用 很 解答""".split()
 )
 
 
@@ -278,9 +317,14 @@ def trying_it(question: str) -> bool:
 
 
 def thanks(question: str) -> bool:
-    """ "谢谢", "thanks!", "ok": the whole input closes a turn; mid-chat it is no follow-up on
-    the paper before, which would quote it again."""
-    return bool(_THANKS.fullmatch(question.strip()))
+    """ "谢谢", "thanks!", "Perfect, thanks!", "好的，明白了，谢谢", "bye": the whole input closes
+    a turn; mid-chat it is no follow-up on the paper before, which would quote it again."""
+    words = [w.lower() for w in tokenize(question, for_search=False)]
+    return (
+        bool(words)
+        and bool(_CLOSING.search(question))
+        and all(w in _CLOSING_WORDS or all(c in "谢哈嗯啦" for c in w) for w in words)
+    )
 
 
 def asks_nothing(question: str) -> bool:

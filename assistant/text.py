@@ -100,6 +100,7 @@ def detect_language(text: str) -> str:
     "Agent K 的 Elo-MMR 排名？" and "Give Me BF16 or Give Me Death 讲了什么？" are Chinese
     questions about English names. An English word is a lower-case word, or a function word
     that starts a sentence (What, Which)."""
+    text = re.sub(r"\S*(?:https?://|www\.|arxiv\.org)\S*", " ", text)  # a link is no language
     cjk = len(_CJK_RE.findall(text))
     english = 0
     for m in re.finditer(r"[A-Za-z][A-Za-z']*", text):
@@ -196,13 +197,19 @@ PAPER_FACTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
             r"|proposed|find|found|claim|think|use|used|do|does|did|argue|show|report)\b)"
             r"|\b(?:list|name|give|show|tell)\b[^?？]{0,24}\bauthors?\b(?![^?？]*\b(?:propose"
             r"|say|claim|find|use)\b)"
+            # An organisation asked for as the paper's maker, not as anything's: "Which
+            # company's GPU was used …?" asks for hardware.
             r"|\b(?:which|what)\s+(?:institutions?|universit(?:y|ies)|organi[sz]ations?|labs?"
             r"|laborator(?:y|ies)|compan(?:y|ies)|teams?|research\s+groups?|affiliations?)\b"
+            r"(?=[^?？]*\b(?:wrote|written|authored|developed|made|built|created|released"
+            r"|published|behind|from|authors?|did|work|works|affiliated|belong|based)\b)"
             r"|\b(?:researchers|people|team)\s+behind\b"
             r"|\bauthors?'?s?\s+(?:affiliations?|institutions?|names?)\b"
             r"|作者(?:是|都是|有|都有|包括)?(?:谁|哪些人|哪几位|哪位|哪些)"
             r"|(?:是)?谁(?:写|撰写|提出|发表|做|开发|发布)的|(?:哪些|哪几位|哪位)作者|有谁"
             r"|(?:哪个|哪家|哪些|什么)(?:研究)?(?:团队|机构|单位|实验室|公司|大学|学校|组织|课题组)"
+            r"(?=.*(?:做|写|开发|发布|发表|提出|出自|来自|的人|作者|研发|推出))"
+            r"|(?:出自|来自)(?:哪个|哪家|哪些|什么)"
             r"|作者(?:来自|属于|是)?(?:哪|什么)(?:个|家|所)?(?:机构|单位|大学|学校|团队|公司|实验室|国家)"
             r"|作者(?:名单|列表|信息|单位|机构|姓名|名字)",
             re.IGNORECASE | re.ASCII,

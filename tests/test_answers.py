@@ -818,3 +818,44 @@ def test_another_version_of_a_name_is_no_slip(assistant: Assistant) -> None:
     """OpenCoder-2 is two characters from OpenCoder, but another number is another model."""
     answer = assistant.ask("What is OpenCoder-2?")
     assert answer.refused and answer.citations == []
+
+
+def test_a_follow_up_picks_a_paper_past_the_tenth_of_a_list(assistant: Assistant) -> None:
+    listed = assistant.ask("What papers do you have?")
+    ids = [c.paper_id for c in listed.citations]
+    history = [
+        {"role": "user", "content": "What papers do you have?"},
+        {"role": "assistant", "content": listed.text, "paper_ids": ids},
+    ]
+    for follow_up, n in [("第十一篇呢？", 11), ("第二十篇呢？", 20), ("the 12th one?", 12)]:
+        answer = assistant.ask(follow_up, history=history)
+        assert answer.mode == "extractive" and cited(answer) == [ids[n - 1]], follow_up
+
+
+@pytest.mark.parametrize(
+    "said", ["Perfect, thanks!", "Thanks a lot, bye", "非常感谢", "好的，明白了", "感谢回答"]
+)
+def test_ways_of_closing_a_turn_are_not_follow_ups(assistant: Assistant, said: str) -> None:
+    history = [
+        {"role": "user", "content": "UCFE 是什么?"},
+        {"role": "assistant", "content": "UCFE … [1]", "paper_ids": ["2410.14059"]},
+    ]
+    answer = assistant.ask(said, history=history)
+    assert answer.citations == [] and answer.text == message(
+        assistant.settings.prompts_dir, answer.language, "thanks"
+    )
+
+
+def test_a_plural_of_a_name_is_the_name(assistant: Assistant) -> None:
+    """ "32 A800s": the digest says "32 个 A800"; before, "never mention A800s"."""
+    answer = assistant.ask("What batch size can be reached with 32 A800s?")
+    assert not answer.refused and cited(answer) == ["2410.17243"]
+
+
+def test_two_papers_compared_by_id_are_the_papers_cited(assistant: Assistant) -> None:
+    answer = assistant.ask("2410.16268 和 2411.04905 有什么区别？")
+    assert sorted(cited(answer)) == ["2410.16268", "2411.04905"]
+
+
+def test_a_link_does_not_make_a_chinese_question_english(assistant: Assistant) -> None:
+    assert assistant.ask("https://arxiv.org/abs/2410.13861 讲了什么？").language == "zh"

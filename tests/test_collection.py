@@ -287,3 +287,43 @@ def test_asked_for_more_than_the_list_it_says_it_gives_titles_only(
     assert ans.mode == "index" and len(ans.citations) == 34
     assert ans.notices == [message(PROMPTS, lang, "titles_only")]
     assert assistant.ask("What papers do you have?").notices == []
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [("When was Sora released?", "en"), ("FreeNeRF 是什么时候发布的？", "zh")],
+)
+def test_a_thing_a_digest_only_mentions_gets_no_date_of_the_paper_mentioning_it(
+    assistant: Assistant, question: str, lang: str
+) -> None:
+    """Before, "How Far is Video Generation … was first posted to arXiv in November 2024" for
+    Sora: a false statement with a real citation."""
+    ans = assistant.ask(question)
+    assert ans.refused and ans.mode != "index" and ans.citations == []
+    when = message(PROMPTS, lang, "measure_date")
+    assert message(PROMPTS, lang, "unstated", measures=when) in ans.notices
+
+
+def test_a_follow_up_after_a_date_is_not_another_date(assistant: Assistant) -> None:
+    first = assistant.ask("When was WebRL published?")
+    history = [
+        {"role": "user", "content": "When was WebRL published?"},
+        {"role": "assistant", "content": first.text, "paper_ids": ["2411.02337"]},
+    ]
+    ans = assistant.ask("What success rate did it reach?", history=history)
+    # Before, the month again: the resolved question carried the last one's "published".
+    assert ans.mode == "extractive" and [c.paper_id for c in ans.citations] == ["2411.02337"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which papers were published before October 2024?",
+        "Papers published after October 2024?",
+        "2024年11月之前的论文有哪些",
+    ],
+)
+def test_before_or_after_a_month_is_not_that_month(assistant: Assistant, question: str) -> None:
+    """Before, "before October 2024" listed the October papers."""
+    ans = assistant.ask(question)
+    assert not (ans.mode == "index" and ans.citations)
