@@ -338,17 +338,10 @@ class Assistant:
                 alt = self._evidence(in_context, s, asked=q)
                 if alt.support > ev.support:
                     rq, ev = in_context, alt
-        if fixes := respell(ev.missing.get("unnamed", []), ev.ret.sources):
-            # "SAM2Lnog 的 J&F 提升了多少？": read as the paper one letter away, and say so.
-            q2, rq2 = q, rq
-            for wrong, right in fixes.items():
-                q2, rq2 = q2.replace(wrong, right), rq2.replace(wrong, right)
-            alt = self._evidence(rq2, s, asked=q2)
-            if not alt.missing and alt.support >= threshold:
-                rq, ev = rq2, alt
-                said = [f"{wrong} → {right}" for wrong, right in fixes.items()]
-                sep = message(s.prompts_dir, lang, "list_sep")
-                notices.append(message(s.prompts_dir, lang, "respelled", names=sep.join(said)))
+        if (respelled := self._respelled(q, rq, ev, s, threshold)) is not None:
+            rq, ev, said = respelled
+            sep = message(s.prompts_dir, lang, "list_sep")
+            notices.append(message(s.prompts_dir, lang, "respelled", names=sep.join(said)))
         ret, chosen, sentences, support = ev.ret, ev.chosen, ev.sentences, ev.support
         df, n_docs = ev.doc_freq, ev.n_docs
         base = Answer(
@@ -368,21 +361,7 @@ class Assistant:
                 base.notices.append(message(s.prompts_dir, lang, rule, names=sep.join(found)))
         supported = support >= threshold and bool(chosen) and not ev.missing
         if asks_for_date(q) and not _OTHER_RELEASE.search(q):
-            # The arXiv id says when a *paper* came out; the digests never do. A paper the
-            # question names by id, short name or title needs no support from its digest
-            # ("DimensionX 哪天提交到 arXiv 的?" shares no word with it); "the paper on …" must
-            # pass the gate. Anything else ("When was Sora released?", named only inside a
-            # digest) has no date here: the paper that mentions it is not it.
-            ids = set(ARXIV_ID.findall(rq))
-            by_name = [
-                src
-                for src in ret.sources
-                if src.paper_id in ids
-                or question_names_title(src.title, rq)
-                or quotes_title(src, rq)
-            ]
-            about = by_name or (chosen[:1] if supported and PAPER_WORDS.search(rq) else [])
-            dated = date_answer(about, lang, s.prompts_dir)
+            dated = date_answer(self._dated_papers(rq, ev, supported), lang, s.prompts_dir)
             if dated is not None:
                 yield dated[0]
                 yield self._finish(base, dated[0], dated[1], "index")
@@ -436,8 +415,37 @@ class Assistant:
             return None, None
         return self._catalog_intent, lambda text: embed.embed_queries([text])[0]
 
-    def _asks_for_catalog(self, q: str) -> bool:
-        return asks_for_catalog(q, *self._intent())
+    def _respelled(
+        self, q: str, rq: str, ev: _Evidence, s: Settings, threshold: float
+    ) -> tuple[str, _Evidence, list[str]] | None:
+        """ "SAM2Lnog 的 J&F 提升了多少？": the reading with misspelt names replaced by the
+        retrieved paper's name one letter away, when the digests support it; with what was
+        replaced ("SAM2Lnog → SAM2Long"), for the notice."""
+        fixes = respell(ev.missing.get("unnamed", []), ev.ret.sources)
+        if not fixes:
+            return None
+        q2, rq2 = q, rq
+        for wrong, right in fixes.items():
+            q2, rq2 = q2.replace(wrong, right), rq2.replace(wrong, right)
+        alt = self._evidence(rq2, s, asked=q2)
+        if alt.missing or alt.support < threshold:
+            return None
+        return rq2, alt, [f"{wrong} → {right}" for wrong, right in fixes.items()]
+
+    @staticmethod
+    def _dated_papers(rq: str, ev: _Evidence, supported: bool) -> list[Source]:
+        """The papers a date question is about. The arXiv id says when a *paper* came out; the
+        digests never do. A paper the question names by id, short name or title needs no
+        support from its digest ("DimensionX 哪天提交到 arXiv 的?" shares no word with it);
+        "the paper on …" must pass the gate. Anything else ("When was Sora released?", named
+        only inside a digest) has no date here: the paper that mentions it is not it."""
+        ids = set(ARXIV_ID.findall(rq))
+        by_name = [
+            src
+            for src in ev.ret.sources
+            if src.paper_id in ids or question_names_title(src.title, rq) or quotes_title(src, rq)
+        ]
+        return by_name or (ev.chosen[:1] if supported and PAPER_WORDS.search(rq) else [])
 
     def _catalog(
         self,
