@@ -32,6 +32,7 @@ from .collection import (
     in_period,
     newest_first,
     posted_month,
+    topic_in_period,
     wants_more_than_titles,
     when_text,
 )
@@ -313,6 +314,9 @@ class Assistant:
             # newest), so it is answered from the index.
             yield from self._catalog(q, lang, notices, period, extreme)
             return
+        # "Which video papers came out in November 2024?": retrieval on the topic, citing only
+        # papers of that month (by arXiv id). A chat's follow-ups are left as they are.
+        within = None if turns else topic_in_period(q)
         llm = self._llm_for(s)
         threshold = s.llm_refusal_threshold if llm is not None else s.refusal_threshold
         if thanks(q):
@@ -321,6 +325,8 @@ class Assistant:
             return
         trial = trying_it(q)  # "test" mid-chat is no follow-up on the paper before
         rq = q if trial else self._resolve_follow_up(q, turns, llm)
+        if within is not None:
+            rq = within[1]
         if turns and rq == q and not trial and asks_nothing(q):
             # "why?" after a question about a paper asks about that paper.
             rq = self._resolve_follow_up(q, turns, llm, force=True)
@@ -328,7 +334,14 @@ class Assistant:
             base = Answer(question=q, text="", language=lang, notices=notices, support=0.0)
             yield from self._refuse(base, [], "vague")
             return
-        ev = self._evidence(rq, s, asked=q)
+        ev = self._evidence(rq, s, asked=q if within is None else rq)
+        if within is not None:
+            ev.chosen = [c for c in ev.chosen if in_period(c.paper_id, *within[0])]
+            if not ev.chosen and ev.support >= threshold and not ev.missing:
+                when = when_text(*within[0], lang)
+                base = Answer(question=q, text="", language=lang, notices=notices, support=0.0)
+                yield from self._refuse(base, ev.ret.sources[:3], "period_topic_none", when=when)
+                return
         if turns and rq == q and ev.support < threshold:
             # A follow-up with nothing to point back with ("训练用了什么硬件?") reads as a new
             # question; try it in the conversation's context and keep whichever reading the

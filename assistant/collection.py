@@ -292,14 +292,12 @@ def _cn_month(text: str) -> int:
     return _CN_NUM.get(text, 0)
 
 
-def asked_period(
-    question: str,
-    intent: CatalogIntent | None = None,
-    embed_query: Callable[[str], np.ndarray] | None = None,
-) -> tuple[int | None, int | None] | None:
-    """(year, month) a question asks the papers of ("Which papers came out in November 2024?",
-    "2024年10月有哪些论文？"), either part None when unsaid; None when it names no period or,
-    without it, would not ask for the whole collection ("Which papers about agents …")."""
+Period = tuple[int | None, int | None]  # (year, month); either None when unsaid
+
+
+def _split_period(question: str) -> tuple[Period, str] | None:
+    """The period a question names and the question without it and its "posted" words; None
+    when it names none, or one relative to it ("before October 2024" is not October 2024)."""
     m = _PERIOD.search(question)
     if m is None:
         return None
@@ -313,9 +311,41 @@ def asked_period(
         if not 1 <= month <= 12:
             return None
     rest = _POSTED.sub(" ", question[: m.start()] + " " + question[m.end() :])
-    if _RELATIVE.search(rest) or not asks_for_catalog(rest, intent, embed_query):
-        return None  # "before October 2024" is not October 2024
-    return (int(year) if year else None), month
+    if _RELATIVE.search(rest):
+        return None
+    return ((int(year) if year else None), month), rest
+
+
+def asked_period(
+    question: str,
+    intent: CatalogIntent | None = None,
+    embed_query: Callable[[str], np.ndarray] | None = None,
+) -> Period | None:
+    """(year, month) a question asks the papers of ("Which papers came out in November 2024?",
+    "2024年10月有哪些论文？"), either part None when unsaid; None when it names no period or,
+    without it, would not ask for the whole collection ("Which papers about agents …")."""
+    split = _split_period(question)
+    if split is None or not asks_for_catalog(split[1], intent, embed_query):
+        return None
+    return split[0]
+
+
+# The period is when papers came out, not a year the question is about ("data from 2023").
+_OF_PAPERS = re.compile(
+    r"(?:年|月)份?(?:的|发的|发表的|发布的)?(?:论文|文章|工作)|\b(?:papers?|works?)\s+(?:from|of|in)\b"
+    r"|^\s*(?:\d{4}\s*年)?\s*[0-9一二三四五六七八九十]{1,3}\s*月.*(?:论文|文章)",
+    re.IGNORECASE | re.ASCII,
+)
+
+
+def topic_in_period(question: str) -> tuple[Period, str] | None:
+    """A topic asked among the papers of a period ("Which video papers came out in November
+    2024?", "2024年11月有哪些关于多模态的论文？"): the period, and the question without it for
+    retrieval. None unless the question says the period is when papers came out."""
+    split = _split_period(question)
+    if split is None or not (_POSTED.search(question) or _OF_PAPERS.search(question)):
+        return None
+    return split
 
 
 def asked_extreme(

@@ -327,3 +327,28 @@ def test_before_or_after_a_month_is_not_that_month(assistant: Assistant, questio
     """Before, "before October 2024" listed the October papers."""
     ans = assistant.ask(question)
     assert not (ans.mode == "index" and ans.citations)
+
+
+@pytest.mark.parametrize(
+    ("question", "prefix", "expected"),
+    [
+        ("Which video papers came out in November 2024?", "2411.", {"2411.05003", "2411.04928"}),
+        ("Which papers about GUI agents were published in October 2024?", "2410.", {"2410.23218"}),
+        ("2024年11月有哪些关于多模态的论文？", "2411.", {"2411.04996"}),
+    ],
+)
+def test_a_topic_among_the_papers_of_a_month_cites_only_that_months_papers(
+    assistant: Assistant, question: str, prefix: str, expected: set[str]
+) -> None:
+    """Before, refused (the month's words are in no digest) or PUMA (October) for November."""
+    ans = assistant.ask(question)
+    cited = {c.paper_id for c in ans.citations}
+    assert not ans.refused and ans.mode == "extractive"
+    assert all(p.startswith(prefix) for p in cited) and expected <= cited
+
+
+def test_a_topic_no_paper_of_the_month_holds_says_so(assistant: Assistant) -> None:
+    ans = assistant.ask("Which papers about GUI agents were published in November 2024?")
+    assert ans.refused and ans.citations == []
+    assert ans.text == message(PROMPTS, "en", "period_topic_none", when="November 2024")
+    assert ans.sources and ans.sources[0].paper_id == "2410.23218"  # the closest, of October
