@@ -47,20 +47,24 @@ def _cmd_search(a: Assistant, args: argparse.Namespace) -> int:
 
 
 def _print_answer(ans: Answer, prompts_dir: Path) -> None:
-    print(ans.text)
+    # A list read from the index (the papers it holds, those of a month) is its references:
+    # printed once, each title with its link, under the answer's lead line.
+    listed = ans.mode == "index" and len(ans.citations) > 1
+    print(ans.text.splitlines()[0] if listed else ans.text)
     for n in ans.notices:
         print(f"note: {n}", file=sys.stderr)
     if ans.refused and ans.sources:
         from .prompt import message  # loaded by now: answering imported it
 
         print("\n" + message(prompts_dir, ans.language, "closest"))
-    elif ans.citations:
+    elif ans.citations and not listed:
         print()
     shown = ans.sources if ans.refused else [ans.sources[c.marker - 1] for c in ans.citations]
     for s in shown:
         marker = next((c.marker for c in ans.citations if c.paper_id == s.paper_id), None)
         tag = f"[{marker}]" if marker else "-"
-        print(f"{tag} {s.title} — {s.url}")
+        title = (s.title_zh or s.title) if listed and ans.language == "zh" else s.title
+        print(f"{tag} {title} — {s.url}")
 
 
 def _cmd_ask(a: Assistant, args: argparse.Namespace) -> int:

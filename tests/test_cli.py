@@ -225,3 +225,15 @@ def test_first_use_indexing_is_announced_when_no_progress_bar_shows(tmp_path: Pa
     assert "[1]" in proc.stdout
     again = cli("--index-dir", index, "--seeds-dir", seeds, "ask", "FooBar 是什么?", cwd=tmp_path)
     assert again.returncode == 0 and again.stderr == ""  # nothing to index the second time
+
+
+def test_the_paper_list_prints_each_paper_once_with_its_link(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    """Before, the 34 titles twice: once in the answer, once as its references."""
+    proc = cli("--index-dir", index_copy, "ask", "What papers do you have?", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == "The digests cover 34 papers:"
+    assert len(lines) == 35 and all(" — https://arxiv.org/abs/" in x for x in lines[1:])
+    assert [x.split("]", 1)[0] for x in lines[1:]] == [f"[{n}" for n in range(1, 35)]
