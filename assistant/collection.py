@@ -26,6 +26,7 @@ import numpy as np
 from .prompt import message
 from .records import Source
 from .retrieve import ARXIV_ID
+from .text import chinese_number
 
 # At most this many titles in one answer; past it the answer names the newest by arXiv id
 # and says how many more there are (the chat's paper list shows them all).
@@ -235,7 +236,7 @@ def date_answer(
     lines = []
     for i, (src, (year, month)) in enumerate(dated, 1):
         title = (src.title_zh or src.title) if lang == "zh" else (src.title or src.title_zh)
-        when = f"{year} 年 {month} 月" if lang == "zh" else f"{_MONTHS_EN[month - 1]} {year}"
+        when = when_text(year, month, lang)
         lines.append(
             message(prompts_dir, lang, "posted", title=title, n=i, when=when, id=src.paper_id)
         )
@@ -256,18 +257,6 @@ _PERIOD = re.compile(
     r"|\b(?P<year4>(?:19|20)\d\d)\b",
     re.IGNORECASE,
 )
-_CN_NUM = {
-    "一": 1,
-    "二": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-    "十": 10,
-}
 # How people say "posted": removed with the period before the rest is read as a catalog question.
 _POSTED = re.compile(
     r"\b(?:were|was|got|been|first)?\s*(?:published|posted|released|submitted|uploaded|"
@@ -282,14 +271,6 @@ _RELATIVE = re.compile(
 )
 _NEWEST = re.compile(r"\b(?:newest|latest|most\s+recent)\b|最新|最近", re.IGNORECASE)
 _OLDEST = re.compile(r"\b(?:oldest|earliest)\b|最早|最老|最旧", re.IGNORECASE)
-
-
-def _cn_month(text: str) -> int:
-    if text.isdigit():
-        return int(text)
-    if text.startswith("十"):
-        return 10 + _CN_NUM.get(text[1:], 0)
-    return _CN_NUM.get(text, 0)
 
 
 Period = tuple[int | None, int | None]  # (year, month); either None when unsaid
@@ -307,7 +288,7 @@ def _split_period(question: str) -> tuple[Period, str] | None:
         return None  # "may I see …"
     month = None
     if mon:
-        month = _MONTH_WORDS.get(mon.lower().rstrip(".")) or _cn_month(mon)
+        month = _MONTH_WORDS.get(mon.lower().rstrip(".")) or chinese_number(mon)
         if not 1 <= month <= 12:
             return None
     rest = _POSTED.sub(" ", question[: m.start()] + " " + question[m.end() :])

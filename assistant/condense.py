@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .records import Turn
-from .text import content_terms
+from .text import chinese_number, content_terms
 
 # References back to the conversation ("it", "该方法", "this paper"...).
 _ANAPHORA = re.compile(
@@ -32,17 +32,6 @@ _ORDINAL = re.compile(
     r"|(前者|\bformer\b)|后者|\blatter\b",
     re.IGNORECASE | re.ASCII,
 )
-_DIGITS = dict(zip("一二三四五六七八九", range(1, 10), strict=True)) | {"两": 2}
-
-
-def _chinese_number(text: str) -> int:
-    """一 … 九十九 (十一 = 11, 二十 = 20, 二十三 = 23); 0 for anything else."""
-    if text.isdigit():
-        return int(text)
-    if "十" not in text:
-        return _DIGITS.get(text, 0)
-    tens, _, ones = text.partition("十")
-    return (_DIGITS.get(tens, 0) if tens else 1) * 10 + (_DIGITS.get(ones, 0) if ones else 0)
 
 
 # "Which one …?", "哪个更快?": a choice among the papers just discussed.
@@ -56,7 +45,7 @@ def ordinal(question: str) -> int | None:
         return None
     num, word, former = m.groups()
     if num:
-        return _chinese_number(num) or None
+        return chinese_number(num) or None
     if word:
         word = word.lower()
         return _ORDINAL_WORDS.get(word) or int(re.sub(r"\D", "", word) or 0) or None

@@ -223,6 +223,14 @@ def quotes_title(src: Source, question: str) -> bool:
     return False
 
 
+def _about_a_paper(question: str, sources: list[Source]) -> bool:
+    """The question names a paper (id, short name, unique name, written-out title) or says
+    paper/论文/这篇; read only for a question asking who wrote something."""
+    return bool(PAPER_WORDS.search(question)) or any(
+        src.named or quotes_title(src, question) for src in sources
+    )
+
+
 def unstated_measures(
     question: str, sources: list[Source], sentences: dict[str, SentenceVectors]
 ) -> list[str]:
@@ -237,10 +245,12 @@ def unstated_measures(
     asked = asked_measures(question) if wants_value else []
     # Who wrote a *paper*: "Sora 是哪家公司的？" asks about a model a digest names with its
     # maker ("OpenAI 的 Sora"), which retrieval can quote.
-    about_paper = PAPER_WORDS.search(question) or any(
-        src.named or quotes_title(src, question) for src in sources
-    )
-    facts = asked_paper_facts(question) if about_paper else []
+    facts = asked_paper_facts(question)
+    if facts and not (
+        PAPER_WORDS.search(question)
+        or any(src.named or quotes_title(src, question) for src in sources)
+    ):
+        facts = []
     if not sources or not (asked or facts):
         return []
     parts: list[str] = []

@@ -95,6 +95,19 @@ def is_cjk_term(term: str) -> bool:
     return bool(_CJK_RE.search(term))
 
 
+_CN_DIGITS = dict(zip("一二三四五六七八九", range(1, 10), strict=True)) | {"两": 2}
+
+
+def chinese_number(text: str) -> int:
+    """一 … 九十九 or digits (十一 = 11, 二十 = 20, 二十三 = 23, "12" = 12); 0 for anything else."""
+    if text.isdigit():
+        return int(text)
+    if "十" not in text:
+        return _CN_DIGITS.get(text, 0)
+    tens, _, ones = text.partition("十")
+    return (_CN_DIGITS.get(tens, 0) if tens else 1) * 10 + (_CN_DIGITS.get(ones, 0) if ones else 0)
+
+
 def detect_language(text: str) -> str:
     """'zh' when the text is mainly Chinese, else 'en'. Names do not count as English:
     "Agent K 的 Elo-MMR 排名？" and "Give Me BF16 or Give Me Death 讲了什么？" are Chinese
