@@ -65,11 +65,12 @@ from .retrieve import (
     Retrieval,
     question_names_title,
     select_for_answer,
+    title_has_identifier,
 )
 from .sentences import SentenceVectors
 from .settings import Settings, explain, unknown_environment
 from .store import IndexError_, PaperIndex
-from .text import asks_for_date, detect_language, wants_several
+from .text import asks_for_date, asks_for_order, detect_language, wants_several
 
 log = logging.getLogger(__name__)
 
@@ -373,8 +374,11 @@ class Assistant:
             else:
                 base.notices.append(message(s.prompts_dir, lang, rule, names=sep.join(found)))
         supported = support >= threshold and bool(chosen) and not ev.missing
-        if asks_for_date(q) and not _OTHER_RELEASE.search(q):
-            dated = date_answer(self._dated_papers(rq, ev, supported), lang, s.prompts_dir)
+        # "Which is newer, PUMA or Pangea?" names the papers whose ids say it.
+        ordering = asks_for_order(q) and len(self._dated_papers(rq, ev, False)) >= 2
+        if (ordering or asks_for_date(q)) and not _OTHER_RELEASE.search(q):
+            papers = self._dated_papers(rq, ev, supported)
+            dated = date_answer(papers, lang, s.prompts_dir, order=ordering)
             if dated is not None:
                 yield dated[0]
                 yield self._finish(base, dated[0], dated[1], "index")
@@ -456,7 +460,10 @@ class Assistant:
         by_name = [
             src
             for src in ev.ret.sources
-            if src.paper_id in ids or question_names_title(src.title, rq) or quotes_title(src, rq)
+            if src.paper_id in ids
+            or question_names_title(src.title, rq)
+            or quotes_title(src, rq)
+            or (src.named and title_has_identifier(src.title, rq))
         ]
         return by_name or (ev.chosen[:1] if supported and PAPER_WORDS.search(rq) else [])
 
@@ -466,10 +473,10 @@ class Assistant:
         lang: str,
         notices: list[str],
         period: tuple[int | None, int | None] | None = None,
-        extreme: str | None = None,
+        extreme: tuple[str, int] | None = None,
     ) -> Iterator[str | Answer]:
         """The indexed papers in digest order, or the newest CATALOG_LIMIT by arXiv id when
-        there are more; those of a period (by arXiv id); or the newest or oldest one. Read from
+        there are more; those of a period (by arXiv id); or the n newest or oldest. Read from
         the store's cached state, so it costs no scan at 100k."""
         self.ensure_indexed()
         if not self._has_papers:
@@ -488,9 +495,11 @@ class Assistant:
             plural = "" if len(ids) == 1 else "s"
             lead = message(prompts, lang, "period_lead", n=len(ids), s=plural, when=when)
         elif extreme is not None:
+            which, n = extreme
             dated = [pid for pid in newest_first(ids) if posted_month(pid) is not None]
-            ids = dated[:1] if extreme == "newest" else dated[-1:]
-            lead = message(prompts, lang, f"{extreme}_lead")
+            ids = (dated if which == "newest" else dated[::-1])[: min(n, CATALOG_LIMIT)]
+            key = f"{which}_lead" if len(ids) == 1 else f"{which}_lead_n"
+            lead = message(prompts, lang, key, n=len(ids))
         if len(ids) > CATALOG_LIMIT:
             ids = newest_first(ids)[:CATALOG_LIMIT]
         first = self.index.chunks_by_id([f"{pid}#0" for pid in ids])

@@ -25,7 +25,7 @@ import numpy as np
 
 from .prompt import message
 from .records import Source
-from .retrieve import ARXIV_ID
+from .retrieve import ARXIV_ID, short_name
 from .text import chinese_number
 
 # At most this many titles in one answer; past it the answer names the newest by arXiv id
@@ -226,14 +226,29 @@ def posted_month(paper_id: str) -> tuple[int, int] | None:
 
 
 def date_answer(
-    papers: Sequence[Source], lang: str, prompts_dir: Path
+    papers: Sequence[Source], lang: str, prompts_dir: Path, order: bool = False
 ) -> tuple[str, list[Source]] | None:
     """When each paper was first posted, from its arXiv id: one line each, cited, then a note
-    that the digests give no exact date. None when no id carries a month."""
+    that the digests give no exact date. With `order`, a first line says which came out first
+    (arXiv numbers papers as they are submitted). None when no id carries a month."""
     dated = [(src, ym) for src in papers if (ym := posted_month(src.paper_id)) is not None]
     if not dated:
         return None
     lines = []
+    if order and len(dated) >= 2:
+        # Numbered earliest first, so the answer reads in the order it states.
+        rank = {
+            pid: i for i, pid in enumerate(reversed(newest_first([s.paper_id for s, _ in dated])))
+        }
+        dated.sort(key=lambda d: rank[d[0].paper_id])
+        names = [
+            f"{short_name(src.title) or src.title} [{i}]" for i, (src, _) in enumerate(dated, 1)
+        ]
+        if len(names) == 2:
+            lines.append(message(prompts_dir, lang, "order_pair", earlier=names[0], later=names[1]))
+        else:
+            sep = message(prompts_dir, lang, "list_sep")
+            lines.append(message(prompts_dir, lang, "order_list", items=sep.join(names)))
     for i, (src, (year, month)) in enumerate(dated, 1):
         title = (src.title_zh or src.title) if lang == "zh" else (src.title or src.title_zh)
         when = when_text(year, month, lang)
@@ -329,20 +344,55 @@ def topic_in_period(question: str) -> tuple[Period, str] | None:
     return split
 
 
+# How many of the newest/oldest: "the 3 newest papers", "latest five", "最新的三篇", "最早的 2 篇".
+_HOW_MANY = (
+    r"(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|few|couple(?:\s+of)?)"
+)
+_SUPERLATIVE = r"(?:newest|latest|most\s+recent|oldest|earliest)"
+_COUNTED = re.compile(
+    rf"\b{_HOW_MANY}\s+(?={_SUPERLATIVE}\b)|\b{_SUPERLATIVE}\s+{_HOW_MANY}\b"
+    r"|(\d{1,3}|[一二三四五六七八九十两几]{1,3})\s*(?=篇)",
+    re.IGNORECASE,
+)
+_EN_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
+_EN_COUNTS |= {"eight": 8, "nine": 9, "ten": 10, "couple": 2, "couple of": 2}
+# "the latest papers", "最新的论文有哪些": several, unnumbered.
+_SEVERAL = re.compile(
+    rf"\b{_SUPERLATIVE}\s+(?:papers|works|ones|articles|digests)\b|哪些|有哪|几篇", re.IGNORECASE
+)
+FEW = 5  # "a few", "几篇", or a plural with no number
+
+
+def _count(question: str) -> tuple[int, str]:
+    """How many papers the question asks for (1 unless it says or implies more), and the
+    question without the number: a digit would read as narrowing it ("papers of 2024")."""
+    m = _COUNTED.search(question)
+    if m is None:
+        return (FEW if _SEVERAL.search(question) else 1), question
+    group = next(i for i, g in enumerate(m.groups(), 1) if g)
+    word = re.sub(r"\s+", " ", m.group(group).lower())
+    if word.isdigit():
+        n = int(word)
+    else:
+        n = _EN_COUNTS.get(word) or chinese_number(word.replace("两", "二")) or FEW  # 几, a few
+    return max(n, 1), question[: m.start(group)] + " " + question[m.end(group) :]
+
+
 def asked_extreme(
     question: str,
     intent: CatalogIntent | None = None,
     embed_query: Callable[[str], np.ndarray] | None = None,
-) -> str | None:
-    """ "newest" or "oldest" when the question asks for the most recent or earliest paper of
-    the whole collection ("Which is the newest paper?", "最早的论文是哪篇？"), not of a topic
-    ("最新的视频生成论文是哪篇？")."""
+) -> tuple[str, int] | None:
+    """("newest" or "oldest", how many) when the question asks for the most recent or
+    earliest papers of the whole collection ("Which is the newest paper?", "the 3 latest
+    papers", "最早的论文是哪篇？"), not of a topic ("最新的视频生成论文是哪篇？")."""
     for which, pattern in (("newest", _NEWEST), ("oldest", _OLDEST)):
         if pattern.search(question):
+            n, rest = _count(question)
             # Without the superlative, "which (one) paper" is "which papers": the collection.
-            rest = pattern.sub(" ", question).replace("哪一篇", "哪些").replace("哪篇", "哪些")
+            rest = pattern.sub(" ", rest).replace("哪一篇", "哪些").replace("哪篇", "哪些")
             rest = re.sub(r"\bwhich\b(?:\s+(?:one|is|paper))*", "which papers ", rest, flags=re.I)
-            return which if asks_for_catalog(rest, intent, embed_query) else None
+            return (which, n) if asks_for_catalog(rest, intent, embed_query) else None
     return None
 
 

@@ -78,6 +78,19 @@ _DISJUNCTION = re.compile(r"\bor\b|或|还是", re.IGNORECASE | re.ASCII)
 _ACRONYM = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Z0-9]+(?![A-Za-z0-9])")
 
 
+def title_has_identifier(title: str, question: str) -> bool:
+    """An identifier of the question is a word of the title: "OmniParser" of "OmniParser for
+    Pure Vision Based GUI Agent", a title with no short name before a colon. A name a digest
+    only mentions (Sora, in the paper on physical laws) is not in that paper's title."""
+    for m in [*IDENTIFIER.finditer(question), *_ACRONYM.finditer(question)]:
+        tok = m.group(0).strip(".-")
+        if len(tok) >= 3 and re.search(
+            rf"(?<![A-Za-z0-9]){re.escape(tok)}(?![A-Za-z0-9])", title, re.IGNORECASE
+        ):
+            return True
+    return False
+
+
 def rare_identifiers(query: str, bm25: JiebaBM25Retriever) -> set[str]:
     """Identifiers and acronyms in the question that only a few chunks of the corpus contain."""
     vocab = bm25.bm25.vocab_dict

@@ -267,6 +267,32 @@ _ASKS_DATE = re.compile(
 )
 
 
+# "Which is newer, PUMA or Pangea?", "Was WebRL released before SAM2Long?", "哪篇更早发表？":
+# which of the papers named came out first, which their arXiv ids also say.
+_RELEASED = r"(?:published|released|posted|submitted|out|uploaded|appeared)"
+_ASKS_ORDER = re.compile(
+    r"\b(?:newer|older|more\s+recent|less\s+recent)\b"
+    rf"|\b(?:came|come|was|were|got|is|are)\s+(?:\w+\s+)?{_RELEASED}\s+(?:first|earlier|later|last|before|after|sooner)\b"
+    rf"|\b(?:first|earlier|later)\s+to\s+(?:be\s+)?{_RELEASED}\b"
+    r"|\b(?:predates?|postdates?|chronolog\w*)\b"
+    r"|\bwhich\b[^?.]*\b(?:newest|latest|most\s+recent|oldest|earliest)\b"
+    r"|\b(?:oldest|earliest|newest|latest)\s+to\s+(?:newest|latest|oldest|earliest)\b"
+    r"|\bby\s+(?:date|release\s+date|publication\s+date|arxiv\s+id)\b"
+    r"|(?:哪|谁)[^，,。？?]{0,8}(?:最新|最早|最晚)"
+    r"|时间顺序|从早到晚|从新到旧|从旧到新|从晚到早|按(?:发表|发布)?(?:时间|日期)"
+    r"|(?:哪|谁)(?:篇|个|一篇|一个)?(?:论文|工作)?(?:更新|更早|更晚|较新|较早|较晚|先|后|早|晚)"
+    r"|(?:更早|更晚|先|后)(?:发表|发布|提交|上传|出来|问世|推出)"
+    r"|(?:早|晚)于|比[^，,。？?]{1,40}(?:早|晚|新|旧)",
+    re.IGNORECASE | re.ASCII,
+)
+
+
+def asks_for_order(question: str) -> bool:
+    """The question may ask which of some papers came out first: it does when it names two
+    or more ("What models are newer than GPT-4?" names none)."""
+    return bool(_ASKS_ORDER.search(question))
+
+
 def asks_for_date(question: str) -> bool:
     """The question asks when a paper was published."""
     return bool(_ASKS_DATE.search(question))

@@ -11,6 +11,7 @@ from conftest import REPO, write_digest
 from assistant import Assistant
 from assistant.collection import (
     CATALOG_LIMIT,
+    FEW,
     CatalogIntent,
     asks_for_catalog,
     catalog_answer,
@@ -270,6 +271,60 @@ def test_the_newest_and_the_oldest_paper_by_arxiv_id(
     assert paper in (ids[0]["paper_id"], ids[-1]["paper_id"])  # the seeds' extremes
     ans = assistant.ask(question)
     assert ans.mode == "index" and [c.paper_id for c in ans.citations] == [paper]
+
+
+@pytest.mark.parametrize(
+    ("question", "which", "n", "lang"),
+    [
+        ("What are the two newest papers?", "newest", 2, "en"),
+        ("最早的三篇论文是哪些？", "oldest", 3, "zh"),
+        ("What are the latest papers?", "newest", FEW, "en"),  # several, no number
+        ("show me the 40 oldest papers", "oldest", 34, "en"),  # no more than there are
+    ],
+)
+def test_the_n_newest_or_oldest_papers_by_arxiv_id(
+    assistant: Assistant, question: str, which: str, n: int, lang: str
+) -> None:
+    """Before, "What are the two newest papers?" was refused: its "two" read as a topic."""
+    newest = newest_first([p["paper_id"] for p in assistant.papers()])
+    expected = (newest if which == "newest" else newest[::-1])[:n]
+    ans = assistant.ask(question)
+    assert ans.mode == "index" and ans.language == lang
+    assert [c.paper_id for c in ans.citations] == expected
+    assert ans.text.splitlines()[0] == message(PROMPTS, lang, f"{which}_lead_n", n=n)
+
+
+def test_which_of_the_named_papers_came_out_first_is_read_from_their_ids(
+    assistant: Assistant,
+) -> None:
+    """Before, "Which is newer, PUMA or Pangea?" quoted what each paper proposes."""
+    for question, lang in (
+        ("Which is newer, PUMA or Pangea?", "en"),
+        ("Pangea 比 PUMA 早吗？", "zh"),
+    ):
+        ans = assistant.ask(question)
+        assert ans.mode == "index" and not ans.refused, question
+        ids = [c.paper_id for c in ans.citations]
+        assert sorted(ids) == ["2410.13861", "2410.16153"] and ids == sorted(ids, key=float)
+        order = message(PROMPTS, lang, "order_pair", earlier="PUMA [1]", later="Pangea [2]")
+        assert ans.text.splitlines()[0] == order
+    three = assistant.ask("Sort PUMA, WebRL and OmniParser from oldest to newest")
+    ids = [c.paper_id for c in three.citations]
+    assert len(ids) == 3 and ids == sorted(ids, key=float)  # OmniParser has no short name
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What models are newer than GPT-4?",  # names no paper
+        "Compare the latest results of PUMA and Pangea",
+        "Is PUMA older than the paper on physical laws?",  # one paper named
+    ],
+)
+def test_newer_or_latest_without_two_named_papers_is_no_date_question(
+    assistant: Assistant, question: str
+) -> None:
+    assert assistant.ask(question).mode != "index"
 
 
 def test_the_newest_paper_of_a_topic_is_not_the_newest_paper(assistant: Assistant) -> None:
