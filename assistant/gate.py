@@ -118,6 +118,32 @@ def _asked_names(question: str) -> set[str]:
     return _names(question) | _acronyms(question) if asks_for_quantity(question) else set()
 
 
+# A version after a name: "PUMA 2", "OpenCoder 2.0", "SAM2Long v3". Not a count ("Pangea 39
+# languages", "Pangea 39 种语言") nor a size ("Llama 3 8B" keeps "Llama 3"): the next word may
+# only be one that asks about it.
+_VERSIONED = re.compile(
+    r"(?<![A-Za-z0-9_.\-])([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)\s+([vV]?\d{1,2}(?:\.\d{1,2})?)"
+    r"(?![A-Za-z0-9_.%])"
+    r"(?!\s*(?:[种个篇项次张倍亿万千百组类层步轮位名条份天年月]|小时|(?!(?:about|exists?|is|was|does|do"
+    r"|did|has|have|had|and|or|vs|versus|from|in|on|out|released|available|new|better|improves?"
+    r"|adds?|changes?|differs?)\b)[A-Za-z]))",
+)
+
+
+def versioned_names(question: str, sources: list[Source]) -> set[str]:
+    """Names with a version the question asks about ("What is PUMA 2?"), of a name that is
+    one: mixed case or a digit (OpenCoder, SAM2Long), capitals (PUMA), or a retrieved paper's
+    short name (Pangea). "Python 3" and "Table 2" are not checked. Without this, "PUMA 2" was
+    answered as PUMA, a paper that never mentions a second version."""
+    shorts = {n.lower() for src in sources if (n := short_name(src.title)) is not None}
+    out = set()
+    for m in _VERSIONED.finditer(question):
+        base = m.group(1)
+        if _is_name(base) or (base.isupper() and len(base) >= 3) or base.lower() in shorts:
+            out.add(f"{base} {m.group(2)}")
+    return out
+
+
 def unnamed_in_sources(
     question: str,
     sources: list[Source],
@@ -134,7 +160,10 @@ def unnamed_in_sources(
     of any other question, the names no digest has as a word ("What is FooNet-9?" quoted
     BitNet a4.8 on dense support alone). A name spelled apart in a digest ("Llama 3.1 8B" for
     Llama-3.1-8B) is no word of the vocabulary but is found in the sources' folded text."""
-    unknown = {n for n in _names(question) if not _known(n, doc_freq)}
+    versioned = versioned_names(question, sources)
+    # "v3" of "SAM2Long v3" is no name of its own.
+    asked = (_names(question) - {v.split()[-1] for v in versioned}) | versioned
+    unknown = {n for n in asked if not _known(n, doc_freq)}
     names = _asked_names(question) | unknown
     if not sources or not names:
         return []

@@ -335,6 +335,11 @@ def test_a_question_no_digest_has_a_word_of_is_refused_naming_them(
         ("What is FooNet-9?", "FooNet-9", "en"),
         ("Which lab released the TerraSight-VL encoder?", "TerraSight-VL", "en"),
         ("Zorblax-3 是什么？", "Zorblax-3", "zh"),
+        # A version of a paper's model the digest never mentions is not that paper: before,
+        # "What is PUMA 2?" was answered with PUMA.
+        ("What is PUMA 2?", "PUMA 2", "en"),
+        ("What is SAM2Long v3?", "SAM2Long v3", "en"),
+        ("OpenCoder 2.0 用了多少数据？", "OpenCoder 2.0", "zh"),
     ],
 )
 def test_a_name_no_digest_mentions_is_refused_whatever_is_asked(
@@ -343,6 +348,18 @@ def test_a_name_no_digest_mentions_is_refused_whatever_is_asked(
     answer = assistant.ask(question)
     assert answer.refused and answer.citations == []
     assert answer.notices == [message(assistant.settings.prompts_dir, lang, "unnamed", names=name)]
+
+
+def test_a_version_the_digest_names_or_a_count_after_a_name_is_answered(
+    assistant: Assistant,
+) -> None:
+    """SAM2Long's digest names SAM 2; "Pangea 39 种语言" counts languages."""
+    for question, paper in (
+        ("What is SAM 2?", "2410.16268"),
+        ("Pangea 的 39 种语言是哪些？", "2410.16153"),
+    ):
+        answer = assistant.ask(question)
+        assert not answer.refused and answer.citations[0].paper_id == paper, question
 
 
 @pytest.mark.parametrize(
