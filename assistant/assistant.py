@@ -11,7 +11,7 @@ import re
 import threading
 import unicodedata
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -55,10 +55,11 @@ from .gate import (
     unstated_measures,
 )
 from .ingest import ingest as run_ingest
-from .llm import ChatLLM, LLMError
+from .llm import ChatLLM, LLMError, LLMUnreachable, strip_reasoning
 from .parse import DigestError, digest_files
-from .prompt import NOT_IN_DIGESTS, build_answer_messages, build_condense_prompt, message
+from .prompt import build_answer_messages, build_condense_prompt, message
 from .records import Answer, IngestReport, Source, Turn
+from .reply import SentinelFilter, read_sentinel
 from .retrieve import (
     ARXIV_ID,
     HybridRetriever,
@@ -325,12 +326,13 @@ class Assistant:
             yield from self._refuse(base, [], "thanks")
             return
         trial = trying_it(q)  # "test" mid-chat is no follow-up on the paper before
-        rq = q if trial else self._resolve_follow_up(q, turns, llm)
+        llm_failed: list[str] = []  # why the LLM failed to condense, if it did
+        rq = q if trial else self._resolve_follow_up(q, turns, llm, failed=llm_failed)
         if within is not None:
             rq = within[1]
         if turns and rq == q and not trial and asks_nothing(q):
             # "why?" after a question about a paper asks about that paper.
-            rq = self._resolve_follow_up(q, turns, llm, force=True)
+            rq = self._resolve_follow_up(q, turns, llm, force=True, failed=llm_failed)
         if asks_nothing(rq):
             base = Answer(question=q, text="", language=lang, notices=notices, support=0.0)
             yield from self._refuse(base, [], "vague")
@@ -347,7 +349,7 @@ class Assistant:
             # A follow-up with nothing to point back with ("训练用了什么硬件?") reads as a new
             # question; try it in the conversation's context and keep whichever reading the
             # digests support better, so a real change of topic is not dragged back.
-            in_context = self._resolve_follow_up(q, turns, llm, force=True)
+            in_context = self._resolve_follow_up(q, turns, llm, force=True, failed=llm_failed)
             if in_context != q:
                 alt = self._evidence(in_context, s, asked=q)
                 if alt.support > ev.support:
@@ -390,24 +392,25 @@ class Assistant:
         if not supported:
             yield from self._refuse(base, ret.sources[:3])
             return
-        if llm is not None:
+        if llm is not None and llm_failed:
+            # The condense call found the LLM down: do not wait for it a second time.
+            base.notices.append(message(s.prompts_dir, lang, "llm_fallback", error=llm_failed[0]))
+        elif llm is not None:
             messages = build_answer_messages(
                 s.prompts_dir, q, chosen, turns, lang, s.prompt_token_budget
             )
-            parts: list[str] = []
-            try:
-                for delta in llm.stream(messages):
-                    parts.append(delta)
-                    yield delta
-            except LLMError as exc:
-                # base.notices, not `notices`: pydantic copied that list into the Answer.
-                base.notices.append(message(s.prompts_dir, lang, "llm_fallback", error=exc))
-            else:
-                raw = "".join(parts).strip()
-                if raw.startswith(NOT_IN_DIGESTS) or not raw:
+            raw, shown = yield from self._generate(llm, messages, base)
+            if raw is not None:
+                refused, raw = read_sentinel(strip_reasoning(raw).strip())
+                if refused:
+                    if shown:  # "Sorry, the sources do not say." came before the sentinel
+                        yield "\n\n"
                     yield from self._refuse(base, ret.sources[:3])
                     return
-                yield self._finish(base, raw, chosen, "llm")
+                answer = self._finish(base, raw, chosen, "llm")
+                if not answer.citations:
+                    answer.notices.append(message(s.prompts_dir, lang, "uncited"))
+                yield answer
                 return
         text, quoted = extractive_answer(
             q,
@@ -422,6 +425,36 @@ class Assistant:
         )
         yield text
         yield self._finish(base, text, quoted, "extractive")
+
+    def _generate(
+        self, llm: ChatLLM, messages: list[dict[str, str]], base: Answer
+    ) -> Generator[str, None, tuple[str | None, bool]]:
+        """Streams the LLM's answer; returns it whole (None when the LLM failed: the notice is
+        added to `base`) and whether any of it was shown. The refusal sentinel is never shown.
+        A draft abandoned mid-stream is followed by a blank line, then the fallback."""
+        prompts, lang = self.settings.prompts_dir, base.language
+        parts: list[str] = []
+        shown = False
+        finish: list[str] = []
+        sentinel = SentinelFilter()
+        try:
+            for delta in llm.stream(messages, on_finish=finish.append):
+                parts.append(delta)
+                if text := sentinel.feed(delta):
+                    shown = True
+                    yield text
+            if text := sentinel.flush():
+                shown = True
+                yield text
+        except LLMError as exc:
+            # base.notices, not a copy: the final Answer is made from base.
+            base.notices.append(message(prompts, lang, "llm_fallback", error=exc))
+            if shown:
+                yield "\n\n"
+            return None, shown
+        if "length" in finish:
+            base.notices.append(message(prompts, lang, "llm_truncated"))
+        return "".join(parts), shown
 
     def _intent(self) -> tuple[CatalogIntent | None, Callable[[str], Any] | None]:
         """The catalog-intent model and the embedder it was fitted for, or (None, None) when
@@ -521,7 +554,9 @@ class Assistant:
         notices = list(base.notices)
         if checked.removed:
             bad = ", ".join(f"[{n}]" for n in checked.removed)
-            notices.append(f"removed citation markers that point to no source: {bad}")
+            notices.append(
+                message(self.settings.prompts_dir, base.language, "markers_removed", markers=bad)
+            )
         return base.model_copy(
             update={
                 "text": checked.text,
@@ -643,18 +678,30 @@ class Assistant:
         return _Evidence(ret, chosen, sentences, features, support, df, n_docs, missing)
 
     def _resolve_follow_up(
-        self, q: str, turns: list[Turn], llm: ChatLLM | None, *, force: bool = False
+        self,
+        q: str,
+        turns: list[Turn],
+        llm: ChatLLM | None,
+        *,
+        force: bool = False,
+        failed: list[str] | None = None,
     ) -> str:
+        """The follow-up as a standalone question: rewritten by the LLM, else by the history
+        heuristic. An LLM that cannot be reached is recorded in `failed` and not asked again
+        for this question: a hung server would otherwise cost a timeout per call."""
         if not turns or not (force or is_follow_up(q)):
             return q
-        if llm is not None:
+        if llm is not None and not failed:
             try:
-                out = llm.complete(build_condense_prompt(self.settings.prompts_dir, q, turns))
-                out = out.strip().strip('"').strip()
+                prompt = build_condense_prompt(self.settings.prompts_dir, q, turns)
+                out = llm.complete(prompt, retries=0).strip().strip('"').strip()
                 if 0 < len(out) <= 4 * len(q) + 200:
                     return out
+            except LLMUnreachable as exc:
+                if failed is not None:
+                    failed.append(str(exc))  # the heuristic below still resolves it
             except LLMError:
-                pass  # the heuristic below still resolves it
+                pass  # a server error may pass; the answer call still tries
         ids = [p for t in turns for p in t.paper_ids]
         return heuristic_query(q, turns, self._titles(ids), force=force)
 

@@ -7,8 +7,12 @@ from dataclasses import dataclass, field
 
 from .records import Citation, Source
 
-# [1], [1, 2], [1，2], [1-3] and the full-width 【1】 some models emit.
-_MARKER = re.compile(r"\[(\s*\d+(?:\s*(?:[,，、;]|-|–)\s*\d+)*\s*)\]|【\s*(\d+)\s*】")
+# [1], [1, 2], [1，2], [1-3], and what some models emit instead: 【1】, 【1，2】, [^1] (a
+# footnote), [source 1], [Doc 2].
+_NUMBERS = r"(\s*\d+(?:\s*(?:[,，、;]|-|–)\s*\d+)*\s*)"
+MARKER = re.compile(
+    rf"\[(?:\^|(?:source|src|doc|document|ref)\s*)?{_NUMBERS}\]|【{_NUMBERS}】", re.IGNORECASE
+)
 _SPLIT = re.compile(r"\s*(?:[,，、;])\s*")
 
 
@@ -40,7 +44,7 @@ def _expand(group: str) -> list[int]:
 def find_markers(text: str) -> list[int]:
     """Every marker number in order of appearance (duplicates kept)."""
     out: list[int] = []
-    for m in _MARKER.finditer(text):
+    for m in MARKER.finditer(text):
         out.extend(_expand(m.group(1) or m.group(2)))
     return out
 
@@ -66,10 +70,16 @@ def check_citations(text: str, sources: list[Source]) -> CheckedText:
                 result.removed.append(n)
         return "".join(dict.fromkeys(kept))
 
-    cleaned = _MARKER.sub(repl, text)
+    cleaned = MARKER.sub(repl, text)
     # Dropping a marker can splice its neighbours into a new one ("[1[9]]" -> "[1]"): check
     # until nothing changes, so every marker left in the text is a checked one.
-    while (again := _MARKER.sub(repl, cleaned)) != cleaned:
+    while (again := MARKER.sub(repl, cleaned)) != cleaned:
         cleaned = again
+    cleaned = re.sub(r"(?<=\S)[ \t]{2,}(?=\S)", " ", cleaned)  # where a marker was dropped
     result.text = re.sub(r"[ \t]+([。.，,；;])", r"\1", cleaned).strip()
     return result
+
+
+def strip_markers(text: str) -> str:
+    """The text without its citation markers."""
+    return re.sub(r"[ \t]+([。.，,；;])", r"\1", MARKER.sub("", text))

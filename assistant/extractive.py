@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cite import MARKER
 from .prompt import message
 from .records import Source
 from .retrieve import IDENTIFIER
@@ -22,12 +23,11 @@ from .text import (
     wants_several,
 )
 
-_FAKE_MARKER = re.compile(r"\[(\s*\d[\d\s,，、;\-–]*)\]|【(\s*\d+\s*)】")
-
 
 def defuse_markers(text: str) -> str:
-    """A digest sentence that contains '[3]' must not pose as one of our citations."""
-    return _FAKE_MARKER.sub(lambda m: f"［{m.group(1) or m.group(2)}］", text)
+    """A digest sentence that contains '[3]' (or '[^3]', '【3】': whatever cite.py reads as a
+    marker) must not pose as one of our citations."""
+    return MARKER.sub(lambda m: f"［{m.group(0)[1:-1]}］", text)
 
 
 _NUMBER = re.compile(r"\d")

@@ -1,13 +1,15 @@
 """Chat completions from hosted OpenAI or any OpenAI-compatible server, through `openai`.
 
 Errors become one-line LLMError messages that never contain the API key; every call is bounded
-by the configured timeout (including a stream that drips slowly) and a bounded retry count."""
+by the configured timeout (including a stream that drips slowly) and a bounded retry count.
+Reasoning that local models write inline (<think>…</think>) is dropped from every reply."""
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Iterator
-from typing import cast
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 import httpx
 import openai
@@ -17,10 +19,84 @@ from .settings import Settings
 
 
 class LLMError(RuntimeError):
-    """The LLM could not answer (down, slow, refused, or broke off)."""
+    """The LLM could not answer (down, slow, refused, broke off, or said nothing)."""
 
 
-def _describe(exc: Exception) -> str:
+class LLMUnreachable(LLMError):
+    """No LLM answers there at all: it timed out, refused the connection, or sent something
+    that is no chat completion. Asking again within the same question would only wait again."""
+
+
+# deepseek-r1, qwen3 and other reasoning models think in the reply's content.
+_TAGS = ("think", "thinking", "reasoning")
+_OPEN = re.compile(r"<(?:think|thinking|reasoning)>", re.IGNORECASE)
+_CLOSE = re.compile(r"</(?:think|thinking|reasoning)>", re.IGNORECASE)
+_BLOCK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.IGNORECASE | re.DOTALL)
+
+
+def strip_reasoning(text: str) -> str:
+    """The reply without its reasoning. An unclosed block (cut at max_tokens) is reasoning to
+    the end; a closing tag with no opener (the chat template opened it) ends reasoning that
+    began the reply."""
+    text = _BLOCK.sub("", text)
+    if (m := _OPEN.search(text)) is not None:
+        text = text[: m.start()]
+    if (m := _CLOSE.search(text)) is not None:
+        text = text[m.end() :]
+    return text
+
+
+class ReasoningFilter:
+    """strip_reasoning for a stream: tags may arrive split across pieces ("<thi", "nk>")."""
+
+    def __init__(self) -> None:
+        self.buf = ""
+        self.inside = False
+
+    def feed(self, piece: str) -> str:
+        self.buf += piece
+        out: list[str] = []
+        while True:
+            if self.inside:
+                m = _CLOSE.search(self.buf)
+                if m is None:
+                    self.buf = self.buf[-16:]  # may hold the start of the closing tag
+                    return "".join(out)
+                self.buf, self.inside = self.buf[m.end() :], False
+                continue
+            m = _OPEN.search(self.buf)
+            if m is not None:
+                out.append(self.buf[: m.start()])
+                self.buf, self.inside = self.buf[m.end() :], True
+                continue
+            cut = self._partial_tag()
+            out.append(self.buf[:cut])
+            self.buf = self.buf[cut:]
+            return "".join(out)
+
+    def _partial_tag(self) -> int:
+        """Where a possible unfinished opening tag starts at the end of buf (else its length)."""
+        i = self.buf.rfind("<")
+        tail = self.buf[i:].lower() if i >= 0 else ""
+        if tail and any(f"<{t}>".startswith(tail) for t in _TAGS):
+            return i
+        return len(self.buf)
+
+    def flush(self) -> str:
+        rest, self.buf = ("" if self.inside else self.buf), ""
+        return rest
+
+
+def _server_message(exc: openai.APIStatusError) -> str:
+    body: Any = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        body = inner.get("message") if isinstance(inner, dict) else inner
+    text = " ".join(str(body or "").split())
+    return text[:160]
+
+
+def _describe(exc: Exception, settings: Settings) -> str:
     if isinstance(exc, openai.APITimeoutError):
         return "timed out"
     if isinstance(exc, openai.APIConnectionError):
@@ -30,7 +106,15 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, openai.AuthenticationError):
         return "authentication failed (check the API key)"
     if isinstance(exc, openai.APIStatusError):
-        return f"server error {exc.status_code}"
+        said = _server_message(exc)
+        key = settings.api_key()
+        if key:
+            said = said.replace(key, "***")  # some servers echo what they were sent
+        out = f"server error {exc.status_code}" + (f": {said}" if said else "")
+        if exc.status_code == 404:
+            # The usual slip: only a base URL set, so the default model name goes to Ollama.
+            out += f" (model {settings.llm_model!r}; set ASSISTANT_LLM_MODEL)"
+        return out
     return type(exc).__name__
 
 
@@ -44,22 +128,44 @@ class ChatLLM:
             max_retries=settings.llm_max_retries,
         )
 
-    def complete(self, messages: list[dict[str, str]]) -> str:
+    def complete(self, messages: list[dict[str, str]], *, retries: int | None = None) -> str:
+        """The reply's text without reasoning. `retries` overrides llm_max_retries (the
+        optional condense call makes one try: a hung server should not cost two timeouts)."""
+        client = self.client if retries is None else self.client.with_options(max_retries=retries)
         try:
-            resp = self.client.chat.completions.create(
+            resp = client.chat.completions.create(
                 messages=cast(list[ChatCompletionMessageParam], messages),
                 model=self.settings.llm_model,
                 temperature=self.settings.llm_temperature,
                 max_tokens=self.settings.llm_max_tokens,
             )
+            text = (resp.choices[0].message.content or "") if resp.choices else ""
+        except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+            raise LLMUnreachable(_describe(exc, self.settings)) from None
         except openai.OpenAIError as exc:
-            raise LLMError(_describe(exc)) from None
-        return (resp.choices[0].message.content or "") if resp.choices else ""
+            raise LLMError(_describe(exc, self.settings)) from None
+        except Exception as exc:
+            # A 200 that is no chat completion (an HTML login page, a wrong port) fails inside
+            # the openai client as JSONDecodeError or AttributeError, which it does not wrap.
+            name = type(exc).__name__
+            raise LLMUnreachable(f"the reply is not a chat completion ({name})") from None
+        text = strip_reasoning(text).strip()
+        if not text:
+            raise LLMError("empty reply")
+        return text
 
-    def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
-        """Content pieces as they arrive. Raises LLMError when the stream fails or exceeds the
-        timeout as a whole (a per-read timeout alone would let a slow drip run forever)."""
+    def stream(
+        self,
+        messages: list[dict[str, str]],
+        on_finish: Callable[[str], None] | None = None,
+    ) -> Iterator[str]:
+        """Content pieces as they arrive, reasoning dropped. Raises LLMError when the stream
+        fails, exceeds the timeout as a whole (a per-read timeout alone would let a slow drip
+        run forever) or says nothing. `on_finish` gets the finish reason ("length": cut at
+        llm_max_tokens)."""
         deadline = time.monotonic() + self.settings.llm_timeout
+        reasoning = ReasoningFilter()
+        said = False
         try:
             stream = self.client.chat.completions.create(
                 messages=cast(list[ChatCompletionMessageParam], messages),
@@ -68,7 +174,7 @@ class ChatLLM:
                 max_tokens=self.settings.llm_max_tokens,
                 stream=True,
             )
-            finished = False
+            finish: str | None = None
             with stream:
                 for chunk in stream:
                     if time.monotonic() > deadline:
@@ -76,14 +182,25 @@ class ChatLLM:
                     if not chunk.choices:
                         continue
                     choice = chunk.choices[0]
-                    if choice.delta and choice.delta.content:
-                        yield choice.delta.content
+                    content = choice.delta.content if choice.delta else None
+                    if content and (text := reasoning.feed(content)):
+                        said = said or bool(text.strip())
+                        yield text
                     if choice.finish_reason:
-                        finished = True
-            if not finished:
+                        finish = choice.finish_reason
+            if finish is None:
                 raise LLMError("the stream broke off before the answer was complete")
+            if text := reasoning.flush():
+                said = said or bool(text.strip())
+                yield text
+            if not said:
+                raise LLMError("empty reply")
+            if on_finish is not None:
+                on_finish(finish)
         except openai.OpenAIError as exc:
-            raise LLMError(_describe(exc)) from None
+            raise LLMError(_describe(exc, self.settings)) from None
+        except httpx.TimeoutException:
+            raise LLMError("timed out while streaming") from None
         except (OSError, ValueError, httpx.HTTPError) as exc:
             # Mid-stream transport errors are not wrapped by openai: a connection cut inside
             # the body surfaces as httpx.RemoteProtocolError.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Sequence
 from functools import lru_cache
@@ -10,6 +11,7 @@ from pathlib import Path
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.utils import get_tokenizer
 
+from .cite import strip_markers
 from .records import Source, Turn
 
 NOT_IN_DIGESTS = "NOT_IN_DIGESTS"  # the LLM's refusal sentinel (prompts/answer_system.md)
@@ -42,9 +44,12 @@ def count_tokens(text: str) -> int:
     return len(get_tokenizer()(text))
 
 
+_TAG = re.compile(r"<(/?)(source)", re.IGNORECASE)
+
+
 def _quote(text: str) -> str:
-    """Sources are data: a passage cannot close its own <source> tag."""
-    return text.replace("</source", "</ source").replace("<source", "< source")
+    """Sources are data: a passage cannot close its own <source> tag, in any case."""
+    return _TAG.sub(r"<\1 \2", text)
 
 
 def _attr(text: str) -> str:
@@ -52,7 +57,9 @@ def _attr(text: str) -> str:
 
 
 def format_history(history: Sequence[Turn], max_turns: int = 6) -> str:
-    lines = [f"{t.role}: {t.content.strip()}" for t in list(history)[-max_turns:]]
+    """The last turns, their citation markers removed: the new prompt numbers its sources
+    afresh, and an old "[2]" copied into the answer would cite whichever paper is [2] now."""
+    lines = [f"{t.role}: {strip_markers(t.content).strip()}" for t in list(history)[-max_turns:]]
     return "\n".join(lines)
 
 

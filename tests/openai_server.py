@@ -38,6 +38,9 @@ class Reply:
     chunk_delay: float = 0.0  # seconds between streamed chunks
     cut_after: int | None = None  # streaming: close the connection after N content chunks
     chunk_size: int = 4  # characters per streamed content chunk
+    finish_reason: str = "stop"  # "length": the reply was cut at max_tokens
+    raw_body: str | None = None  # sent as is with HTTP 200 (an HTML login page, a wrong port)
+    raw_type: str = "text/html"  # its Content-Type
 
 
 Script = Callable[[dict[str, Any]], Reply] | list[Reply] | None
@@ -176,7 +179,15 @@ class _Handler(BaseHTTPRequestHandler):
             if reply.delay > 0 and owner._stopping.wait(reply.delay):
                 self.close_connection = True  # server is stopping: drop the request
                 return
-            if reply.status != 200:
+            if reply.raw_body is not None:
+                data = reply.raw_body.encode("utf-8")
+                self.send_response(200)
+                self.send_header("Content-Type", reply.raw_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                self.wfile.flush()
+            elif reply.status != 200:
                 self._send_error_json(reply.status, f"Scripted error (HTTP {reply.status})")
             elif body.get("stream"):
                 self._stream(body, reply)
@@ -215,7 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "index": 0,
                         "message": {"role": "assistant", "content": reply.text, "refusal": None},
                         "logprobs": None,
-                        "finish_reason": "stop",
+                        "finish_reason": reply.finish_reason,
                     }
                 ],
                 "usage": self._usage(body, reply.text),
@@ -279,7 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
         if pause():
             self.close_connection = True
             return
-        self._write_chunk(event({}, "stop"))
+        self._write_chunk(event({}, reply.finish_reason))
         options = body.get("stream_options")
         if isinstance(options, dict) and options.get("include_usage"):
             usage_chunk = {

@@ -156,18 +156,90 @@ def test_out_of_range_marker_is_removed_with_a_notice(llm_index: Path) -> None:
     assert answer.mode == "llm"
 
 
-@pytest.mark.parametrize("reply", ["NOT_IN_DIGESTS", "NOT_IN_DIGESTS\n", ""])
-def test_llm_sentinel_or_nothing_is_a_refusal(llm_index: Path, reply: str) -> None:
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "NOT_IN_DIGESTS",
+        "NOT_IN_DIGESTS\n",
+        # Before, each of these was shown as the answer, sentinel and all.
+        "Sorry, the sources do not say. NOT_IN_DIGESTS",
+        "**NOT_IN_DIGESTS**",
+        "<think>No source fits [9].</think>\nNOT_IN_DIGESTS",
+    ],
+)
+def test_llm_sentinel_anywhere_is_a_refusal_and_never_streamed(llm_index: Path, reply: str) -> None:
+    with (
+        ScriptedOpenAIServer([Reply(text=reply, chunk_size=3)]) as server,
+        llm_assistant(llm_index, server) as a,
+    ):
+        pieces, answer = run(a, QUESTION_ZH)
+    assert len(server.requests) == 1
+    assert answer.refused
+    assert answer.text == message(PROMPTS, "zh", "refusal")
+    assert answer.citations == [] and 1 <= len(answer.sources) <= 3
+    streamed = "".join(pieces)
+    assert "NOT_IN_DIGESTS" not in streamed and "<think>" not in streamed
+    assert streamed.endswith(answer.text)
+
+
+def test_reasoning_is_dropped_from_the_stream_and_the_answer(llm_index: Path) -> None:
+    """Before, the <think> block stayed in the answer and its [9] was reported as removed."""
+    reply = "<think>Source [1] is UCFE, maybe [9] too.</think>\n共有 804 名参与者 [1]。"
+    with (
+        ScriptedOpenAIServer([Reply(text=reply, chunk_size=3)]) as server,  # tags split
+        llm_assistant(llm_index, server) as a,
+    ):
+        pieces, answer = run(a, QUESTION_ZH)
+    assert "think" not in "".join(pieces) and "maybe" not in "".join(pieces)
+    assert answer.mode == "llm" and answer.text == "共有 804 名参与者 [1]。"
+    assert [c.paper_id for c in answer.citations] == [UCFE] and answer.notices == []
+
+
+@pytest.mark.parametrize("reply", ["", "   \n", "<think>only thinking, cut at max_tokens"])
+def test_an_empty_reply_falls_back_to_the_extractive_answer(llm_index: Path, reply: str) -> None:
+    """Before, an empty reply was a refusal: "none of the indexed papers answers this"."""
     with (
         ScriptedOpenAIServer([Reply(text=reply)]) as server,
         llm_assistant(llm_index, server) as a,
     ):
         _, answer = run(a, QUESTION_ZH)
-    assert len(server.requests) == 1
-    assert answer.refused
-    assert answer.text == message(PROMPTS, "zh", "refusal")
-    assert answer.citations == [] and 1 <= len(answer.sources) <= 3
-    assert "NOT_IN_DIGESTS" not in answer.text
+    assert answer.mode == "extractive" and not answer.refused and "804" in answer.text
+    assert answer.notices == [message(PROMPTS, "zh", "llm_fallback", error="empty reply")]
+
+
+@pytest.mark.parametrize(
+    ("reply", "markers"),
+    [
+        ("UCFE has 804 participants.", []),  # no marker: flagged, not passed off as grounded
+        ("UCFE has 804 participants[^1].", [1]),
+        ("UCFE has 804 participants [source 1].", [1]),
+        ("UCFE has 804 participants 【1，2】.", [1, 2]),
+    ],
+)
+def test_marker_styles_are_read_and_an_uncited_answer_is_flagged(
+    llm_index: Path, reply: str, markers: list[int]
+) -> None:
+    with (
+        ScriptedOpenAIServer([Reply(text=reply)]) as server,
+        llm_assistant(llm_index, server) as a,
+    ):
+        _, answer = run(a, QUESTION_EN)
+    markers = [n for n in markers if n <= len(answer.sources)]  # [2] of one source: removed
+    assert answer.mode == "llm" and [c.marker for c in answer.citations] == markers
+    assert find_markers(answer.text) == markers
+    uncited = message(PROMPTS, "en", "uncited")
+    assert (uncited in answer.notices) == (not markers)
+
+
+def test_a_reply_cut_at_the_token_limit_says_so(llm_index: Path) -> None:
+    with (
+        ScriptedOpenAIServer(
+            [Reply(text="UCFE 共有 804 名参 [1]", finish_reason="length")]
+        ) as server,
+        llm_assistant(llm_index, server) as a,
+    ):
+        _, answer = run(a, QUESTION_ZH)
+    assert answer.mode == "llm" and answer.notices == [message(PROMPTS, "zh", "llm_truncated")]
 
 
 # --- failures fall back to the extractive answer ----------------------------------------------
@@ -201,6 +273,22 @@ def test_llm_failure_falls_back_to_extractive_with_a_notice(llm_index: Path, fai
     assert answer.citations and answer.citations[0].paper_id == UCFE
     assert "804" in answer.text
     assert_no_secret(pieces, answer)
+    # Joined, the pieces end with the fallback; an abandoned draft is set apart from it.
+    streamed = "".join(pieces)
+    assert streamed.endswith(answer.text)
+    draft = streamed[: -len(answer.text)]
+    assert draft == "" or draft.endswith("\n\n")
+
+
+def test_a_wrong_model_name_is_named_in_the_notice(llm_index: Path) -> None:
+    """Before: "The LLM is unavailable (server error 404)"."""
+    with (
+        ScriptedOpenAIServer([Reply(status=404)]) as server,
+        llm_assistant(llm_index, server) as a,
+    ):
+        _, answer = run(a, QUESTION_EN)
+    [notice] = answer.notices
+    assert "404" in notice and "'scripted-model'" in notice and "ASSISTANT_LLM_MODEL" in notice
 
 
 def test_retry_then_success_uses_the_llm(llm_index: Path) -> None:
@@ -253,6 +341,40 @@ def test_failed_condense_falls_back_to_the_history_heuristic(llm_index: Path) ->
     assert answer.retrieval_query and "UCFE" in answer.retrieval_query
     assert answer.sources[0].paper_id == UCFE
     assert answer.mode == "llm"
+
+
+UNREACHABLE = {
+    # Before, a login page answering with HTTP 200 raised AttributeError or JSONDecodeError
+    # out of ask() on every follow-up (the condense call).
+    "html-page": Reply(raw_body="<html><body>Please log in</body></html>"),
+    "html-as-json": Reply(raw_body="<html>Please log in</html>", raw_type="application/json"),
+    # Before, a hung server cost a timeout for the condense call and another for the answer.
+    "hung": Reply(text="too late", delay=6),
+}
+
+
+@pytest.mark.parametrize("failure", list(UNREACHABLE))
+def test_an_unreachable_llm_is_asked_once_on_a_follow_up(llm_index: Path, failure: str) -> None:
+    with (
+        ScriptedOpenAIServer([UNREACHABLE[failure]]) as server,
+        llm_assistant(llm_index, server) as a,
+    ):
+        _, answer = run(a, "它用了多少名参与者？", HISTORY)
+    assert len(server.requests) == 1  # the failed condense call; the LLM is not asked again
+    assert answer.mode == "extractive" and "804" in answer.text
+    lead = message(PROMPTS, "zh", "llm_fallback", error="").split("（")[0]
+    assert len(answer.notices) == 1 and answer.notices[0].startswith(lead)
+
+
+def test_the_history_in_the_prompt_carries_no_old_markers(llm_index: Path) -> None:
+    """The prompt numbers its sources afresh: an old "[1]" copied from the history would cite
+    whichever paper is [1] now."""
+    script = scripted(Reply(text=CONDENSED), Reply(text="共有 804 名参与者 [1]。"))
+    with ScriptedOpenAIServer(script) as server, llm_assistant(llm_index, server) as a:
+        run(a, "它用了多少名参与者？", HISTORY)
+    for request in server.requests:
+        prompt = user_message(request)
+        assert "UCFE 是一个金融专业知识基准" in prompt and "金融专业知识基准 [1]" not in prompt
 
 
 def test_no_llm_configured_sends_nothing(llm_index: Path) -> None:
