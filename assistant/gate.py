@@ -172,6 +172,11 @@ def unnamed_in_sources(
     return sorted(n for n in names if not any(f in have for f in _forms(n)))
 
 
+def unknown_names(question: str, doc_freq: dict[str, int]) -> list[str]:
+    """Names in the question (GPT-4o, AndriodLab) that no digest has as a word."""
+    return sorted(n for n in _names(question) if not _known(n, doc_freq))
+
+
 def _forms(name: str) -> list[str]:
     """A name as a digest may write it: folded, and without an English plural ("32 A800s")."""
     folded = _fold(name)
@@ -230,7 +235,7 @@ def unpaired_names(
 
 PAPER_WORDS = re.compile(
     r"\b(?:paper|papers|article|work|study|survey|report|preprint|arxiv)\b"
-    r"|论文|文章|这篇|该文|此文|报告|工作|综述|研究",
+    r"|论文|文章|这篇|那篇|该文|此文|报告|工作|综述|研究",
     re.IGNORECASE | re.ASCII,
 )
 
@@ -261,12 +266,16 @@ def _about_a_paper(question: str, sources: list[Source]) -> bool:
 
 
 def unstated_measures(
-    question: str, sources: list[Source], sentences: dict[str, SentenceVectors]
+    question: str,
+    sources: list[Source],
+    sentences: dict[str, SentenceVectors],
+    about_paper: bool = False,
 ) -> list[str]:
     """Measures (keys of text.MEASURES) the question asks a number for, and facts (keys of
     text.PAPER_FACTS: authors, venue) it asks for, that none of the sources states: "How many
     GPUs were used to train OS-Atlas?" when its digest never names any hardware; "Who wrote
-    PUMA?" when its digest names no author."""
+    PUMA?" when its digest names no author. `about_paper`: the question was read in a chat as
+    being about its papers ("who are the authors" after "What's MM-Detect?")."""
     # "What learning rate…" asks for a number without "how many"; "whatever" does not.
     wants_value = asks_for_quantity(question) or re.search(
         r"\bwhat\b", question, re.IGNORECASE | re.ASCII
@@ -276,7 +285,8 @@ def unstated_measures(
     # maker ("OpenAI 的 Sora"), which retrieval can quote.
     facts = asked_paper_facts(question)
     if facts and not (
-        PAPER_WORDS.search(question)
+        about_paper
+        or PAPER_WORDS.search(question)
         or any(src.named or quotes_title(src, question) for src in sources)
     ):
         facts = []

@@ -91,6 +91,15 @@ def content_terms(text: str) -> list[str]:
     return list(seen)
 
 
+def dictionary_word(term: str) -> bool:
+    """An ASCII token, or a Chinese word jieba's dictionary holds: not a fragment its HMM made
+    up from what it did not know ("数据集上" -> 数据 + 集上)."""
+    if not _CJK_RE.search(term):
+        return True
+    _ensure_jieba()
+    return jieba.dt.FREQ.get(term, 0) > 0
+
+
 def is_cjk_term(term: str) -> bool:
     return bool(_CJK_RE.search(term))
 
@@ -227,9 +236,11 @@ PAPER_FACTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
             r"|作者(?:名单|列表|信息|单位|机构|姓名|名字)",
             re.IGNORECASE | re.ASCII,
         ),
+        # Who they are, not that they exist: "作者提出了…" ("the authors propose") names nobody.
         re.compile(
-            r"\bauthors?\b|et al|作者|团队|实验室|大学|研究院|University|Institute|\bLab\b",
-            re.I | re.ASCII,
+            r"et al|\b(?:University|Institute|Lab|Laboratory)\b|大学|研究院|研究所|实验室"
+            r"|作者(?:是|为|包括|来自|分别)|\bauthors?\s+(?:are|include|from)\b",
+            re.ASCII,
         ),
     ),
     "venue": (
@@ -237,6 +248,8 @@ PAPER_FACTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
             r"\b(?:which|what)\s+(?:conference|journal|venue|workshop)\b"
             r"|\b(?:published|accepted|appear(?:ed|s)?|presented)\s+(?:at|in)\s+(?:which|what)\b"
             r"|(?:发表|收录|录用|接收)(?:在|于)?(?:哪个|哪|什么)(?:个)?(?:会议|期刊|会|刊)"
+            r"|(?:在|于)哪(?:里|儿)?(?:发表|录用|收录)|(?:发表|录用|收录)(?:在|于)哪(?:里|儿)?"
+            r"|\bwhere\s+(?:was|is|were|has)\b[^?？]*\b(?:published|accepted|presented)\b"
             r"|(?:哪个|什么)(?:会议|期刊)",
             re.IGNORECASE | re.ASCII,
         ),
@@ -245,6 +258,15 @@ PAPER_FACTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
             r"|conference|journal|workshop)\b|会议|期刊",
             re.IGNORECASE | re.ASCII,
         ),
+    ),
+    "funding": (
+        re.compile(
+            r"\bwho\s+(?:funded|funds|sponsored|sponsors|paid\s+for|financed)\b"
+            r"|\b(?:funding|funded\s+by|sponsored\s+by|grants?)\b"
+            r"|(?:谁|哪[个家些]?)(?:资助|赞助|出资)|资助(?:方|来源|机构)|经费(?:来源|来自)",
+            re.IGNORECASE | re.ASCII,
+        ),
+        re.compile(r"\b(?:fund\w*|grants?|sponsor\w*)\b|资助|赞助|基金|经费", re.I | re.ASCII),
     ),
 }
 
@@ -262,7 +284,8 @@ _ASKS_DATE = re.compile(
     r"|(?:什么时候|何时|哪年|哪一年|哪个月|几月|几月份|哪天|什么时间|啥时候|何年|哪个时间)[^？?，,。]{0,12}"
     r"(?:发表|发布|提交|上线|出来|公开|挂|放出|推出|问世|上传|出的|发的)"
     r"|(?:发表|发布|提交|上传|公开)(?:于|在)?(?:什么时候|何时|哪年|哪一年|哪个月|几月|什么时间)"
-    r"|(?:发表|发布|提交|上传|公开)(?:的)?(?:时间|日期|年份|月份)",
+    r"|(?:发表|发布|提交|上传|公开)(?:的)?(?:时间|日期|年份|月份)"
+    r"|(?:哪个月|哪一年|哪年|几月份?|什么时候)的\s*[?？]?\s*$",
     re.IGNORECASE | re.ASCII,
 )
 

@@ -7,10 +7,12 @@ questions, answers only for clearly answerable ones."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from conftest import write_digest
 
 from assistant import Assistant
 from assistant.assistant import AssistantError
@@ -721,6 +723,130 @@ def test_new_topic_is_not_dragged_back_to_the_history(assistant: Assistant) -> N
     answer = assistant.ask("Pangea 的训练数据集 PangeaIns 涵盖多少种语言？", UCFE_HISTORY)
     assert answer.retrieval_query is None
     assert answer.sources[0].paper_id == "2410.16153"
+
+
+def said(question: str, answer: Answer) -> list[dict[str, Any]]:
+    """One turn of a chat as the UI keeps it: the question, the answer and the papers cited."""
+    return [
+        {"role": "user", "content": question},
+        {"role": "assistant", "content": answer.text, "paper_ids": cited(answer)},
+    ]
+
+
+def chat(assistant: Assistant, *questions: str) -> list[Answer]:
+    """Each question asked with the history of the ones before and their answers."""
+    history: list[dict[str, Any]] = []
+    answers = []
+    for q in questions:
+        answers.append(assistant.ask(q, history))
+        history += said(q, answers[-1])
+    return answers
+
+
+@pytest.mark.parametrize(
+    ("questions", "paper"),
+    [
+        # A new subject in a follow-up's form: before, the paper before came back.
+        (("有没有关于视频分割的论文？", "what about data contamination?"), "2411.03823"),
+        (("WebRL 是做什么的？", "那数据污染方面呢？"), "2411.03823"),
+        (("WebRL 是做什么的？", "那个用世界模型的网络智能体那篇用了什么基准"), "2410.13232"),
+        # A paper named, with "it" meaning that paper: before, MIA-DPO was cited first.
+        (("What is MIA-DPO?", "what about LOGO, what GPUs did it use?"), "2410.18533"),
+        # Another paper asked for: before, WebRL again.
+        (("WebRL 是做什么的？", "还有别的 web agent 论文吗"), "2410.13232"),
+    ],
+)
+def test_a_follow_up_with_a_subject_of_its_own_is_not_dragged_back(
+    assistant: Assistant, questions: tuple[str, ...], paper: str
+) -> None:
+    *before, last = chat(assistant, *questions)
+    assert before[0].citations and not last.refused
+    assert cited(last)[0] == paper, (last.retrieval_query, cited(last))
+    if "别的" in questions[-1]:
+        assert not set(cited(last)) & set(cited(before[-1]))
+
+
+@pytest.mark.parametrize(
+    ("questions", "paper"),
+    [
+        # An aspect with no pronoun is asked of the paper before: before, SemiEvol ("七个数据集")
+        # and OpenCoder (代码/开源) were matched on their words.
+        (("HtmlRAG 是做什么的？", "在几个数据集上实验的"), "2411.02959"),
+        (("对比损失的批量大小扩展那篇论文讲了什么？", "代码开源吗"), "2410.17243"),
+        # A refusal in between cites nothing; the chat is still about SAM2Long.
+        (("SAM2Long 是什么？", "它用了多少 GPU 训练？", "那它的代码在哪？"), "2410.16268"),
+        # The paper the last question named, not the other one its answer also cited.
+        (("Does Baichuan alignment use DPO?", "what improvement does it report?"), "2410.14940"),
+    ],
+)
+def test_a_follow_up_without_a_subject_of_its_own_asks_about_the_paper_before(
+    assistant: Assistant, questions: tuple[str, ...], paper: str
+) -> None:
+    last = chat(assistant, *questions)[-1]
+    assert not last.refused and cited(last)[0] == paper, (last.retrieval_query, cited(last))
+
+
+def test_mid_chat_a_greeting_gets_the_hint_and_the_chats_papers_are_not_the_collection(
+    assistant: Assistant,
+) -> None:
+    first, hi, both = chat(
+        assistant, "Compare PUMA and Mixture-of-Transformers", "hi", "用中文简单总结一下这两篇"
+    )
+    prompts = assistant.settings.prompts_dir
+    assert hi.refused and hi.citations == [] and hi.text == message(prompts, "en", "vague")
+    # Before, "这两篇" got the whole collection's 34 titles.
+    assert both.mode == "extractive" and sorted(cited(both)) == sorted(cited(first))
+
+
+def test_mid_chat_who_wrote_it_and_an_unrelated_question_are_refused(
+    assistant: Assistant,
+) -> None:
+    *_, authors, france = chat(
+        assistant,
+        "What's MM-Detect?",
+        "In Chinese please",
+        "who are the authors",
+        "What's the capital of France?",
+    )
+    # Before, both quoted MM-Detect's digest: in a chat, the authors question read no paper
+    # in its own words, and the French question was read with the chat's paper.
+    assert authors.refused and france.refused and france.citations == []
+
+
+@pytest.mark.parametrize(
+    ("question", "fact", "lang"),
+    [
+        ("Who funded AndroidLab?", "funding", "en"),  # before: quotes of AndroidLab
+        ("MagicTailor 在哪发表的？", "venue", "zh"),  # before: quotes; "发表在哪个会议" was refused
+    ],
+)
+def test_a_fact_about_a_paper_no_digest_states_is_refused(
+    assistant: Assistant, question: str, fact: str, lang: str
+) -> None:
+    answer = assistant.ask(question)
+    prompts = assistant.settings.prompts_dir
+    measure = message(prompts, lang, f"measure_{fact}")
+    assert answer.refused and message(prompts, lang, "unstated", measures=measure) in answer.notices
+
+
+def test_a_digest_saying_the_authors_propose_names_no_author(tmp_path: Path) -> None:
+    """ "作者提出了…" ("the authors propose") was taken for a digest stating who they are."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    body = "作者提出了 Zorbnet，一种用于长文档检索的稀疏注意力方法，在三个基准上超过了基线。"
+    write_digest(seeds / "d.md", [("2402.01234", "Zorbnet: Sparse Retrieval", body)])
+    with Assistant(index_dir=tmp_path / "index", seeds_dir=seeds, llm_enabled=False) as a:
+        a.ingest(progress=False)
+        assert a.ask("Who wrote Zorbnet?").refused
+        assert a.ask("Zorbnet 的作者是谁？").refused
+        assert not a.ask("What does Zorbnet propose?").refused
+
+
+@pytest.mark.parametrize("question", ["PUMA 是哪个月的？", "第一篇是哪个月的"])
+def test_which_month_is_a_date_question(assistant: Assistant, question: str) -> None:
+    history = said("What is PUMA?", assistant.ask("What is PUMA?"))
+    answer = assistant.ask(question, history)
+    assert answer.mode == "index" and cited(answer) == ["2410.13861"]
 
 
 # --- input checks -----------------------------------------------------------------------------
