@@ -323,8 +323,10 @@ def asked_period(
     split = _split_period(question)
     if split is None:
         return None
-    # "Which ones were published in November?" after the list: ones are papers.
+    # "Which ones were published in November?" after the list: ones are papers; and "8 月的有哪篇"
+    # asks for the month's papers, however many.
     rest = re.sub(r"\bones\b", "papers", split[1], flags=re.IGNORECASE)
+    rest = rest.replace("哪一篇", "哪篇").replace("哪篇", "哪些论文")
     return split[0] if asks_for_catalog(rest, intent, embed_query) else None
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .records import Turn
+from .retrieve import short_name
 from .text import chinese_number, content_terms, dictionary_word, tokenize
 
 # References back to the conversation ("it", "该方法", "this paper"...).
@@ -242,6 +243,21 @@ def new_subject(
     return new, unknown
 
 
+_FORMER_LATTER = re.compile(r"前者|后者|\b(?:former|latter)\b", re.IGNORECASE | re.ASCII)
+
+
+def _in_order_named(ids: list[str], question: str, titles: dict[str, str]) -> list[str]:
+    """The papers in the order the question names them (by short name, or the word their
+    title starts with), when it names at least two; else as they are."""
+    where: dict[str, int] = {}
+    for p in ids:
+        title = titles.get(p, "")
+        name = short_name(title) or (title.split() or [""])[0]
+        if len(name) >= 3 and (i := question.lower().find(name.lower())) >= 0:
+            where[p] = i
+    return sorted(where, key=where.__getitem__) if len(where) >= 2 else ids
+
+
 def heuristic_query(
     question: str,
     history: Sequence[Turn],
@@ -258,6 +274,10 @@ def heuristic_query(
         return question
     last_user, last_ids = last_answered(history)
     n = ordinal(question)
+    if n is not None and _FORMER_LATTER.search(question):
+        # "后者呢?" after "比较一下 SAM2Long 和 PUMA": the latter as the question named them,
+        # whatever order the answer cited them in.
+        last_ids = _in_order_named(last_ids, last_user, titles)
     if n is not None and last_ids and -len(last_ids) <= (n - 1 if n > 0 else n) < len(last_ids):
         # "第二篇呢?" after "Compare WebRL and AndroidLab": AndroidLab alone. The previous
         # question would bring both back.

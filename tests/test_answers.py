@@ -849,6 +849,24 @@ def test_which_month_is_a_date_question(assistant: Assistant, question: str) -> 
     assert answer.mode == "index" and cited(answer) == ["2410.13861"]
 
 
+def test_the_latter_is_the_one_the_question_named_last(assistant: Assistant) -> None:
+    """Before, 后者 was the last paper of the answer, whatever order the question gave."""
+    for question, latter in (
+        ("比较一下 PUMA 和 SAM2Long", "2410.16268"),
+        ("比较一下 SAM2Long 和 PUMA", "2410.13861"),
+    ):
+        last = chat(assistant, question, "后者呢？")[-1]
+        assert cited(last) == [latter], question
+
+
+def test_when_the_chats_papers_came_out_is_read_from_their_ids(assistant: Assistant) -> None:
+    *_, same_month, earlier = chat(
+        assistant, "比较一下 SAM2Long 和 PUMA", "这两篇都是 10 月份发的吗？", "这两篇哪篇发得早？"
+    )
+    for answer in (same_month, earlier):
+        assert answer.mode == "index" and cited(answer) == ["2410.13861", "2410.16268"]
+
+
 # --- input checks -----------------------------------------------------------------------------
 
 

@@ -234,6 +234,7 @@ def test_who_wrote_a_paper_named_by_its_full_title_is_refused(assistant: Assista
         ("Which papers were published in November 2024?", "2411.", "en"),
         ("2024年10月有哪些论文？", "2410.", "zh"),
         ("papers from 2024-08", "2408.", "en"),
+        ("2024 年 8 月的有哪篇？", "2408.", "zh"),  # "哪篇" asks for the month's papers
     ],
 )
 def test_the_papers_of_a_month_are_those_its_arxiv_ids_give(
