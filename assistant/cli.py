@@ -26,14 +26,22 @@ def _print_json(obj: object) -> None:
 
 
 def _cmd_ingest(a: Assistant, args: argparse.Namespace) -> int:
+    from .parse import Note
+
     report = a.ingest(args.paths or None, progress=None)
+    # A Note (a README or an image in a digest folder, a GBK digest) is said, not failed for;
+    # every other problem (a skipped entry, a file that could not be used, a folder with no
+    # digest) makes the exit status 1, so a script notices.
     if args.json:
-        _print_json(report.model_dump(mode="json"))
+        data = report.model_dump(mode="json")
+        for shown, p in zip(data["problems"], report.problems, strict=True):
+            shown["note"] = isinstance(p, Note)
+        _print_json(data)
     else:
         for p in report.problems:
-            print(f"{p.severity.value}: {p}", file=sys.stderr)
+            print(f"{'note' if isinstance(p, Note) else p.severity.value}: {p}", file=sys.stderr)
         print(report.summary())
-    return 1 if any(p.severity == "error" for p in report.problems) else 0
+    return 1 if any(not isinstance(p, Note) for p in report.problems) else 0
 
 
 def _cmd_search(a: Assistant, args: argparse.Namespace) -> int:
@@ -46,11 +54,12 @@ def _cmd_search(a: Assistant, args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_answer(ans: Answer, prompts_dir: Path) -> None:
+def _print_answer(ans: Answer, prompts_dir: Path, *, text_shown: bool = False) -> None:
     # A list read from the index (the papers it holds, those of a month) is its references:
     # printed once, each title with its link, under the answer's lead line.
     listed = ans.mode == "index" and len(ans.citations) > 1
-    print(ans.text.splitlines()[0] if listed else ans.text)
+    if not text_shown:
+        print(ans.text.splitlines()[0] if listed else ans.text)
     for n in ans.notices:
         print(f"note: {n}", file=sys.stderr)
     if ans.refused and ans.sources:
@@ -67,21 +76,45 @@ def _print_answer(ans: Answer, prompts_dir: Path) -> None:
         print(f"{tag} {title} — {s.url}")
 
 
+def _held_back(text: str) -> bool:
+    """Streamed text not to show yet: nothing but blanks, or (the start of) the LLM's refusal
+    sentinel, which becomes the refusal message."""
+    from .prompt import NOT_IN_DIGESTS  # loaded by now: answering imported it
+
+    text = text.strip()
+    return NOT_IN_DIGESTS.startswith(text) or text.startswith(NOT_IN_DIGESTS)
+
+
 def _cmd_ask(a: Assistant, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(a.ask(args.question).model_dump(mode="json"))
         return 0
     final: Answer | None = None
-    streamed = False
+    pieces: list[str] = []
+    shown = 0  # pieces printed as they came
     for piece in a.stream(args.question):
         if isinstance(piece, Answer):
             final = piece
-        elif a.settings.llm_active:
-            print(piece, end="", flush=True)
-            streamed = True
+            continue
+        pieces.append(piece)
+        # One piece behind: only the LLM streams several pieces; a whole answer (extractive,
+        # a refusal, a list from the index, the fallback after a failed stream) comes as the
+        # last piece before the Answer and is printed once, checked, below.
+        if len(pieces) > 1 and not _held_back("".join(pieces[:-1])):
+            print("".join(pieces[shown:-1]), end="", flush=True)
+            shown = len(pieces) - 1
     assert final is not None
-    if streamed:
-        print("\n")  # the streamed text was the raw draft; show the checked answer below
+    if not shown:
+        _print_answer(final, a.settings.prompts_dir)
+        return 0
+    if final.mode == "llm":
+        print("".join(pieces[shown:]))  # the rest of the streamed answer
+        same = final.text.strip() == "".join(pieces).strip()
+        if not same:
+            print()  # the checked answer differs (a marker removed): shown below the draft
+        _print_answer(final, a.settings.prompts_dir, text_shown=same)
+        return 0
+    print("\n")  # the stream broke off or was refused: what is shown instead, below
     _print_answer(final, a.settings.prompts_dir)
     return 0
 

@@ -214,15 +214,27 @@ def catalog_answer(
 _MONTHS_EN = (
     "January February March April May June July August September October November December"
 ).split()
-_NEW_ID = re.compile(r"(\d{2})(\d{2})\.\d{4,5}")
+_NEW_ID = re.compile(r"(\d{2})(\d{2})\.(\d{4,5})")
+_OLD_ID = re.compile(r"[a-z\-]+(?:\.[A-Z]{2})?/(\d{2})(\d{2})(\d{3})")  # hep-th/9901001
+
+
+def _id_parts(paper_id: str) -> tuple[int, int, int] | None:
+    """(year, month, number within the month) of an arXiv id. Old-style ids (archive/YYMMNNN)
+    ran from 1991 to March 2007, so their 91-99 are 1991-1999."""
+    new = _NEW_ID.fullmatch(paper_id)
+    m = new or _OLD_ID.fullmatch(paper_id)
+    if m is None or not 1 <= int(m.group(2)) <= 12:
+        return None
+    yy = int(m.group(1))
+    year = 2000 + yy if new or yy < 91 else 1900 + yy
+    return year, int(m.group(2)), int(m.group(3))
 
 
 def posted_month(paper_id: str) -> tuple[int, int] | None:
-    """(year, month) an arXiv id of the YYMM.NNNNN form was first posted, else None."""
-    m = _NEW_ID.fullmatch(paper_id)
-    if m is None or not 1 <= int(m.group(2)) <= 12:
-        return None
-    return 2000 + int(m.group(1)), int(m.group(2))
+    """(year, month) an arXiv id was first posted (YYMM.NNNNN, or archive/YYMMNNN: hep-th/9901001
+    is January 1999), else None."""
+    parts = _id_parts(paper_id)
+    return None if parts is None else parts[:2]
 
 
 def date_answer(
@@ -427,8 +439,9 @@ def when_text(year: int | None, month: int | None, lang: str) -> str:
 
 
 def newest_first(paper_ids: Sequence[str]) -> list[str]:
-    """Paper ids by arXiv id, newest first (YYMM.NNNNN sorts by date; others keep their order
-    after them)."""
-    dated = [p for p in paper_ids if re.fullmatch(r"\d{4}\.\d{4,5}", p)]
-    other = [p for p in paper_ids if p not in set(dated)]
-    return sorted(dated, key=lambda p: (p[:4], int(p[5:])), reverse=True) + other
+    """Paper ids by arXiv id, newest first: by month, then number (old- and new-style ids
+    never share a month); ids without a month keep their order after them."""
+    parts = {p: _id_parts(p) for p in paper_ids}
+    dated = [p for p in paper_ids if parts[p] is not None]
+    other = [p for p in paper_ids if parts[p] is None]
+    return sorted(dated, key=lambda p: parts[p] or (0, 0, 0), reverse=True) + other

@@ -10,18 +10,103 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .parse import digest_files, display_name, parse_paths
-from .records import IngestReport, Paper
+from .parse import Skipped, display_name, parse_paths
+from .records import IngestReport, Paper, Problem, Severity
 from .sparse import TokenTable
 from .store import IndexedPaper, PaperIndex
 
 
-def _in_scope(source_file: str, roots: list[Path], files: set[str]) -> bool:
+def _in_scope(source: str, roots: list[Path], files: set[str]) -> bool:
     """Whether an indexed paper belongs to the part of the corpus this ingest looked at."""
-    if source_file in files:
+    if source in files:
         return True
-    path = Path(source_file).resolve()
+    path = Path(source)
     return any(root.is_dir() and path.is_relative_to(root) for root in roots)
+
+
+def _recorded_where(recorded: str, roots: list[Path], files: set[str]) -> str:
+    """The absolute path of a paper's recorded source file. Indexes written before paths were
+    recorded absolute hold them relative to the working directory of the ingest that wrote
+    them, which is unknown: the current one is tried first, then a folder being ingested that
+    ends where the path begins ("digests/a.md" under /x/digests); otherwise a paper deleted
+    from its digest would stay indexed whenever ingest ran from another folder."""
+    path = Path(recorded)
+    if path.is_absolute():
+        return recorded
+    guesses = [Path.cwd() / path] + [
+        root.joinpath(*path.parts[k:])
+        for root in roots
+        if root.is_dir()
+        for k in range(1, len(path.parts))
+        if root.parts[-k:] == path.parts[:k]
+    ]
+    places = [str(g.resolve()) for g in guesses]
+    return next((p for p in places if _in_scope(p, roots, files)), places[0])
+
+
+def _no_digest_in(roots: list[Path], read: list[str], looked_at: set[str]) -> list[Problem]:
+    """A problem for each folder ingested in which no file was a digest: its other files are
+    only noted, and an ingest that found nothing must not pass for one that worked."""
+    problems = []
+    for folder in roots:
+        if not folder.is_dir() or any(Path(f).is_relative_to(folder) for f in read):
+            continue
+        n = sum(Path(f).is_relative_to(folder) for f in looked_at)
+        why = (
+            f"no digest in this folder ({n} .md/.txt file{'' if n == 1 else 's'} looked at)"
+            if n
+            else "no digest files (.md, .txt) in this folder"
+        )
+        problems.append(Problem(file=display_name(folder), reason=why, severity=Severity.ERROR))
+    return problems
+
+
+def _same_title(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _kept_copies(
+    index: PaperIndex, doomed: dict[str, str], skipped: list[Skipped]
+) -> dict[str, Skipped]:
+    """Papers about to be removed whose entry is still in their file but now malformed (same
+    heading, or the same id near it): their indexed copy is kept, as a file that fails to
+    parse keeps its papers. `doomed`: paper id -> its file."""
+    in_file: dict[str, list[Skipped]] = {}
+    for entry in skipped:
+        in_file.setdefault(entry.source, []).append(entry)
+    pids = [pid for pid, source in doomed.items() if source in in_file]
+    if not pids:
+        return {}
+    first = index.chunks_by_id([f"{pid}#0" for pid in pids])
+    titles = {pid: str(hit.node.metadata.get("title", "")) for pid, hit in first.items()}
+    kept: dict[str, Skipped] = {}
+    for pid in pids:
+        free = [e for e in in_file[doomed[pid]] if all(e is not k for k in kept.values())]
+        match = next(
+            (e for e in free if pid in e.ids or _same_title(titles.get(pid, ""), e.title)), None
+        )
+        if match is not None:  # one malformed entry stands for one paper
+            kept[pid] = match
+    return kept
+
+
+def _report_kept(
+    problems: list[Problem],
+    kept: dict[str, Skipped],
+    kept_in: dict[str, list[str]],
+    file_problems: dict[str, Problem],
+) -> list[Problem]:
+    """The problems, saying which indexed copies were kept. A file that held indexed papers is
+    a digest gone wrong, not a stray note: failed for, whatever it now holds."""
+    for pid, entry in kept.items():
+        entry.problem.reason += f"; kept the copy of {pid} indexed before"
+    swap: dict[int, Problem] = {}
+    for source, pids in kept_in.items():
+        was = file_problems[source]
+        n = len(pids)
+        reason = f"{was.reason}; its {n} indexed paper{'s were' if n > 1 else ' was'} kept"
+        swap[id(was)] = Problem(file=was.file, line=was.line, reason=reason, severity=was.severity)
+    return [swap.get(id(p), p) for p in problems]
 
 
 def ingest(
@@ -33,17 +118,18 @@ def ingest(
 ) -> IngestReport:
     """Bring the index in line with the digests under `paths`.
 
-    Papers indexed from other files are left alone; papers of a file that fails to parse are
-    kept (a broken edit must not wipe what was indexed)."""
+    Papers indexed from other files are left alone; papers of a file that fails to parse, and
+    a paper whose entry is still there but malformed, are kept (a broken edit must not wipe
+    what was indexed)."""
     t0 = time.perf_counter()
     roots = [Path(p).resolve() for p in paths]
     parsed = parse_paths(roots, max_file_mb=max_file_mb)
-    report = IngestReport(files=len(parsed.files), problems=parsed.problems)
     # Reading can write too: Chroma first applies log entries a failed write left behind, so
     # on a full disk the state read fails the same way a write does.
     with index.write_guard():
         indexed = index.state()
     wanted: dict[str, Paper] = {p.paper_id: p for p in parsed.papers}
+    report = IngestReport(files=len(parsed.files))
 
     to_write: list[Paper] = []
     moved: list[Paper] = []  # unchanged, but its entry now sits elsewhere (file or line)
@@ -62,21 +148,26 @@ def ingest(
 
     parsed_files = set(parsed.files)
     failed = set(parsed.failed_files)
-    existing = {display_name(f) for f in digest_files(roots)}
+    looked_at = parsed_files | failed
+    doomed: dict[str, str] = {}  # paper id -> its file
+    kept_in: dict[str, list[str]] = {}  # failed file -> its indexed papers, kept
     for pid, have in indexed.items():
         if pid in wanted:
             continue
         if not have.complete and not have.source_file:
             report.removed.append(pid)  # debris of an interrupted write
             continue
-        gone = have.source_file not in existing
-        if have.source_file in failed:
-            continue
-        if (have.source_file in parsed_files or gone) and _in_scope(
-            have.source_file, roots, parsed_files
+        source = _recorded_where(have.source_file, roots, looked_at)
+        if source in failed:
+            kept_in.setdefault(source, []).append(pid)
+        elif source in parsed_files or (
+            source not in looked_at and _in_scope(source, roots, looked_at)
         ):
-            report.removed.append(pid)
-
+            doomed[pid] = source  # its entry or its whole file is gone
+    kept = _kept_copies(index, doomed, parsed.skipped)
+    report.removed += [pid for pid in doomed if pid not in kept]
+    report.problems = _report_kept(parsed.problems, kept, kept_in, parsed.file_problems)
+    report.problems += _no_digest_in(list(dict.fromkeys(roots)), parsed.files, looked_at)
     if to_write or report.removed:
         # BM25 of the store as it is now, as tokens, without the papers this run replaces;
         # each chunk it writes is added as it is written, and BM25 is rebuilt from the result.

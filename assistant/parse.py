@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -9,19 +11,33 @@ from pathlib import Path
 
 from .records import Paper, Problem, Severity
 
-DIGEST_SUFFIXES = (".txt", ".md")
+DIGEST_SUFFIXES = (".txt", ".md")  # compared lower-cased: "x.MD" is a digest too
 # A closing run of "#" is decoration only after a space: "## Fuzzing C#" keeps its "#".
 _HEADING = re.compile(r"^##\s+(.+?)(?:\s+#+)?\s*$")
-_LINK = re.compile(
-    r"\[(?P<zh>[^\]]*)\]\(\s*(?P<url>https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/"
-    r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?(?:\.pdf)?)\s*\)"
+# Host names are case-insensitive ("arXiv.org" is arXiv's own spelling); the path is not.
+_URL = (
+    r"(?P<url>(?i:https?://(?:www\.|export\.)?arxiv\.org)/(?:abs|pdf)/"
+    r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?(?:\.pdf)?)"
 )
-_BARE_ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})")
+_LINK = re.compile(rf"\[(?P<zh>[^\]]*)\]\(\s*{_URL}\s*\)")
 # The link line may also be the URL alone ("https://arxiv.org/abs/2410.14059" or "<…>"): as
 # unambiguous as the markdown link, with no Chinese title.
-_URL_LINE = re.compile(
-    r"^\s*<?(?P<url>https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/"
-    r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?(?:\.pdf)?)>?\s*$"
+_URL_LINE = re.compile(rf"^\s*<?{_URL}>?\s*$")
+# Text that names arXiv or an id: a link we could not read, rather than no link at all.
+_ARXIVISH = re.compile(r"(?i:arxiv)|(?<![\d.])\d{4}\.\d{4,5}(?!\d)")
+_ANY_ID = re.compile(r"(?<![\d.\w])(\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?!\d)")
+EXPECTED_LINK = (
+    "expected '[中文标题](https://arxiv.org/abs/ID)' or the bare URL "
+    "as the first line under the heading"
+)
+_SKIPPED = "entry skipped"  # ends the reason of every entry left out
+# Byte-order marks of the wide encodings (Windows Notepad's "Unicode" is UTF-16 LE); UTF-32's
+# first, as UTF-32 LE's begins with UTF-16 LE's.
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
 )
 
 
@@ -29,26 +45,56 @@ class DigestError(ValueError):
     """A file that cannot be used as a digest at all."""
 
 
+class NotADigest(DigestError):
+    """A file that holds no digest at all (binary, empty, notes without arXiv entries): in a
+    folder it is only noted, unlike a digest that could not be read."""
+
+
+class Note(Problem):
+    """A problem that is only said, not failed for (`assistant ingest` exits 0): a file in a
+    folder that is no digest at all, a digest decoded from GBK."""
+
+
+@dataclass
+class Skipped:
+    """An entry left out, with what identifies the paper it may have been: a copy of that
+    paper indexed before is kept rather than deleted (ingest)."""
+
+    problem: Problem
+    source: str  # the file, as Paper.source_file
+    title: str
+    ids: set[str]
+
+
 @dataclass
 class ParseResult:
     papers: list[Paper] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    failed_files: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # digests read, as Paper.source_file
+    failed_files: list[str] = field(default_factory=list)  # files that could not be used
+    file_problems: dict[str, Problem] = field(default_factory=dict)  # failed file -> why
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def _wide_encoding(data: bytes) -> str | None:
+    return next((enc for bom, enc in _WIDE_BOMS if data.startswith(bom)), None)
 
 
 def decode(data: bytes, name: str) -> tuple[str, list[Problem]]:
-    """UTF-8 (BOM tolerated), else GB18030 (a superset of GBK), else UTF-8 with the bad bytes
-    marked so only the affected entries are skipped."""
+    """UTF-8 (BOM tolerated), UTF-16/32 with a BOM, else GB18030 (a superset of GBK), else
+    UTF-8 with the bad bytes marked so only the affected entries are skipped."""
+    wide = _wide_encoding(data)
+    if wide is not None:
+        return data.decode(wide, errors="replace"), []
     if b"\x00" in data[:8192]:
-        raise DigestError(f"{name}: binary file, not a digest")
+        raise NotADigest(f"{name}: binary file, not a digest")
     try:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError:
         pass
     try:
         text = data.decode("gb18030")
-        return text, [Problem(file=name, line=1, reason="not UTF-8; decoded as GBK/GB18030")]
+        return text, [Note(file=name, line=1, reason="not UTF-8; decoded as GBK/GB18030")]
     except UnicodeDecodeError:
         return data.decode("utf-8", errors="replace"), []
 
@@ -62,75 +108,114 @@ def _sniff(path: Path, name: str) -> None:
     decoding all of it: a 50 MB log file took 2 s and ~700 MB of memory to turn down."""
     with path.open("rb") as fh:
         head = fh.read(_SNIFF_BYTES)
-    if b"\x00" in head[:8192]:
-        raise DigestError(f"{name}: binary file, not a digest")
-    if len(head) == _SNIFF_BYTES and not _HEADING_BYTES.search(head):
-        raise DigestError(f"{name}: not a digest (no '## <title>' entries in its first 64 KB)")
+    wide = _wide_encoding(head)
+    if wide is None and b"\x00" in head[:8192]:
+        raise NotADigest(f"{name}: binary file, not a digest")
+    if wide is not None:
+        found = bool(re.search(r"^\ufeff?##\s", head.decode(wide, errors="ignore"), re.M))
+    else:
+        found = bool(_HEADING_BYTES.search(head))
+    if len(head) == _SNIFF_BYTES and not found:
+        raise NotADigest(f"{name}: not a digest (no '## <title>' entries in its first 64 KB)")
 
 
-def parse_text(text: str, name: str) -> ParseResult:
-    """Parse one digest's text. Raises DigestError when it holds no '## ' entries at all."""
-    result = ParseResult(files=[name])
+def _quote(line: str) -> str:
+    line = line.strip()
+    return f"'{line[:60]}…'" if len(line) > 60 else f"'{line}'"
+
+
+def _entry(
+    name: str, source: str, title: str, body: list[str], lineno: int, above: int | None
+) -> Paper | Problem:
+    """One entry (its heading's title and the lines under it) as a Paper, or the Problem that
+    keeps it out. `above`: the line of the entry before, if any."""
+
+    def skipped(reason: str, at: int = lineno) -> Problem:
+        return Problem(file=name, line=at, reason=f"{reason}; {_SKIPPED}")
+
+    if "\ufffd" in title or any("\ufffd" in ln for ln in body):
+        return skipped("bad encoding (undecodable bytes)")
+    link_idx = next((i for i, ln in enumerate(body) if ln.strip()), None)
+    if link_idx is None:  # a bare heading: reported at the heading itself
+        return skipped(f"no arXiv link under '## {title[:60]}' ({EXPECTED_LINK})")
+    at = lineno + 1 + link_idx  # where the link should be
+    link = _LINK.search(body[link_idx]) or _URL_LINE.match(body[link_idx])
+    if link is None:
+        if _ARXIVISH.search("\n".join(body[:3])):
+            found = _quote(body[link_idx])
+            return skipped(
+                f"malformed arXiv link under '## {title[:60]}' ({EXPECTED_LINK}; found {found})",
+                at,
+            )
+        # "## 方法" inside a summary ends that summary there: say so, not only "no link".
+        cut = (
+            f"; a heading inside the summary of line {above} cuts that summary short: "
+            "use '### ' there"
+            if above is not None
+            else ""
+        )
+        return skipped(f"no arXiv link under '## {title[:60]}' ({EXPECTED_LINK}{cut})", at)
+    paper_id = link.group("id")
+    if not title:
+        return skipped("empty title")
+    summary = "\n".join(ln.rstrip() for ln in body[link_idx + 1 :]).strip()
+    if not summary:
+        return skipped(f"empty summary for {paper_id}")
+    return Paper(
+        paper_id=paper_id,
+        title=title,
+        title_zh=(link.groupdict().get("zh") or "").strip(),
+        url=link.group("url").strip(),
+        text=summary,
+        source_file=source,
+        line=lineno,
+    )
+
+
+def parse_text(text: str, name: str, *, source: str = "") -> ParseResult:
+    """Parse one digest's text; `name` is the file as shown in problems, `source` as recorded
+    (default: `name`). Raises DigestError when it holds no digest entries at all."""
+    source = source or name
+    result = ParseResult(files=[source])
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     starts = [i for i, ln in enumerate(lines) if _HEADING.match(ln)]
     if not starts:
-        raise DigestError(f"{name}: not a digest (no '## <title>' entries)")
+        raise NotADigest(f"{name}: not a digest (no '## <title>' entries)")
     seen: dict[str, Paper] = {}
     for n, start in enumerate(starts):
         end = starts[n + 1] if n + 1 < len(starts) else len(lines)
-        lineno = start + 1
         match = _HEADING.match(lines[start])
         title = match.group(1).strip() if match else ""
         body = lines[start + 1 : end]
-
-        def problem(reason: str, *, at: int = lineno) -> None:
-            result.problems.append(Problem(file=name, line=at, reason=reason))
-
-        if "\ufffd" in lines[start] or any("\ufffd" in ln for ln in body):
-            problem("bad encoding (undecodable bytes); entry skipped")
+        above = starts[n - 1] + 1 if n else None
+        paper = _entry(name, source, title, body, start + 1, above)
+        if isinstance(paper, Problem):
+            result.problems.append(paper)
+            ids = set(_ANY_ID.findall("\n".join(body[:3])))
+            result.skipped.append(Skipped(paper, source, title, ids))
             continue
-        link_idx = next((i for i, ln in enumerate(body) if ln.strip()), None)
-        link = None
-        if link_idx is not None:
-            link = _LINK.search(body[link_idx]) or _URL_LINE.match(body[link_idx])
-        if link is None or link_idx is None:
-            # Where the link should be; a bare heading is reported at the heading itself.
-            where = lineno + 1 + link_idx if link_idx is not None else lineno
-            bare = _BARE_ARXIV.search("\n".join(body[:3]))
-            why = "malformed arXiv link" if bare else "no arXiv link"
-            problem(f"{why} under '## {title[:60]}'; entry skipped", at=where)
-            continue
-        summary = "\n".join(ln.rstrip() for ln in body[link_idx + 1 :]).strip()
-        if not title:
-            problem("empty title; entry skipped")
-            continue
-        if not summary:
-            problem(f"empty summary for {link.group('id')}; entry skipped")
-            continue
-        paper = Paper(
-            paper_id=link.group("id"),
-            title=title,
-            title_zh=(link.groupdict().get("zh") or "").strip(),
-            url=link.group("url").strip(),
-            text=summary,
-            source_file=name,
-            line=lineno,
-        )
         prior = seen.get(paper.paper_id)
         if prior is not None:
             if prior.content_hash != paper.content_hash:
-                problem(
-                    f"duplicate arXiv id {paper.paper_id} with different text "
-                    f"(first at line {prior.line}); kept the first"
+                result.problems.append(
+                    Problem(
+                        file=name,
+                        line=paper.line,
+                        reason=f"duplicate arXiv id {paper.paper_id} with different text "
+                        f"(first at line {prior.line}); kept the first",
+                    )
                 )
             continue
         seen[paper.paper_id] = paper
         result.papers.append(paper)
+    if not result.papers and not _ARXIVISH.search(text):
+        # Sections but not one arXiv link or id: a README's "## Usage", not a digest.
+        raise NotADigest(f"{name}: not a digest (no '## <title>' entry has an arXiv link)")
     return result
 
 
 def display_name(path: Path) -> str:
-    """Path as recorded and shown: relative to the working directory when inside it."""
+    """Path as shown in problems: relative to the working directory when inside it."""
     resolved = path.resolve()
     try:
         return str(resolved.relative_to(Path.cwd()))
@@ -138,59 +223,100 @@ def display_name(path: Path) -> str:
         return str(resolved)
 
 
-def digest_files(paths: Iterable[Path]) -> list[Path]:
-    """Expand folders into their digest files (sorted); files are taken as given."""
-    out: list[Path] = []
+def source_name(path: Path) -> str:
+    """Path as recorded with each paper (Paper.source_file): absolute, so the same file is the
+    same source whatever folder an ingest runs from."""
+    return str(path.resolve())
+
+
+def _folder_digests(folder: Path) -> list[Path]:
+    """Digest files under a folder, sorted; hidden files and folders (.git, .obsidian,
+    .trash) are not looked into."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for f in filenames:
+            path = Path(dirpath, f)
+            if not f.startswith(".") and path.suffix.lower() in DIGEST_SUFFIXES and path.is_file():
+                found.append(path)
+    return sorted(found)
+
+
+def _expand(paths: Iterable[Path]) -> list[tuple[Path, Path | None]]:
+    """(file, the folder it was found in, or None when given itself), each file once."""
+    out: list[tuple[Path, Path | None]] = []
+    seen: set[Path] = set()
     for p in paths:
         if p.is_dir():
-            out.extend(
-                sorted(f for f in p.rglob("*") if f.is_file() and f.suffix in DIGEST_SUFFIXES)
-            )
+            found: list[tuple[Path, Path | None]] = [(f, p) for f in _folder_digests(p)]
         elif p.exists():
-            out.append(p)
+            found = [(p, None)]
         else:
             raise DigestError(f"{p}: no such file or folder")
+        for f, folder in found:
+            key = f.resolve()
+            if key not in seen:  # the same file given twice, or a file inside a folder given
+                seen.add(key)
+                out.append((f, folder))
     return out
 
 
+def digest_files(paths: Iterable[Path]) -> list[Path]:
+    """Expand folders into their digest files (sorted); files are taken as given."""
+    return [f for f, _ in _expand(paths)]
+
+
+def _read(path: Path, name: str, source: str, max_file_mb: float) -> ParseResult:
+    size = path.stat().st_size
+    if size > max_file_mb * 1024 * 1024:
+        raise DigestError(
+            f"{name}: file is {size / 2**20:.0f} MB, over the {max_file_mb:g} MB limit "
+            "(ASSISTANT_MAX_FILE_MB)"
+        )
+    if size == 0:
+        raise NotADigest(f"{name}: empty file")
+    _sniff(path, name)
+    text, notes = decode(path.read_bytes(), name)
+    one = parse_text(text, name, source=source)
+    one.problems[:0] = notes
+    return one
+
+
 def parse_paths(paths: Iterable[Path], *, max_file_mb: float = 20.0) -> ParseResult:
-    """Parse every digest under the paths. Bad files and entries become problems; a paper id
-    that appears in several files is kept once (the first), differing copies reported."""
+    """Parse every digest under the paths. Bad files and entries become problems (a file in a
+    folder that is no digest at all, a Note). A paper id that appears in several files is kept
+    once (the first), differing copies reported."""
     result = ParseResult()
     by_id: dict[str, Paper] = {}
-    for path in digest_files(paths):
-        name = display_name(path)
+    for path, folder in _expand(paths):
+        name, source = display_name(path), source_name(path)
         try:
-            size = path.stat().st_size
-            if size > max_file_mb * 1024 * 1024:
-                raise DigestError(
-                    f"{name}: file is {size / 2**20:.0f} MB, over the {max_file_mb:g} MB limit "
-                    "(ASSISTANT_MAX_FILE_MB)"
-                )
-            if size == 0:
-                raise DigestError(f"{name}: empty file")
-            _sniff(path, name)
-            text, problems = decode(path.read_bytes(), name)
-            one = parse_text(text, name)
+            one = _read(path, name, source, max_file_mb)
         except (DigestError, OSError) as exc:
             reason = str(exc).removeprefix(f"{name}: ")
-            result.problems.append(Problem(file=name, reason=reason, severity=Severity.ERROR))
-            result.failed_files.append(name)
+            ignorable = folder is not None and isinstance(exc, NotADigest)
+            kind = Note if ignorable else Problem
+            problem = kind(file=name, reason=reason, severity=Severity.ERROR)
+            result.problems.append(problem)
+            result.failed_files.append(source)
+            result.file_problems[source] = problem
             continue
-        result.files.append(name)
-        result.problems.extend(problems + one.problems)
+        result.files.append(source)
+        result.problems.extend(one.problems)
+        result.skipped.extend(one.skipped)
         for paper in one.papers:
             prior = by_id.get(paper.paper_id)
             if prior is None:
                 by_id[paper.paper_id] = paper
                 result.papers.append(paper)
             elif prior.content_hash != paper.content_hash:
+                first = display_name(Path(prior.source_file))
                 result.problems.append(
                     Problem(
                         file=name,
                         line=paper.line,
                         reason=f"duplicate arXiv id {paper.paper_id} with different text "
-                        f"(first in {prior.source_file}:{prior.line}); kept the first",
+                        f"(first in {first}:{prior.line}); kept the first",
                     )
                 )
     return result

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import REPO, SEEDS, write_digest
+from openai_server import Reply, ScriptedOpenAIServer
 
 ASSISTANT_BIN = REPO / ".venv" / "bin" / "assistant"
 SOURCE_FIELDS = {"paper_id", "title", "title_zh", "url", "text", "score"}
@@ -198,13 +199,58 @@ def test_ingest_of_a_non_digest_reports_it_and_keeps_the_index(
     folder.mkdir()
     (folder / "todo.md").write_text("- buy milk\n- read papers\n", encoding="utf-8")
     proc = cli("--index-dir", index_copy, "ingest", folder, "--json", cwd=tmp_path)
-    assert proc.returncode == 1  # a file could not be used
+    assert proc.returncode == 1  # no digest found at all
     report = json.loads(proc.stdout)
     assert report["added"] == report["updated"] == report["removed"] == []
-    [problem] = report["problems"]
-    assert problem["severity"] == "error" and problem["file"].endswith("todo.md")
-    assert "not a digest" in problem["reason"]
+    todo, nothing = report["problems"]
+    assert todo["severity"] == "error" and todo["file"].endswith("todo.md") and todo["note"]
+    assert "not a digest" in todo["reason"]
+    assert nothing["file"] == "notes" and "no digest" in nothing["reason"]
+    assert not nothing["note"]
     assert "Traceback" not in proc.stderr
+
+
+DIGEST = "## Fine\n[好](https://arxiv.org/abs/2501.40001)\n\n摘要。\n"
+
+
+def test_ingest_exits_1_for_problems_in_digests_and_notes_stray_files(tmp_path: Path) -> None:
+    """README said a skipped entry exits 1; it exited 0, while a README.md beside the digests
+    made every run exit 1."""
+    folder = tmp_path / "digests"
+    (folder / "drafts").mkdir(parents=True)
+    (folder / "a.md").write_text(DIGEST, encoding="utf-8")
+    (folder / "README.md").write_text("# My digests\n\n## Usage\n\nWeekly.\n", "utf-8")
+    (folder / "drafts" / "todo.txt").write_text("- read 2411.99999\n", encoding="utf-8")
+    (folder / "drafts" / "empty.md").write_bytes(b"")
+    index = tmp_path / "index"
+
+    proc = cli("--index-dir", index, "ingest", folder, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    notes = proc.stderr.strip().splitlines()
+    assert sorted(notes) == [
+        "note: digests/README.md: not a digest (no '## <title>' entry has an arXiv link)",
+        "note: digests/drafts/empty.md: empty file",
+        "note: digests/drafts/todo.txt: not a digest (no '## <title>' entries)",
+    ]
+    assert proc.stdout.startswith("1 file: 1 added,")
+
+    # A problem in a digest entry: exit 1, the entry named as file:line.
+    with (folder / "a.md").open("a", encoding="utf-8") as fh:
+        fh.write("\n## No Link\n没有链接。\n")
+    proc = cli("--index-dir", index, "ingest", folder, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "warning: digests/a.md:7: no arXiv link under '## No Link'" in proc.stderr
+
+    # A file given by name that is no digest: an error, exit 1.
+    proc = cli("--index-dir", index, "ingest", folder / "README.md", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: digests/README.md: not a digest")
+
+    # A folder with no digest files at all says so.
+    (tmp_path / "nothing").mkdir()
+    proc = cli("--index-dir", index, "ingest", tmp_path / "nothing", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "error: nothing: no digest files (.md, .txt) in this folder" in proc.stderr
 
 
 def test_first_use_indexing_is_announced_when_no_progress_bar_shows(tmp_path: Path) -> None:
@@ -237,3 +283,52 @@ def test_the_paper_list_prints_each_paper_once_with_its_link(
     assert lines[0] == "The digests cover 34 papers:"
     assert len(lines) == 35 and all(" — https://arxiv.org/abs/" in x for x in lines[1:])
     assert [x.split("]", 1)[0] for x in lines[1:]] == [f"[{n}" for n in range(1, 35)]
+
+
+def test_an_llm_answer_and_what_no_llm_wrote_are_printed_once(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    """With an LLM configured every answer was printed twice: the streamed draft, then the
+    checked answer; refusals, fallbacks and the paper list too, though no LLM wrote them."""
+    replies = [
+        Reply(text="UCFE 的用户研究共有 804 名参与者 [1]。"),  # streamed 4 characters a chunk
+        Reply(text="NOT_IN_DIGESTS"),
+        Reply(status=500),
+        Reply(text="UCFE 有 804 名参与者 [1][7]。"),  # [7] points to no source
+    ]
+    with ScriptedOpenAIServer(replies) as server:
+        env = {
+            "ASSISTANT_LLM_BASE_URL": server.base_url,
+            "ASSISTANT_LLM_MODEL": "scripted-model",
+            "ASSISTANT_LLM_API_KEY": "sk-test",
+            "ASSISTANT_LLM_MAX_RETRIES": "0",
+        }
+
+        def ask(question: str) -> subprocess.CompletedProcess[str]:
+            proc = cli("--index-dir", index_copy, "ask", question, cwd=tmp_path, env_extra=env)
+            assert proc.returncode == 0, proc.stderr
+            return proc
+
+        question = "UCFE 用户研究有多少名参与者？"
+        out = ask(question).stdout
+        assert out.count("804 名参与者") == 1, out
+        assert out.count("[1] UCFE: A User-Centric") == 1
+
+        out = ask(question).stdout  # the LLM's own refusal
+        assert "NOT_IN_DIGESTS" not in out and out.count("not in the digests") == 1, out
+
+        fell_back = ask(question)  # HTTP 500: the extractive answer, once
+        assert fell_back.stdout.count("804") == 1, fell_back.stdout
+        assert "note: " in fell_back.stderr
+
+        out = ask(question).stdout  # streamed as written, then checked: [7] removed
+        draft, checked = out.split("\n\n")[:2]
+        assert draft == "UCFE 有 804 名参与者 [1][7]。" and checked == "UCFE 有 804 名参与者 [1]。"
+        assert len(server.requests) == 4
+
+        # Nothing is sent to the LLM for these; each is printed once.
+        out = ask("红烧肉怎么做才好吃？").stdout
+        assert out.count("not in the digests") == 1, out
+        lines = ask("What papers do you have?").stdout.strip().splitlines()
+        assert lines[0] == "The digests cover 34 papers:" and len(lines) == 35
+        assert len(server.requests) == 4

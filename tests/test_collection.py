@@ -158,12 +158,67 @@ def test_other_questions_about_time_are_answered_from_the_digest(assistant: Assi
     [
         ("2411.02337", (2024, 11)),
         ("0704.0001", (2007, 4)),
-        ("cs/0501001", None),
+        ("cs/0501001", (2005, 1)),  # old-style ids: archive/YYMMNNN, 1991 to 2007
+        ("hep-th/9901001", (1999, 1)),
+        ("math.AG/0601001", (2006, 1)),
+        ("hep-ph/9108001", (1991, 8)),
         ("2413.00001", None),
+        ("hep-th/9913001", None),
     ],
 )
 def test_posted_month(paper_id: str, expected: tuple[int, int] | None) -> None:
     assert posted_month(paper_id) == expected
+
+
+def test_old_style_ids_sort_by_their_month_before_every_new_style_id() -> None:
+    ids = ["math.AG/0601001", "2410.12345", "2413.00001", "hep-th/9901001", "0704.0001"]
+    ids += ["cs/0703999", "2411.00999"]
+    assert newest_first(ids) == [
+        "2411.00999",
+        "2410.12345",
+        "0704.0001",
+        "cs/0703999",
+        "math.AG/0601001",
+        "hep-th/9901001",
+        "2413.00001",  # no month: after the rest
+    ]
+
+
+OLD_STYLE = [
+    ("hep-th/9901001", "Dualities in String Theory", "本文讨论了弦论中的 T 对偶和 S 对偶。"),
+    ("math.AG/0601001", "Algebraic Geometry Notes", "这是一份关于概形理论的讲义，包含 12 个练习。"),
+    ("2410.12345", "TinyRAG: RAG on Microcontrollers", "TinyRAG 在微控制器上运行检索增强生成。"),
+]
+
+
+@pytest.fixture(scope="module")
+def old_style_digests(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """digests/ with two old-style ids and a new one, indexed on first use into index/."""
+    folder = tmp_path_factory.mktemp("old-style")
+    (folder / "digests").mkdir()
+    write_digest(folder / "digests" / "old.md", OLD_STYLE)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Which is the oldest paper?", ["hep-th/9901001"]),
+        ("最早的论文是哪篇？", ["hep-th/9901001"]),
+        ("What are the two newest papers?", ["2410.12345", "math.AG/0601001"]),
+        ("Which papers were published in 1999?", ["hep-th/9901001"]),
+        ("2006年1月有哪些论文？", ["math.AG/0601001"]),
+    ],
+)
+def test_old_style_ids_have_their_month(
+    old_style_digests: Path, question: str, expected: list[str]
+) -> None:
+    """hep-th/9901001 had no month: the oldest paper was said to be one from 2024, and
+    "in 1999" found nothing."""
+    index, seeds = old_style_digests / "index", old_style_digests / "digests"
+    with Assistant(index_dir=index, seeds_dir=seeds, llm_enabled=False) as a:
+        ans = a.ask(question)
+    assert ans.mode == "index" and [c.paper_id for c in ans.citations] == expected
 
 
 # --- who wrote it -------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from llama_index.core.schema import MetadataMode
 from assistant import Assistant, sparse
 from assistant.assistant import AssistantError
 from assistant.chunk import PaperChunker
-from assistant.parse import display_name, parse_paths
+from assistant.parse import Note, display_name, parse_paths
 from assistant.records import Paper
 from assistant.sparse import JiebaBM25Retriever, TokenTable
 from assistant.store import PaperIndex
@@ -357,7 +357,32 @@ def test_non_digest_file_in_folder_is_reported_and_the_rest_indexed(tmp_path: Pa
             display_name(folder / "data.txt"),
         }
         assert "not a digest" in errors[display_name(folder / "readme.txt")]
+        # Files in a folder that hold no digest at all are only noted: not failed for.
+        assert all(isinstance(p, Note) for p in report.problems)
         assert rows(a)[0] == 2
+
+
+def test_a_folder_with_no_digest_says_so(tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    (notes / ".obsidian").mkdir(parents=True)
+    (notes / "README.md").write_text("# My digests\n\nWeekly notes.\n", encoding="utf-8")
+    write_digest(notes / ".obsidian" / "cache.md", [A])  # hidden: not looked at
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with make(tmp_path / "index", notes) as a:
+        report = a.ingest([notes, empty], progress=False)
+    assert report.added == [] and report.files == 0
+    readme, in_notes, in_empty = report.problems
+    assert isinstance(readme, Note) and "not a digest" in readme.reason
+    assert (in_notes.file, in_notes.reason) == (
+        display_name(notes),
+        "no digest in this folder (1 .md/.txt file looked at)",
+    )
+    assert (in_empty.file, in_empty.reason) == (
+        display_name(empty),
+        "no digest files (.md, .txt) in this folder",
+    )
+    assert not isinstance(in_notes, Note) and not isinstance(in_empty, Note)
 
 
 @pytest.mark.parametrize(
@@ -372,11 +397,123 @@ def test_broken_file_keeps_its_indexed_papers(
     (corpus / "one.md").write_bytes(broken)
     report = a.ingest([corpus], progress=False)
     assert report.removed == []
-    assert [p.file for p in report.problems if p.severity == "error"] == [
-        display_name(corpus / "one.md")
-    ]
+    file_problem, folder_problem = report.problems
+    assert file_problem.file == display_name(corpus / "one.md")
+    assert file_problem.severity == "error" and "\n" not in str(file_problem)
+    # A file that held indexed papers is a digest gone wrong, not a stray note.
+    assert file_problem.reason.endswith("; its 3 indexed papers were kept")
+    assert not isinstance(file_problem, Note)
+    assert folder_problem.file == display_name(corpus) and "no digest" in folder_problem.reason
     assert rows(a) == before
     assert a.search("稀疏专家 路由 负载均衡", k=1)[0].paper_id == A[0]
+
+
+# --- where a paper's file is, and entries that stop parsing --------------------------------
+
+
+def test_a_papers_file_is_the_same_from_any_working_directory(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files were recorded relative to the working directory: ingested once from another
+    folder above them, a deleted file or entry was never removed ("0 removed") and stayed
+    cited."""
+    write_digest(corpus / "two.md", [D])
+    with make(tmp_path / "index", corpus) as a:
+        monkeypatch.chdir(tmp_path)
+        assert len(a.ingest([Path("digests")], progress=False).added) == 4
+        monkeypatch.chdir(tmp_path.parent)
+        assert len(a.ingest([corpus], progress=False).unchanged) == 4
+        recorded = {p["paper_id"]: p["source_file"] for p in a.papers()}
+        assert recorded[D[0]] == str((corpus / "two.md").resolve())
+
+        (corpus / "two.md").unlink()
+        write_digest(corpus / "one.md", [A, B])  # C's entry deleted
+        monkeypatch.chdir(tmp_path)
+        report = a.ingest([Path("digests")], progress=False)
+        assert sorted(report.removed) == [C[0], D[0]]
+        assert sorted(p["paper_id"] for p in a.papers()) == [A[0], B[0]]
+        assert rows(a)[0] == 2
+
+
+@pytest.mark.parametrize("then_from", ["the same folder", "another folder"])
+def test_an_index_with_relative_paths_from_before_is_upgraded_without_loss(
+    a: Assistant, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, then_from: str
+) -> None:
+    """An index written before paths were absolute holds them relative to the folder the
+    ingest ran from ("digests/one.md", from tmp_path): the first ingest after the upgrade
+    must neither lose nor duplicate a paper, and must still remove what was deleted."""
+    write_digest(corpus / "two.md", [D])
+    assert a.ingest([corpus], progress=False).added == [D[0]]
+    papers = {p.paper_id: p for p in parse_paths([corpus]).papers}
+    legacy = [
+        p.model_copy(update={"source_file": f"digests/{Path(p.source_file).name}"})
+        for p in papers.values()
+    ]
+    a.index.relocate_papers(legacy)  # the metadata as the old code wrote it
+    a.index._state_file().unlink()  # and no record of the state: Chroma is read
+    assert {s.source_file for s in a.index.state().values()} == {"digests/one.md", "digests/two.md"}
+
+    write_digest(corpus / "one.md", [A, B])  # C's entry deleted
+    (corpus / "two.md").unlink()  # D's file deleted
+    cwd = tmp_path if then_from == "the same folder" else tmp_path / "elsewhere"
+    cwd.mkdir(exist_ok=True)
+    monkeypatch.chdir(cwd)
+    report = a.ingest([corpus], progress=False)
+    assert sorted(report.removed) == [C[0], D[0]]
+    assert sorted(report.unchanged) == [A[0], B[0]] and report.added == report.updated == []
+    assert {p["source_file"] for p in a.papers()} == {str((corpus / "one.md").resolve())}
+    assert rows(a) == (2, 2)  # one chunk and one window each: nothing duplicated
+    assert a.index.state() == a.index._read_state()
+    assert a.ingest([corpus], progress=False).changed is False
+
+
+def test_an_entry_that_stops_parsing_keeps_its_indexed_copy(a: Assistant, corpus: Path) -> None:
+    """A broken edit of one entry deleted its paper (a warning, exit 0), where a broken file
+    keeps all of its papers."""
+    before = {pid: docs_of(a, pid) for pid in (A[0], B[0], C[0])}
+    one = corpus / "one.md"
+    text = one.read_text(encoding="utf-8")
+    link_b = f"[{B[1]}（中文）](https://arxiv.org/abs/{B[0]})"
+    link_c = f"[{C[1]}（中文）](https://arxiv.org/abs/{C[0]})"
+    assert link_b in text and link_c in text
+    # B's link mistyped (its id still there); C's link line lost (only its heading is left).
+    one.write_text(
+        text.replace(link_b, f"arXiv:{B[0]}").replace(link_c, "（链接待补）"), encoding="utf-8"
+    )
+    report = a.ingest([corpus], progress=False)
+    assert report.removed == [] and report.unchanged == [A[0]]
+    lines = one.read_text(encoding="utf-8").split("\n")
+    where = {
+        pid: (display_name(one), lines.index(line) + 1)
+        for pid, line in ((B[0], f"arXiv:{B[0]}"), (C[0], "（链接待补）"))
+    }
+    for problem in report.problems:
+        pid = B[0] if B[0] in problem.reason else C[0]
+        assert (problem.file, problem.line) == where[pid]
+        assert problem.reason.endswith(f"entry skipped; kept the copy of {pid} indexed before")
+    assert len(report.problems) == 2
+    assert {pid: docs_of(a, pid) for pid in before} == before
+    assert a.search("表格数据异常检测", k=1)[0].paper_id == B[0]
+
+    write_digest(one, [A, B, C])  # fixed again: nothing to re-embed
+    report = a.ingest([corpus], progress=False)
+    assert not report.changed and report.problems == []
+    # An entry deleted outright is still removed.
+    write_digest(one, [A, B])
+    assert a.ingest([corpus], progress=False).removed == [C[0]]
+
+
+def test_upper_case_suffixes_count_and_hidden_folders_do_not(a: Assistant, corpus: Path) -> None:
+    """Renaming one.md to one.MD removed its papers ('0 files … 1 removed'); a digest in
+    .obsidian/ or .git/ is no digest of the user's."""
+    (corpus / "one.md").rename(corpus / "one.MD")
+    hidden = corpus / ".obsidian"
+    hidden.mkdir()
+    write_digest(hidden / "cache.md", [D])
+    report = a.ingest([corpus], progress=False)
+    assert (report.files, report.removed, report.added) == (1, [], [])
+    assert sorted(report.unchanged) == [A[0], B[0], C[0]]
+    assert {p["source_file"] for p in a.papers()} == {str((corpus / "one.MD").resolve())}
 
 
 # --- interrupted ingest -----------------------------------------------------------------------

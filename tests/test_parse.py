@@ -3,11 +3,21 @@ problem must point at the right file:line, and the good entries must still come 
 
 from __future__ import annotations
 
+import codecs
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from assistant.parse import DigestError, decode, display_name, parse_paths, parse_text
+from assistant.parse import (
+    DigestError,
+    Note,
+    decode,
+    digest_files,
+    display_name,
+    parse_paths,
+    parse_text,
+)
 from assistant.records import Paper, Problem, Severity
 
 REPO = Path(__file__).resolve().parent.parent
@@ -317,3 +327,136 @@ def test_a_link_line_that_is_the_url_alone_is_read(tmp_path: Path) -> None:
     assert got["2501.10008"].url == "https://arxiv.org/pdf/2501.10008.pdf"
     # A URL inside other words is still not a link line: which part is the title?
     assert "malformed arXiv link" in problems_at(result.problems, path)[12]
+
+
+# --- what users' own digests hold -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://arXiv.org/abs/2501.10011",  # arXiv's own spelling
+        "HTTPS://ARXIV.ORG/abs/2501.10011v2",
+        "https://Export.ArXiv.org/pdf/2501.10011.pdf",
+    ],
+)
+def test_the_arxiv_host_is_read_whatever_its_case(url: str) -> None:
+    for line in (f"[大小写]({url})", url):
+        result = parse_text(f"## Case Paper\n{line}\n\n摘要。\n", "case.md")
+        assert result.problems == []
+        [paper] = result.papers
+        assert paper.paper_id == "2501.10011" and paper.url == url  # shown as written
+
+
+def test_a_link_that_cannot_be_read_says_what_is_expected() -> None:
+    text = "## Colon Paper\narXiv:2410.12345\n\n摘要。\n"
+    [problem] = parse_text(text, "colon.md").problems
+    assert problem.line == 2 and "\n" not in str(problem)
+    assert "malformed arXiv link under '## Colon Paper'" in problem.reason
+    assert "expected '[中文标题](https://arxiv.org/abs/ID)' or the bare URL" in problem.reason
+    assert "found 'arXiv:2410.12345'" in problem.reason
+
+
+def test_a_heading_inside_a_summary_is_reported_as_cutting_it() -> None:
+    text = (
+        "## TinyRAG: RAG on Microcontrollers\n[微型](https://arxiv.org/abs/2410.12345)\n\n"
+        "第一段。\n\n## 方法\n\n作者使用 2 比特量化。\n"
+    )
+    result = parse_text(text, "sub.md")
+    [paper] = result.papers
+    assert paper.text == "第一段。"
+    [problem] = result.problems
+    assert problem.line == 8  # the first line under '## 方法', where a link would be
+    assert "'## 方法'" in problem.reason and "summary of line 1" in problem.reason
+    assert "cut" in problem.reason and "'### '" in problem.reason
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda t: t.encode("utf-16"),  # BOM first, little-endian here: Notepad's "Unicode"
+        lambda t: codecs.BOM_UTF16_BE + t.encode("utf-16-be"),
+        lambda t: t.encode("utf-32"),
+    ],
+    ids=["utf-16", "utf-16-be", "utf-32"],
+)
+def test_utf16_and_utf32_with_a_bom_are_decoded(
+    tmp_path: Path, encode: Callable[[str], bytes]
+) -> None:
+    """Windows Notepad's "Unicode" is UTF-16 with a BOM; it was called a binary file."""
+    entry = (
+        "## Wide Paper {n}\n[宽字符的论文](https://arxiv.org/abs/2501.2{n:04d})\n\n摘要 {n}。\n\n"
+    )
+    data = encode("".join(entry.format(n=n) for n in range(1, 800)))
+    assert len(data) > 64 * 1024  # past the head that is sniffed for '## ' headings
+    path = tmp_path / "notepad.md"
+    path.write_bytes(data)
+    result = parse_paths([path])
+    assert result.problems == [] and len(result.papers) == 799
+    first = result.papers[0]
+    assert (first.title, first.title_zh, first.text) == ("Wide Paper 1", "宽字符的论文", "摘要 1。")
+
+
+def test_folders_match_suffixes_whatever_their_case_and_skip_hidden_folders(
+    tmp_path: Path,
+) -> None:
+    entry = "## Paper {0}\n[论文](https://arxiv.org/abs/2501.6000{0})\n\n摘要。\n"
+    for n, name in enumerate(
+        ["a.MD", "b.TXT", "sub/c.Md", ".obsidian/d.md", ".git/e.md", "sub/.f.md", "g.csv"], 1
+    ):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(entry.format(n), encoding="utf-8")
+    assert [f.relative_to(tmp_path).as_posix() for f in digest_files([tmp_path])] == [
+        "a.MD",
+        "b.TXT",
+        "sub/c.Md",
+    ]
+    assert sorted(p.paper_id for p in parse_paths([tmp_path]).papers) == [
+        "2501.60001",
+        "2501.60002",
+        "2501.60003",
+    ]
+    # A hidden folder given itself is read: only what is inside a folder is filtered.
+    assert [f.name for f in digest_files([tmp_path / ".obsidian"])] == ["d.md"]
+    # The same file given twice (or inside a folder also given) is one file.
+    assert len(digest_files([tmp_path / "a.MD", tmp_path, tmp_path / "a.MD"])) == 3
+
+
+def test_source_files_are_absolute_whatever_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "digests"
+    folder.mkdir()
+    path = folder / "x.md"
+    path.write_text("## X\n[叉](https://arxiv.org/abs/2501.70001)\n\n摘要。\n\n## Bad\n", "utf-8")
+    recorded = set()
+    for cwd, given in ((tmp_path, Path("digests")), (folder, Path(".")), (REPO, folder)):
+        monkeypatch.chdir(cwd)
+        result = parse_paths([given])
+        recorded.add((result.papers[0].source_file, *result.files))
+        # Problems name the file as the user sees it from where they are.
+        assert result.problems[0].file == display_name(path)
+    assert recorded == {(str(path.resolve()), str(path.resolve()))}
+
+
+def test_non_digests_in_a_folder_are_notes_and_given_by_name_problems(tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "README.md").write_text("# Notes\n\n## Usage\n\nRun it.\n", encoding="utf-8")
+    (folder / "todo.txt").write_text("- read 2411.99999\n", encoding="utf-8")
+    (folder / "empty.md").write_bytes(b"")
+    (folder / "real.md").write_text(
+        "## Real\n[真的](https://arxiv.org/abs/2501.80001)\n\n摘要。\n", encoding="utf-8"
+    )
+    result = parse_paths([folder])
+    assert [p.paper_id for p in result.papers] == ["2501.80001"]
+    assert all(isinstance(p, Note) and p.severity == "error" for p in result.problems)
+    notes = {Path(p.file).name: p.reason for p in result.problems}
+    assert notes == {
+        "README.md": "not a digest (no '## <title>' entry has an arXiv link)",  # '## Usage'
+        "empty.md": "empty file",
+        "todo.txt": "not a digest (no '## <title>' entries)",
+    }
+    # Given by name, a file that is no digest is a problem, not a note.
+    [problem] = parse_paths([folder / "README.md"]).problems
+    assert not isinstance(problem, Note) and problem.severity == "error"
