@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .evaluation.arguments import add_arguments
-from .records import Answer
+from .records import Answer, Severity
 
 if TYPE_CHECKING:
     # Imported in main, after the arguments parse: `assistant --help` and a mistyped option
@@ -26,22 +26,16 @@ def _print_json(obj: object) -> None:
 
 
 def _cmd_ingest(a: Assistant, args: argparse.Namespace) -> int:
-    from .parse import Note
-
     report = a.ingest(args.paths or None, progress=None)
-    # A Note (a README or an image in a digest folder, a GBK digest) is said, not failed for;
-    # every other problem (a skipped entry, a file that could not be used, a folder with no
-    # digest) makes the exit status 1, so a script notices.
     if args.json:
-        data = report.model_dump(mode="json")
-        for shown, p in zip(data["problems"], report.problems, strict=True):
-            shown["note"] = isinstance(p, Note)
-        _print_json(data)
+        _print_json(report.model_dump(mode="json"))
     else:
         for p in report.problems:
-            print(f"{'note' if isinstance(p, Note) else p.severity.value}: {p}", file=sys.stderr)
+            print(f"{p.severity.value}: {p}", file=sys.stderr)
         print(report.summary())
-    return 1 if any(not isinstance(p, Note) for p in report.problems) else 0
+    # A note (a README in a digest folder, a GBK digest) is said, not failed for; any other
+    # problem (a skipped entry, a file that could not be used) exits 1, so a script notices.
+    return 1 if any(p.severity != Severity.NOTE for p in report.problems) else 0
 
 
 def _cmd_search(a: Assistant, args: argparse.Namespace) -> int:
@@ -76,15 +70,6 @@ def _print_answer(ans: Answer, prompts_dir: Path, *, text_shown: bool = False) -
         print(f"{tag} {title} — {s.url}")
 
 
-def _held_back(text: str) -> bool:
-    """Streamed text not to show yet: nothing but blanks, or (the start of) the LLM's refusal
-    sentinel, which becomes the refusal message."""
-    from .prompt import NOT_IN_DIGESTS  # loaded by now: answering imported it
-
-    text = text.strip()
-    return NOT_IN_DIGESTS.startswith(text) or text.startswith(NOT_IN_DIGESTS)
-
-
 def _cmd_ask(a: Assistant, args: argparse.Namespace) -> int:
     if args.json:
         _print_json(a.ask(args.question).model_dump(mode="json"))
@@ -100,7 +85,7 @@ def _cmd_ask(a: Assistant, args: argparse.Namespace) -> int:
         # One piece behind: only the LLM streams several pieces; a whole answer (extractive,
         # a refusal, a list from the index, the fallback after a failed stream) comes as the
         # last piece before the Answer and is printed once, checked, below.
-        if len(pieces) > 1 and not _held_back("".join(pieces[:-1])):
+        if len(pieces) > 1 and "".join(pieces[:-1]).strip():
             print("".join(pieces[shown:-1]), end="", flush=True)
             shown = len(pieces) - 1
     assert final is not None

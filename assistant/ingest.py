@@ -105,7 +105,9 @@ def _report_kept(
         was = file_problems[source]
         n = len(pids)
         reason = f"{was.reason}; its {n} indexed paper{'s were' if n > 1 else ' was'} kept"
-        swap[id(was)] = Problem(file=was.file, line=was.line, reason=reason, severity=was.severity)
+        swap[id(was)] = Problem(
+            file=was.file, line=was.line, reason=reason, severity=Severity.ERROR
+        )
     return [swap.get(id(p), p) for p in problems]
 
 

@@ -50,11 +50,6 @@ class NotADigest(DigestError):
     folder it is only noted, unlike a digest that could not be read."""
 
 
-class Note(Problem):
-    """A problem that is only said, not failed for (`assistant ingest` exits 0): a file in a
-    folder that is no digest at all, a digest decoded from GBK."""
-
-
 @dataclass
 class Skipped:
     """An entry left out, with what identifies the paper it may have been: a copy of that
@@ -94,7 +89,8 @@ def decode(data: bytes, name: str) -> tuple[str, list[Problem]]:
         pass
     try:
         text = data.decode("gb18030")
-        return text, [Note(file=name, line=1, reason="not UTF-8; decoded as GBK/GB18030")]
+        note = "not UTF-8; decoded as GBK/GB18030"
+        return text, [Problem(file=name, line=1, reason=note, severity=Severity.NOTE)]
     except UnicodeDecodeError:
         return data.decode("utf-8", errors="replace"), []
 
@@ -284,7 +280,7 @@ def _read(path: Path, name: str, source: str, max_file_mb: float) -> ParseResult
 
 def parse_paths(paths: Iterable[Path], *, max_file_mb: float = 20.0) -> ParseResult:
     """Parse every digest under the paths. Bad files and entries become problems (a file in a
-    folder that is no digest at all, a Note). A paper id that appears in several files is kept
+    folder that is no digest at all only a note). A paper id that appears in several files is kept
     once (the first), differing copies reported."""
     result = ParseResult()
     by_id: dict[str, Paper] = {}
@@ -295,8 +291,8 @@ def parse_paths(paths: Iterable[Path], *, max_file_mb: float = 20.0) -> ParseRes
         except (DigestError, OSError) as exc:
             reason = str(exc).removeprefix(f"{name}: ")
             ignorable = folder is not None and isinstance(exc, NotADigest)
-            kind = Note if ignorable else Problem
-            problem = kind(file=name, reason=reason, severity=Severity.ERROR)
+            severity = Severity.NOTE if ignorable else Severity.ERROR
+            problem = Problem(file=name, reason=reason, severity=severity)
             result.problems.append(problem)
             result.failed_files.append(source)
             result.file_problems[source] = problem

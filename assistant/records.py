@@ -31,6 +31,7 @@ class Paper(BaseModel):
 
 
 class Severity(StrEnum):
+    NOTE = "note"  # said, not failed for: a file in a folder that is no digest, a GBK digest
     WARNING = "warning"  # an entry was skipped or repaired; the rest of the file indexed
     ERROR = "error"  # a whole file could not be used
 
@@ -64,7 +65,11 @@ class IngestReport(BaseModel):
         return bool(self.added or self.updated or self.removed)
 
     def summary(self) -> str:
-        problems = f"{len(self.problems)} problem{'' if len(self.problems) == 1 else 's'}"
+        notes = sum(p.severity == Severity.NOTE for p in self.problems)
+        n = len(self.problems) - notes
+        problems = f"{n} problem{'' if n == 1 else 's'}" + (
+            f", {notes} note{'' if notes == 1 else 's'}" if notes else ""
+        )
         return (
             f"{self.files} file{'' if self.files == 1 else 's'}: {len(self.added)} added, "
             f"{len(self.updated)} updated, {len(self.unchanged)} unchanged, "

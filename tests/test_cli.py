@@ -203,10 +203,10 @@ def test_ingest_of_a_non_digest_reports_it_and_keeps_the_index(
     report = json.loads(proc.stdout)
     assert report["added"] == report["updated"] == report["removed"] == []
     todo, nothing = report["problems"]
-    assert todo["severity"] == "error" and todo["file"].endswith("todo.md") and todo["note"]
+    assert todo["severity"] == "note" and todo["file"].endswith("todo.md")
     assert "not a digest" in todo["reason"]
     assert nothing["file"] == "notes" and "no digest" in nothing["reason"]
-    assert not nothing["note"]
+    assert nothing["severity"] == "error"
     assert "Traceback" not in proc.stderr
 
 

@@ -24,8 +24,8 @@ from llama_index.core.schema import MetadataMode
 from assistant import Assistant, sparse
 from assistant.assistant import AssistantError
 from assistant.chunk import PaperChunker
-from assistant.parse import Note, display_name, parse_paths
-from assistant.records import Paper
+from assistant.parse import display_name, parse_paths
+from assistant.records import Paper, Severity
 from assistant.sparse import JiebaBM25Retriever, TokenTable
 from assistant.store import PaperIndex
 
@@ -351,14 +351,14 @@ def test_non_digest_file_in_folder_is_reported_and_the_rest_indexed(tmp_path: Pa
     with make(tmp_path / "index", folder) as a:
         report = a.ingest([folder], progress=False)
         assert sorted(report.added) == [A[0], B[0]]
-        errors = {p.file: p.reason for p in report.problems if p.severity == "error"}
-        assert set(errors) == {
+        noted = {p.file: p.reason for p in report.problems}
+        assert set(noted) == {
             display_name(folder / "readme.txt"),
             display_name(folder / "data.txt"),
         }
-        assert "not a digest" in errors[display_name(folder / "readme.txt")]
+        assert "not a digest" in noted[display_name(folder / "readme.txt")]
         # Files in a folder that hold no digest at all are only noted: not failed for.
-        assert all(isinstance(p, Note) for p in report.problems)
+        assert all(p.severity == Severity.NOTE for p in report.problems)
         assert rows(a)[0] == 2
 
 
@@ -373,7 +373,7 @@ def test_a_folder_with_no_digest_says_so(tmp_path: Path) -> None:
         report = a.ingest([notes, empty], progress=False)
     assert report.added == [] and report.files == 0
     readme, in_notes, in_empty = report.problems
-    assert isinstance(readme, Note) and "not a digest" in readme.reason
+    assert readme.severity == Severity.NOTE and "not a digest" in readme.reason
     assert (in_notes.file, in_notes.reason) == (
         display_name(notes),
         "no digest in this folder (1 .md/.txt file looked at)",
@@ -382,7 +382,7 @@ def test_a_folder_with_no_digest_says_so(tmp_path: Path) -> None:
         display_name(empty),
         "no digest files (.md, .txt) in this folder",
     )
-    assert not isinstance(in_notes, Note) and not isinstance(in_empty, Note)
+    assert in_notes.severity != Severity.NOTE and in_empty.severity != Severity.NOTE
 
 
 @pytest.mark.parametrize(
@@ -402,7 +402,7 @@ def test_broken_file_keeps_its_indexed_papers(
     assert file_problem.severity == "error" and "\n" not in str(file_problem)
     # A file that held indexed papers is a digest gone wrong, not a stray note.
     assert file_problem.reason.endswith("; its 3 indexed papers were kept")
-    assert not isinstance(file_problem, Note)
+    assert file_problem.severity != Severity.NOTE
     assert folder_problem.file == display_name(corpus) and "no digest" in folder_problem.reason
     assert rows(a) == before
     assert a.search("稀疏专家 路由 负载均衡", k=1)[0].paper_id == A[0]

@@ -11,7 +11,6 @@ import pytest
 
 from assistant.parse import (
     DigestError,
-    Note,
     decode,
     digest_files,
     display_name,
@@ -209,7 +208,7 @@ def test_gbk_file_is_decoded_with_a_problem_noted(tmp_path: Path) -> None:
     assert paper.text == "这是用国标编码保存的摘要。"
     [problem] = result.problems
     assert (problem.file, problem.line) == (display_name(path), 1)
-    assert "GBK" in problem.reason and problem.severity == Severity.WARNING
+    assert "GBK" in problem.reason and problem.severity == Severity.NOTE
 
 
 def test_utf8_bom_is_stripped(tmp_path: Path) -> None:
@@ -278,8 +277,8 @@ def test_unusable_files_are_file_level_errors_and_the_rest_is_parsed(tmp_path: P
     assert sorted(result.failed_files) == sorted(display_name(p) for p in (binary, notes, empty))
     errors = {p.file: p for p in result.problems}
     assert set(errors) == set(result.failed_files)
-    for p in errors.values():
-        assert p.severity == Severity.ERROR and p.line == 0
+    for p in errors.values():  # in a folder, a file that is no digest is only noted
+        assert p.severity == Severity.NOTE and p.line == 0
     assert "binary" in errors[display_name(binary)].reason
     assert "not a digest" in errors[display_name(notes)].reason
     assert "empty" in errors[display_name(empty)].reason
@@ -450,7 +449,7 @@ def test_non_digests_in_a_folder_are_notes_and_given_by_name_problems(tmp_path: 
     )
     result = parse_paths([folder])
     assert [p.paper_id for p in result.papers] == ["2501.80001"]
-    assert all(isinstance(p, Note) and p.severity == "error" for p in result.problems)
+    assert all(p.severity == Severity.NOTE for p in result.problems)
     notes = {Path(p.file).name: p.reason for p in result.problems}
     assert notes == {
         "README.md": "not a digest (no '## <title>' entry has an arXiv link)",  # '## Usage'
@@ -459,4 +458,4 @@ def test_non_digests_in_a_folder_are_notes_and_given_by_name_problems(tmp_path: 
     }
     # Given by name, a file that is no digest is a problem, not a note.
     [problem] = parse_paths([folder / "README.md"]).problems
-    assert not isinstance(problem, Note) and problem.severity == "error"
+    assert problem.severity == Severity.ERROR

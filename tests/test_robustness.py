@@ -201,11 +201,11 @@ def test_every_problem_is_reported_with_its_place(messy: Messy) -> None:
         by_file.setdefault(Path(p.file).name, []).append(p)
     assert set(by_file) == {"a_gbk.txt", "d_empty.txt", "e_binary.md", "f_big.txt", "g_fake.md"}
     (gbk,) = by_file["a_gbk.txt"]
-    assert "GBK" in gbk.reason and gbk.severity == Severity.WARNING
+    assert "GBK" in gbk.reason and gbk.severity == Severity.NOTE
     (empty,) = by_file["d_empty.txt"]
-    assert "empty" in empty.reason and empty.severity == Severity.ERROR
+    assert "empty" in empty.reason and empty.severity == Severity.NOTE  # in a folder: noted
     (binary,) = by_file["e_binary.md"]
-    assert "binary" in binary.reason and binary.severity == Severity.ERROR
+    assert "binary" in binary.reason and binary.severity == Severity.NOTE
     (big,) = by_file["f_big.txt"]
     assert "limit" in big.reason and big.severity == Severity.ERROR
     (nolink,) = by_file["g_fake.md"]
