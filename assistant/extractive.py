@@ -131,8 +131,11 @@ def extractive_answer(
     lang: str,
     max_sentences: int,
     prompts_dir: Path,
+    said: str = "",
 ) -> tuple[str, list[Source]]:
-    """Markdown text, and the sources it quotes: marker [n] refers to the n-th of them."""
+    """Markdown text, and the sources it quotes: marker [n] refers to the n-th of them.
+    `said`: the answer before, when the user asked for more: its sentences are not quoted
+    again."""
     named = frozenset().union(*(_names(s) for s in sources if s.named))
     if wants_several(question) and len(sources) > 1:
         lines = [message(prompts_dir, lang, "multi_lead")]
@@ -154,7 +157,10 @@ def extractive_answer(
         if sv is None or not sv.texts:
             continue
         scores = _score_sentences(question, query_vec, sv, doc_freq, n_docs, src, named)
-        order = np.argsort(-scores)[:2]
+        if said:
+            seen = [j for j, t in enumerate(sv.texts) if defuse_markers(t) in said]
+            scores[seen] = -np.inf
+        order = [j for j in np.argsort(-scores)[:2] if np.isfinite(scores[j])]
         picked.extend((i, int(j), float(scores[j])) for j in order)
         if i == 0 and len(parts) > 1:
             # "哪篇论文…？它在哪些数据集上做了实验？": each question gets its sentence. Words

@@ -867,6 +867,18 @@ def test_when_the_chats_papers_came_out_is_read_from_their_ids(assistant: Assist
         assert answer.mode == "index" and cited(answer) == ["2410.13861", "2410.16268"]
 
 
+def test_more_quotes_what_was_not_quoted_yet_in_the_chats_language(assistant: Assistant) -> None:
+    """Before, "more" quoted the same sentences again, under an English lead."""
+    first, more, go_on = chat(assistant, "SAM2Long 是什么？", "more", "继续")
+    quoted = [  # the sentences, under the lead line that names the paper
+        set(re.findall(r"^(.+) \[\d+\]$", a.text.split("\n", 1)[1], re.M))
+        for a in (first, more, go_on)
+    ]
+    assert all(quoted) and not (quoted[0] & quoted[1]) and not (quoted[2] & (quoted[0] | quoted[1]))
+    for answer in (more, go_on):
+        assert answer.language == "zh" and cited(answer) == ["2410.16268"]
+
+
 # --- input checks -----------------------------------------------------------------------------
 
 

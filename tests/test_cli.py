@@ -134,6 +134,18 @@ def test_a_misspelt_setting_is_warned_about_not_ignored(index_copy: Path, tmp_pa
     assert "2410.13861" in proc.stdout
 
 
+def test_an_llm_asked_for_and_not_configured_is_warned_about(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    """Before, ASSISTANT_LLM_ENABLED=true with no server answered extractively, saying nothing."""
+    env = {"ASSISTANT_LLM_ENABLED": "true"}
+    proc = cli("--index-dir", index_copy, "ask", "PUMA 是什么？", cwd=tmp_path, env_extra=env)
+    assert proc.returncode == 0, proc.stderr
+    [warning] = [line for line in proc.stderr.splitlines() if "llm_enabled" in line]
+    assert warning.startswith("warning:") and "ASSISTANT_LLM_BASE_URL" in warning
+    assert "2410.13861" in proc.stdout
+
+
 def test_a_search_for_no_papers_is_a_one_line_error(index_copy: Path, tmp_path: Path) -> None:
     proc = cli("--index-dir", index_copy, "search", "PUMA", "-k", "0", cwd=tmp_path)
     assert_one_line_error(proc, "k must be")
