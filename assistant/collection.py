@@ -113,7 +113,9 @@ _TOPIC = re.compile(
     r"|(?:关于|有关|相关|讲|研究|提到|提及|用到|使用|采用|提出|讨论|针对|聚焦|面向|基于)(?!哪|所有|全部|你|这些)"
     r"|领域|方向|方面"
     r"|哪篇|哪一篇|第\s*(?:[一二三四五六七八九十两]+|\d+)\s*篇|这篇|那篇|该篇|上一篇|下一篇"
-    r"|\b(?:first|second|third|last|other)\s+(?:one|paper)\b",
+    r"|\b(?:first|second|third|last|other)\s+(?:one|paper)\b"
+    # "any paper for that?": a topic said before.
+    r"|\bfor\s+(?:that|this|it|those|these)\s*[?？.!]*\s*$",
     re.IGNORECASE,
 )
 

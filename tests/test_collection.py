@@ -56,7 +56,12 @@ def test_the_list_follows_the_digests_order(assistant: Assistant) -> None:
 
 
 def test_a_topic_question_is_not_answered_with_the_list(assistant: Assistant) -> None:
-    for question in ("List the papers about video generation.", "有哪些论文研究 GUI 智能体?"):
+    for question in (
+        "List the papers about video generation.",
+        "有哪些论文研究 GUI 智能体?",
+        # Before, the whole list: "any paper" with the topic said before "for that".
+        "I only have a little labeled data but lots of unlabeled data. Any paper for that?",
+    ):
         ans = assistant.ask(question)
         assert ans.mode == "extractive" and 0 < len(ans.citations) < 10, question
 
