@@ -267,19 +267,25 @@ def new_subject(
     return new, unknown
 
 
-_FORMER_LATTER = re.compile(r"前者|后者|\b(?:former|latter)\b", re.IGNORECASE | re.ASCII)
-
-
 def _in_order_named(ids: list[str], question: str, titles: dict[str, str]) -> list[str]:
-    """The papers in the order the question names them (by short name, or the word their
-    title starts with), when it names at least two; else as they are."""
+    """The papers in the order the question names them, when it names at least two; else as
+    they are. A paper is named by its short name, or by a word of its title that is a name
+    (BF16 of "Give Me BF16 or Give Me Death"?)."""
     where: dict[str, int] = {}
+    low = question.lower()
     for p in ids:
         title = titles.get(p, "")
-        name = short_name(title) or (title.split() or [""])[0]
-        if len(name) >= 3 and (i := question.lower().find(name.lower())) >= 0:
-            where[p] = i
+        names = [short_name(title) or ""] + [
+            w for w in re.findall(r"[A-Za-z][\w.\-]*", title.split("  ")[0]) if _NAME_LIKE.search(w)
+        ]
+        found = [i for n in names if len(n) >= 3 and (i := low.find(n.lower())) >= 0]
+        if found:
+            where[p] = min(found)
     return sorted(where, key=where.__getitem__) if len(where) >= 2 else ids
+
+
+# A word that is a name: a digit or a capital after its first letter (BF16, BitNet, MIA-DPO).
+_NAME_LIKE = re.compile(r"\d|^.+[A-Z]")
 
 
 def heuristic_query(
@@ -298,9 +304,10 @@ def heuristic_query(
         return question
     last_user, last_ids = last_answered(history)
     n = ordinal(question)
-    if n is not None and _FORMER_LATTER.search(question):
-        # "后者呢?" after "比较一下 SAM2Long 和 PUMA": the latter as the question named them,
-        # whatever order the answer cited them in.
+    if n is not None:
+        # "后者呢?" after "比较一下 SAM2Long 和 PUMA", "the first one" after "the BF16 paper
+        # and BitNet": in the order the question named them, whatever order the answer cited
+        # them in.
         last_ids = _in_order_named(last_ids, last_user, titles)
     if n is not None and last_ids and -len(last_ids) <= (n - 1 if n > 0 else n) < len(last_ids):
         # "第二篇呢?" after "Compare WebRL and AndroidLab": AndroidLab alone. The previous

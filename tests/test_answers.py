@@ -859,6 +859,16 @@ def test_the_latter_is_the_one_the_question_named_last(assistant: Assistant) -> 
         assert cited(last) == [latter], question
 
 
+def test_the_first_one_is_the_one_the_user_named_first(assistant: Assistant) -> None:
+    """Before, "the first one" was the first paper the answer cited (BitNet a4.8)."""
+    question = (
+        "Do you have anything on LLM quantization? I've heard of the 'BF16 or death' paper"
+        " and BitNet a4.8."
+    )
+    last = chat(assistant, question, "What are the main findings of the first one?")[-1]
+    assert cited(last) == ["2411.02355"]
+
+
 def test_when_the_chats_papers_came_out_is_read_from_their_ids(assistant: Assistant) -> None:
     *_, same_month, earlier = chat(
         assistant, "比较一下 SAM2Long 和 PUMA", "这两篇都是 10 月份发的吗？", "这两篇哪篇发得早？"
