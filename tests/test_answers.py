@@ -754,6 +754,24 @@ def chat(assistant: Assistant, *questions: str) -> list[Answer]:
         (("What is MIA-DPO?", "what about LOGO, what GPUs did it use?"), "2410.18533"),
         # Another paper asked for: before, WebRL again.
         (("WebRL 是做什么的？", "还有别的 web agent 论文吗"), "2410.13232"),
+        # A fresh search said outright, with "the method" or "they" in it: before, read with
+        # the paper before.
+        (
+            (
+                "What is NaturalBench?",
+                "Switching gears — is there a paper on data contamination in multimodal LLMs?"
+                " What's the method called?",
+            ),
+            "2411.03823",
+        ),
+        (
+            (
+                "对比损失的批量大小扩展那篇论文讲了什么？",
+                "UCFE 是什么？",
+                "Going back to the contrastive loss paper — which model did they train?",
+            ),
+            "2410.17243",
+        ),
     ],
 )
 def test_a_follow_up_with_a_subject_of_its_own_is_not_dragged_back(

@@ -295,6 +295,8 @@ def test_who_wrote_a_paper_named_by_its_full_title_is_refused(assistant: Assista
         ("2024年10月有哪些论文？", "2410.", "zh"),
         ("papers from 2024-08", "2408.", "en"),
         ("2024 年 8 月的有哪篇？", "2408.", "zh"),  # "哪篇" asks for the month's papers
+        ("2024 年 11 月发的有哪些？", "2411.", "zh"),  # nothing but "which" once the month is out
+        ("What came out in November 2024?", "2411.", "en"),
     ],
 )
 def test_the_papers_of_a_month_are_those_its_arxiv_ids_give(
