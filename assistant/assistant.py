@@ -768,7 +768,7 @@ class Assistant:
                 failed.append(str(exc))  # the heuristic below still resolves it
             except LLMError:
                 pass  # a server error may pass; the answer call still tries
-        titles = self._titles(ids)
+        titles = self._titles(chat_papers(turns))  # an ordinal may pick from an earlier list
         if asks_about_chat_papers(q) or goes_back(q):
             # The chat's papers by title: "这两篇", or the one "going back to …" describes.
             picked = focus if goes_back(q) and focus else ids

@@ -172,13 +172,21 @@ ASPECTS = frozenset(
     parameters parameter size limitation limitations contribution contributions method
     speed latency inference cost costs time memory accuracy score scores efficiency runtime
     throughput scale languages tasks task users user study authors author funding funded
-    release released available version
+    release released available version novel novelty new pros cons example examples
+    motivation motivated intuition insight insights idea ideas technique techniques key
+    summarize summarise sentence tldr application applications use used uses need needs
+    work works find found findings conclusion conclusions takeaway takeaways
+    one two three give show tell describe explain explained briefly brief short simply simple
+    plain words layman terms eli5 detail details
     methods approach model models paper papers work idea main key problem improvement
     improve improved better compare comparison explain simply english chinese summary
     代码 开源 链接 地址 仓库 数据集 数据 实验 训练 评估 评测 基准 基线 结果 效果 性能 指标 硬件
     参数 参数量 局限 局限性 贡献 方法 模型 论文 工作 问题 提升 改进 比较 对比 解释 简单 英文
     中文 总结 概括 介绍 主要 核心 思路 创新 优势 缺点 不足 速度 延迟 推理 成本 时间 内存 显存
     准确率 精度 分数 效率 规模 任务 作者 发表 发布 版本 前面 后面 上面 刚才 之前
+    核心思想 思想 动机 一句 一句话 例子 举例 举个 优缺点 优点 关键 关键技术 技术 创新点 亮点
+    应用 场景 用途 需要 需不需要 能不能 可以 发现 结论 启发 意义 价值 原理 机制 细节 具体 怎么
+    怎么样 如何 为什么 原因 解释一下 通俗 白话 简单说 简要 简短 概述 讲讲 说说 讲一下 说一下
     """.split()
 )
 
@@ -245,14 +253,39 @@ def not_about_it(question: str) -> bool:
 
 def last_answered(history: Sequence[Turn]) -> tuple[str, list[str]]:
     """The last user question that was answered with papers, and those papers. A refusal in
-    between cites none, and the chat is still about the papers before it. With no papers in
-    the history at all, the last user question and none."""
+    between cites none, and the chat is still about the papers before it. A user message
+    left unanswered at the end ("What is PUMA?", then this question) is the subject instead;
+    and with no papers in the history at all, the last question that named something."""
+    if history and history[-1].role == "user":
+        return _shortened(history[-1].content), []
     for i in range(len(history) - 1, -1, -1):
         if history[i].role == "assistant" and history[i].paper_ids:
             asked = next((t.content for t in reversed(history[:i]) if t.role == "user"), "")
-            return asked, list(history[i].paper_ids)
-    # A history without paper ids (an API caller's plain messages): the last question.
-    return next((t.content for t in reversed(history) if t.role == "user"), ""), []
+            return _shortened(asked), list(history[i].paper_ids)
+    # An API caller's plain messages: "SAM2Long 是什么？" → "用了哪些数据集" → "效果怎么样": the
+    # last question that named something.
+    users = [t.content for t in reversed(history) if t.role == "user"]
+    named = (q for q in users if _NAMES_SOMETHING.search(q) or not is_follow_up(q))
+    return _shortened(next(named, users[0] if users else "")), []
+
+
+# A name or an id: "SAM2Long", "PUMA", "2410.16268".
+_NAMES_SOMETHING = re.compile(r"[A-Za-z]*[A-Z][A-Za-z0-9]|\d{4}\.\d{4,5}")
+
+
+def _shortened(text: str, limit: int = 300) -> str:
+    """A question as the search carries it: a pasted page of text would drown the follow-up."""
+    return text if len(text) <= limit else text[:limit]
+
+
+def last_list(history: Sequence[Turn]) -> tuple[str, list[str]]:
+    """The last answer that cited several papers, and its question: what an ordinal counts
+    in, even after one of them was picked ("the second one", then "the first one?")."""
+    for i in range(len(history) - 1, -1, -1):
+        if history[i].role == "assistant" and len(history[i].paper_ids) > 1:
+            asked = next((t.content for t in reversed(history[:i]) if t.role == "user"), "")
+            return _shortened(asked), list(history[i].paper_ids)
+    return last_answered(history)
 
 
 def said_before(history: Sequence[Turn]) -> str:
@@ -332,6 +365,9 @@ def heuristic_query(
     last_user, last_ids = last_answered(history)
     n = ordinal(question)
     if n is not None:
+        # An ordinal counts in the last list the chat showed: "the first one?" after "the
+        # second one" is the first of the list the second was from.
+        last_user, last_ids = last_list(history)
         # "后者呢?" after "比较一下 SAM2Long 和 PUMA", "the first one" after "the BF16 paper
         # and BitNet": in the order the question named them, whatever order the answer cited
         # them in.

@@ -298,7 +298,8 @@ def unstated_measures(
         sv = sentences.get(src.paper_id)
         if sv is not None:
             parts += sv.texts
-    text = "\n".join(parts)
+    # Links say nothing of authors or hardware: ".../Android-Lab" is no lab.
+    text = re.sub(r"\S*(?:https?://|www\.)\S*", " ", "\n".join(parts))
     return [m for m in asked if not MEASURES[m][1].search(text)] + [
         f for f in facts if not PAPER_FACTS[f][1].search(text)
     ]

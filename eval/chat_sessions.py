@@ -14,9 +14,10 @@ A turn is right when it does what its label expects:
 - skip: not scored (ambiguous even to a person).
 
 Sets (one session per line): eval/chat_dev.jsonl, labelled from a user test whose report the
-follow-up rules were changed against; eval/chat_heldout.jsonl, written and labelled by someone
-who saw neither the code nor that test (read, then a few fixes made from its misses: no longer
-blind); eval/chat_heldout2.jsonl, written the same way later and read once, after the rules.
+follow-up rules were changed against; eval/chat_heldout.jsonl and eval/chat_heldout2.jsonl,
+each written and labelled by someone who saw neither the code nor the other sets. Both were
+read and bugs their misses showed fixed, so neither is blind any more (first readings: README,
+Evals).
 """
 
 from __future__ import annotations

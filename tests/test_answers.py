@@ -877,6 +877,53 @@ def test_the_latter_is_the_one_the_question_named_last(assistant: Assistant) -> 
         assert cited(last) == [latter], question
 
 
+@pytest.mark.parametrize(
+    "follow_up",
+    ["核心思想是什么", "一句话总结", "优缺点", "summarize in one sentence", "give an example"],
+)
+def test_an_aspect_any_paper_has_is_asked_of_the_paper_before(
+    assistant: Assistant, follow_up: str
+) -> None:
+    """Before, read alone: refused, or answered from CompassJudger ("All-in-one") or the BF16
+    paper ("Give Me …"), whose titles hold "one" and "give"."""
+    last = chat(assistant, "LOGO 是什么", follow_up)[-1]
+    assert not last.refused and cited(last) == ["2410.18533"], (last.retrieval_query, cited(last))
+
+
+@pytest.mark.parametrize("with_ids", [True, False])
+def test_a_chat_stays_on_its_paper_with_or_without_paper_ids(
+    assistant: Assistant, with_ids: bool
+) -> None:
+    """Before, without paper ids (plain messages from an API caller) the third turn was read
+    with the second ("用了哪些数据集") and lost SAM2Long."""
+    history: list[dict[str, Any]] = []
+    for question in ("SAM2Long 是什么？", "用了哪些数据集", "效果怎么样"):
+        answer = assistant.ask(question, history)
+        assert cited(answer)[:1] == ["2410.16268"], (question, answer.retrieval_query)
+        turn = said(question, answer)
+        if not with_ids:
+            turn[1].pop("paper_ids")
+        history += turn
+
+
+def test_a_history_ending_with_a_question_is_about_that_question(assistant: Assistant) -> None:
+    """Before, the unanswered "What is PUMA?" at the end was skipped for WebRL before it."""
+    history = [
+        *said("What is WebRL?", assistant.ask("What is WebRL?")),
+        {"role": "user", "content": "What is PUMA?"},
+    ]
+    assert cited(assistant.ask("what datasets did it use?", history))[:1] == ["2410.13861"]
+
+
+def test_an_ordinal_counts_in_the_last_list_even_after_a_pick(assistant: Assistant) -> None:
+    """Before, "the first one?" after "the second one" was the second one again."""
+    listed, second, first = chat(
+        assistant, "Which papers study video generation?", "the second one", "the first one?"
+    )
+    assert len(cited(listed)) >= 3
+    assert cited(second) == [cited(listed)[1]] and cited(first) == [cited(listed)[0]]
+
+
 def test_the_first_one_is_the_one_the_user_named_first(assistant: Assistant) -> None:
     """Before, "the first one" was the first paper the answer cited (BitNet a4.8)."""
     question = (
