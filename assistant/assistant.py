@@ -48,6 +48,7 @@ from .condense import (
     goes_back,
     heuristic_query,
     is_follow_up,
+    is_rare,
     last_answered,
     last_question,
     new_subject,
@@ -755,7 +756,8 @@ class Assistant:
         otherwise cost a timeout per call."""
         if not turns:
             return q, False
-        about, ids, focus = self._chat_subject(q, turns, force)
+        titles = self._titles(chat_papers(turns))  # an ordinal may pick from an earlier list
+        about, ids, focus = self._chat_subject(q, turns, force, titles)
         if about is not True:
             return q, about is None
         if llm is not None and not failed:
@@ -768,7 +770,6 @@ class Assistant:
                 failed.append(str(exc))  # the heuristic below still resolves it
             except LLMError:
                 pass  # a server error may pass; the answer call still tries
-        titles = self._titles(chat_papers(turns))  # an ordinal may pick from an earlier list
         if asks_about_chat_papers(q) or goes_back(q):
             # The chat's papers by title: "这两篇", or the one "going back to …" describes.
             picked = focus if goes_back(q) and focus else ids
@@ -776,7 +777,7 @@ class Assistant:
         return heuristic_query(q, turns, titles, force=True, focus=focus), False
 
     def _chat_subject(
-        self, q: str, turns: list[Turn], force: bool
+        self, q: str, turns: list[Turn], force: bool, titles: dict[str, str]
     ) -> tuple[bool | None, list[str], list[str]]:
         """(whether the question is about papers the chat has cited, None when unsure; those
         papers; the ones among them its own words or the last answered question pick).
@@ -801,7 +802,6 @@ class Assistant:
             ids = chat_papers(turns)  # "Going back to the contrastive loss paper": which one
         elif not ids or force:
             return force or is_follow_up(q), ids, []
-        titles = self._titles(ids)
         texts = {
             p: c.node.get_content()
             for p, c in self.index.chunks_by_id([f"{p}#0" for p in ids]).items()
@@ -812,11 +812,7 @@ class Assistant:
         # DPO?" cited MIA-DPO too), or that alone hold the words this one asks about ("哪个和
         # 金融有关").
         focus = [p for p in ids if self._names_paper(titles.get(p, ""), p, last_q)]
-        rare = [
-            t
-            for t in content_terms(q)
-            if t not in ASPECTS and 0 < df.get(t, 0) <= max(2, n_docs // 5)
-        ]
+        rare = [t for t in content_terms(q) if t not in ASPECTS and is_rare(t, df, n_docs)]
         holding = [p for p in ids if rare and any(t in known[p] for t in rare)]
         if holding and len(holding) < len(ids):
             focus = holding

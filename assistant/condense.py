@@ -313,18 +313,21 @@ def new_subject(
     "France", but also "gold medals" for a digest that says 金牌). Aspects any paper has
     (code, datasets, speed) are no subject. Containment is by substring, and a Chinese word
     must be one of jieba's dictionary: it may cut "数据集上" into 数据 + 集上."""
-    rare = max(2, n_docs // 5)
     new: list[str] = []
     unknown: list[str] = []
     for t in content_terms(question):
         if t in ASPECTS or t.isdigit() or t in known_text or not dictionary_word(t):
             continue
-        df = doc_freq.get(t, 0)
-        if df == 0:
+        if doc_freq.get(t, 0) == 0:
             unknown.append(t)
-        elif df <= rare:
+        elif is_rare(t, doc_freq, n_docs):
             new.append(t)
     return new, unknown
+
+
+def is_rare(term: str, doc_freq: dict[str, int], n_docs: int) -> bool:
+    """A word few digests use (a fifth of the chunks at most): one that can pick a paper."""
+    return 0 < doc_freq.get(term, 0) <= max(2, n_docs // 5)
 
 
 def _in_order_named(ids: list[str], question: str, titles: dict[str, str]) -> list[str]:
