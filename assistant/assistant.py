@@ -372,24 +372,27 @@ class Assistant:
         llm = self._llm_for(s)
         threshold = s.llm_refusal_threshold if llm is not None else s.refusal_threshold
         if thanks(q):
-            base = Answer(question=q, text="", language=lang, notices=notices, support=0.0)
+            base = self._unanswered(q, lang, notices)
             yield from self._refuse(base, [], "thanks")
             return
         if turns and not_about_it(q):
             # "hi" or "what?" mid-chat asks nothing of the paper before.
-            base = Answer(question=q, text="", language=lang, notices=notices, support=0.0)
+            base = self._unanswered(q, lang, notices)
             yield from self._refuse(base, [], "vague")
             return
         trial = trying_it(q)  # "test" mid-chat is no follow-up on the paper before
         llm_failed: list[str] = []  # why the LLM failed to condense, if it did
-        rq, unsure = (q, False) if trial else self._resolve_follow_up(q, turns, llm, llm_failed)
         if within is not None:
-            rq = within[1]
+            rq, unsure = within[1], False  # a topic and a month: its own question
+        elif trial:
+            rq, unsure = q, False
+        else:
+            rq, unsure = self._resolve_follow_up(q, turns, llm, llm_failed)
         if turns and rq == q and not trial and asks_nothing(q):
             # "why?" after a question about a paper asks about that paper.
             rq, _ = self._resolve_follow_up(q, turns, llm, llm_failed, force=True)
         if asks_nothing(rq):
-            base = Answer(question=q, text="", language=lang, notices=notices, support=0.0)
+            base = self._unanswered(q, lang, notices)
             yield from self._refuse(base, [], "vague")
             return
         ev = self._evidence(rq, s, asked=q if within is None else rq)
@@ -397,7 +400,7 @@ class Assistant:
             ev.chosen = [c for c in ev.chosen if in_period(c.paper_id, *within[0])]
             if not ev.chosen and ev.support >= threshold and not ev.missing:
                 when = when_text(*within[0], lang)
-                base = Answer(question=q, text="", language=lang, notices=notices, support=0.0)
+                base = self._unanswered(q, lang, notices)
                 yield from self._refuse(base, ev.ret.sources[:3], "period_topic_none", when=when)
                 return
         if unsure and ev.support < threshold:
@@ -608,6 +611,11 @@ class Assistant:
         text, shown = catalog_answer(sources, len(state), lang, prompts, lead=lead)
         yield text
         yield self._finish(base, text, shown, "index")
+
+    @staticmethod
+    def _unanswered(q: str, lang: str, notices: list[str]) -> Answer:
+        """The Answer a refusal or hint is made from: nothing retrieved, no support."""
+        return Answer(question=q, text="", language=lang, notices=notices, support=0.0)
 
     def _finish(self, base: Answer, raw: str, sources: list[Source], mode: str) -> Answer:
         checked = check_citations(raw, sources)

@@ -128,17 +128,21 @@ class ChatLLM:
             max_retries=settings.llm_max_retries,
         )
 
+    def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "messages": cast(list[ChatCompletionMessageParam], messages),
+            "model": s.llm_model,
+            "temperature": s.llm_temperature,
+            "max_tokens": s.llm_max_tokens,
+        }
+
     def complete(self, messages: list[dict[str, str]], *, retries: int | None = None) -> str:
         """The reply's text without reasoning. `retries` overrides llm_max_retries (the
         optional condense call makes one try: a hung server should not cost two timeouts)."""
         client = self.client if retries is None else self.client.with_options(max_retries=retries)
         try:
-            resp = client.chat.completions.create(
-                messages=cast(list[ChatCompletionMessageParam], messages),
-                model=self.settings.llm_model,
-                temperature=self.settings.llm_temperature,
-                max_tokens=self.settings.llm_max_tokens,
-            )
+            resp = client.chat.completions.create(**self._request(messages))
             text = (resp.choices[0].message.content or "") if resp.choices else ""
         except (openai.APITimeoutError, openai.APIConnectionError) as exc:
             raise LLMUnreachable(_describe(exc, self.settings)) from None
@@ -167,13 +171,7 @@ class ChatLLM:
         reasoning = ReasoningFilter()
         said = False
         try:
-            stream = self.client.chat.completions.create(
-                messages=cast(list[ChatCompletionMessageParam], messages),
-                model=self.settings.llm_model,
-                temperature=self.settings.llm_temperature,
-                max_tokens=self.settings.llm_max_tokens,
-                stream=True,
-            )
+            stream = self.client.chat.completions.create(**self._request(messages), stream=True)
             finish: str | None = None
             with stream:
                 for chunk in stream:
