@@ -3,7 +3,7 @@ the user's earlier turns and the assistant's own answers (with the papers each o
 follow-up is resolved against what the assistant really said. Prints, per split, how many turns
 came out right, by kind, and for first turns apart from follow-ups.
 
-    .venv/bin/python eval/chat_sessions.py --index-dir .assistant [--split dev|heldout] [-v]
+    .venv/bin/python eval/chat_sessions.py --index-dir .assistant [--split dev|heldout|…|all] [-v]
 
 A turn is right when it does what its label expects:
 - papers: answered, and the first paper cited is one the turn is about (gold); precision and
@@ -17,7 +17,8 @@ Sets (one session per line): eval/chat_dev.jsonl, labelled from a user test whos
 follow-up rules were changed against; eval/chat_heldout.jsonl and eval/chat_heldout2.jsonl,
 each written and labelled by someone who saw neither the code nor the other sets. Both were
 read and bugs their misses showed fixed, so neither is blind any more (first readings: README,
-Evals).
+Evals). eval/chat_heldout3.jsonl was written the same way later; its first reading was taken
+at cd9d338, before any change made from it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ SPLITS = {
     "dev": HERE / "chat_dev.jsonl",
     "heldout": HERE / "chat_heldout.jsonl",
     "heldout2": HERE / "chat_heldout2.jsonl",
+    "heldout3": HERE / "chat_heldout3.jsonl",
 }
 
 
