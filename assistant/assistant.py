@@ -44,6 +44,7 @@ from .condense import (
     asks_for_more,
     asks_for_others,
     chat_papers,
+    described,
     elliptical,
     goes_back,
     heuristic_query,
@@ -63,6 +64,7 @@ from .gate import (
     PAPER_WORDS,
     GateFeatures,
     RefusalGate,
+    acknowledges,
     asks_nothing,
     compute_features,
     quotes_title,
@@ -98,6 +100,7 @@ from .text import (
     asks_for_quantity,
     content_terms,
     detect_language,
+    dictionary_word,
     wants_several,
 )
 
@@ -123,6 +126,10 @@ _COMPARES = re.compile(
 )
 
 # "PUMA 和它比怎么样": set beside the paper before.
+# "这篇和镜面那篇，哪个…", "this one and the camera one": the paper before is one of a pair.
+_PAIRED_WITH_IT = re.compile(
+    r"(?:这篇|这个|它)\s*[和与跟]|\b(?:this one|this paper|it)\s+(?:and|vs\.?|versus)\b", re.I
+)
 _COMPARED_WITH_IT = re.compile(
     r"[和跟与同]\s*(?:它|它们|其|这篇|那篇)\s*(?:相)?比|\b(?:with|to|and)\s+(?:it|that|this)\b",
     re.I,
@@ -371,9 +378,9 @@ class Assistant:
             within = None  # "这两篇都是 10 月份发的吗？": no topic left once the month is out
         llm = self._llm_for(s)
         threshold = s.llm_refusal_threshold if llm is not None else s.refusal_threshold
-        if thanks(q):
+        if thanks(q) or acknowledges(q):
             base = self._unanswered(q, lang, notices)
-            yield from self._refuse(base, [], "thanks")
+            yield from self._refuse(base, [], "thanks" if thanks(q) else "ack")
             return
         if turns and not_about_it(q):
             # "hi" or "what?" mid-chat asks nothing of the paper before.
@@ -638,8 +645,8 @@ class Assistant:
     def _refuse(
         self, base: Answer, closest: list[Source], reason: str = "refusal", **fill: Any
     ) -> Iterator[str | Answer]:
-        """`reason`: the message key: "refusal" (not in the digests), "vague" (nothing asked) or
-        "thanks" (a turn closed)."""
+        """`reason`: the message key: "refusal" (not in the digests), "vague" (nothing asked),
+        "thanks" (a turn closed) or "ack" (an answer acknowledged)."""
         text = message(self.settings.prompts_dir, base.language, reason, **fill)
         yield text
         yield base.model_copy(update={"text": text, "refused": True, "sources": closest})
@@ -765,7 +772,24 @@ class Assistant:
         if not turns:
             return q, False
         titles = self._titles(chat_papers(turns))  # an ordinal may pick from an earlier list
-        about, ids, focus = self._chat_subject(q, turns, force, titles)
+        picked: list[str] = []
+        if not force and (desc := described(q)):
+            # "镜面反光那篇用的是什么表示方法", "the camera one": the chat's paper it describes;
+            # "the one about data contamination" after the October list: a search of its own.
+            # "这篇和镜面那篇" pairs it with the paper before.
+            paper, elsewhere = self._described_paper(desc, chat_papers(turns))
+            pair = _COMPARES.search(q) or _PAIRED_WITH_IT.search(q)
+            if elsewhere and not pair:
+                return q, False
+            if paper is not None:
+                picked = [*last_answered(turns)[1], paper] if pair else [paper]
+                if elsewhere:
+                    titles |= self._titles([paper])
+        about: bool | None
+        if picked:
+            about, ids, focus = True, picked, picked
+        else:
+            about, ids, focus = self._chat_subject(q, turns, force, titles)
         if about is not True:
             return q, about is None
         if llm is not None and not failed:
@@ -778,10 +802,12 @@ class Assistant:
                 failed.append(str(exc))  # the heuristic below still resolves it
             except LLMError:
                 pass  # a server error may pass; the answer call still tries
-        if asks_about_chat_papers(q) or goes_back(q):
-            # The chat's papers by title: "这两篇", or the one "going back to …" describes.
-            picked = focus if goes_back(q) and focus else ids
-            return " ".join([q, *(titles[p] for p in picked if p in titles)]), False
+        if asks_about_chat_papers(q) or goes_back(q) or picked:
+            # The chat's papers by title: "这两篇", or the one "going back to …" or "镜面反光那篇"
+            # describes.
+            chosen = focus if (goes_back(q) or picked) and focus else ids
+            chosen = list(dict.fromkeys(chosen))
+            return " ".join([q, *(titles[p] for p in chosen if p in titles)]), False
         return heuristic_query(q, turns, titles, force=True, focus=focus), False
 
     def _chat_subject(
@@ -845,6 +871,32 @@ class Assistant:
         if unknown:
             return False, ids, focus
         return True, ids, focus
+
+    def _described_paper(self, desc: str, pool: list[str]) -> tuple[str | None, bool]:
+        """(The paper a description picks, or None; whether it is outside `pool`, the chat's
+        papers). In the pool: the one paper holding all its words ("图像那个" of a survey and
+        MagicTailor), else the pool's paper a search for it ranks in the top three, below no
+        paper holding all its words ("安卓": AndroidLab, whose digest says Android). Outside:
+        the search's first paper holding all its words, no pool paper before it ("the one about
+        data contamination" after the October list)."""
+        terms = [t for t in content_terms(desc) if dictionary_word(t)]
+        if not pool or not terms:
+            return None, False
+        ranked = [src.paper_id for src in self._retrieve(desc).sources[:3]]
+        texts = {
+            p: f"{m.get('title', '')} {m.get('title_zh', '')}\n{c.node.get_content()}".lower()
+            for p, c in self.index.chunks_by_id([f"{p}#0" for p in {*pool, *ranked}]).items()
+            if (m := c.node.metadata) is not None
+        }
+        holds = {p for p, text in texts.items() if all(t in text for t in terms)}
+        if len(in_pool := [p for p in pool if p in holds]) == 1:
+            return in_pool[0], False
+        for p in ranked:
+            if p in pool:
+                return p, False
+            if p in holds:
+                return p, True
+        return None, False
 
     @staticmethod
     def _names_paper(title: str, paper_id: str, question: str) -> bool:

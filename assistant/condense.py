@@ -239,6 +239,36 @@ def goes_back(question: str) -> bool:
     return bool(_GOING_BACK.search(question))
 
 
+# A paper picked by what it is about: "镜面反光那篇", "图像那个", "那个安卓的呢", "the camera one",
+# "that quantization paper", "the one about data contamination". The words between are the
+# description; positions, pronouns and "other" are not ("the first one", "这篇", "the other one").
+_DESCRIBED = re.compile(
+    r"(?:那个|那篇|这个)(?P<zh1>[^，。？！,.?!那这它]{2,20}?)的(?:呢|论文|那篇|工作)"
+    r"|(?P<zh2>[^，。？！,.?!\s那这它篇个和与跟]{2,16}?)(?:的)?(?:那篇|那个)(?!论文|工作)"
+    r"|\b(?:the|that)\s+(?:one|paper|work)\s+(?:about|on|with|that|which)\s+"
+    r"(?P<en1>[A-Za-z][\w\-]*(?:\s+[A-Za-z][\w\-]*){0,3})"
+    r"|\b(?:the|that)\s+(?P<en2>[A-Za-z][\w\-]*(?:\s+[A-Za-z][\w\-]*){0,2}?)\s+(?:one|paper)\b",
+    re.IGNORECASE,
+)
+# Words that say which paper by position or by pointing, not by topic.
+_NOT_DESCRIPTION = re.compile(
+    r"^(?:first|second|third|fourth|fifth|last|latest|newest|oldest|earliest|other|same|previous"
+    r"|next|above|former|latter|right|whole|\d+(?:st|nd|rd|th)|[\w\-]+\s+(?:one|paper))$"
+    r"|^(?:前面|之前|刚才|刚刚|先前|上面|上一|第.|最新|最早|最后|另一|另外|其他|别的|哪|还有|就是)",
+    re.IGNORECASE,
+)
+
+
+def described(question: str) -> str | None:
+    """The description a question picks a paper by ("镜面反光", "camera", "data
+    contamination"), or None when it picks none that way."""
+    for m in _DESCRIBED.finditer(question):
+        desc = next((g for g in m.groups() if g), "").strip()
+        if desc and not _NOT_DESCRIPTION.search(desc) and content_terms(desc):
+            return desc
+    return None
+
+
 def asks_for_others(question: str) -> bool:
     return bool(_OTHER.search(question))
 

@@ -377,6 +377,22 @@ def thanks(question: str) -> bool:
     )
 
 
+# "ok", "好的", "I see": the answer was read; nothing asked, nothing to thank for.
+_ACK = re.compile(
+    r"^(?:ok(?:ay)?|k|alright|all right|i see|cool|great|nice|perfect|noted|sure|fine|good"
+    r"|好|好的|好吧|嗯|嗯嗯|哦|噢|行|可以|了解|了解了|收到|明白|懂了|原来如此)$",
+    re.IGNORECASE,
+)
+
+
+def acknowledges(question: str) -> bool:
+    """ "ok", "好的", "I see", "嗯嗯": the whole input acknowledges the answer. Mid-chat it is
+    no follow-up on the paper before, which would quote it again."""
+    text = re.sub(r"[\s\W_]+$|^[\s\W_]+", "", question.strip())
+    parts = [p for p in re.split(r"[\s,，.。!！~～、]+", text) if p]
+    return bool(_ACK.match(text)) or (bool(parts) and all(_ACK.match(p) for p in parts))
+
+
 def asks_nothing(question: str) -> bool:
     """ "hi", "谢谢！", "what?", "模型", "test": no word that could pick a paper (every word a
     stopword or a single Chinese character) and no identifier, or a known way of trying the

@@ -784,6 +784,59 @@ def test_a_follow_up_with_a_subject_of_its_own_is_not_dragged_back(
         assert not set(cited(last)) & set(cited(before[-1]))
 
 
+@pytest.mark.parametrize(("said", "lang"), [("ok", "en"), ("好的", "zh"), ("I see.", "en")])
+def test_an_acknowledgement_is_no_follow_up_on_the_paper_before(
+    assistant: Assistant, said: str, lang: str
+) -> None:
+    # Before, "ok" was searched with PUMA's title and PUMA was quoted again.
+    history = [
+        {"role": "user", "content": "What is PUMA?"},
+        {"role": "assistant", "content": "PUMA … [1]", "paper_ids": ["2410.13861"]},
+    ]
+    answer = assistant.ask(said, history=history)
+    assert answer.text == message(assistant.settings.prompts_dir, lang, "ack")
+    assert answer.refused and answer.citations == [] and answer.sources == []
+    # Something asked after the "ok" is still a question.
+    assert cited(assistant.ask("ok, and does PUMA release code?", history=history))
+
+
+@pytest.mark.parametrize(
+    ("questions", "papers"),
+    [
+        # A paper the chat cited earlier, picked by what it is about: before, "it" meant the
+        # paper of the last answer (PUMA).
+        (
+            ("Compare ReCapture and DimensionX", "What is PUMA?", "the camera one - what is it?"),
+            ["2411.05003"],
+        ),
+        (("有哪些 3D 重建或者 3D 生成的论文？", "镜面那篇用的是什么表示方法"), ["2410.17249"]),
+        # None of the chat's papers: a search of its own, not PUMA again.
+        (
+            ("What is PUMA?", "the one about data contamination - what did it find?"),
+            ["2411.03823"],
+        ),
+        # "This one and the specular one": the paper before and the one described.
+        (
+            (
+                "有哪些 3D 重建或者 3D 生成的论文？",
+                "FrugalNeRF 需要预训练先验吗",
+                "这篇和镜面那篇，哪个能处理动态场景？",
+            ),
+            ["2410.16271", "2410.17249"],
+        ),
+    ],
+)
+def test_a_paper_picked_by_description_in_a_chat(
+    assistant: Assistant, questions: tuple[str, ...], papers: list[str]
+) -> None:
+    *_, last = chat(assistant, *questions)
+    assert not last.refused
+    assert sorted(cited(last)[: len(papers)]) == sorted(papers), (
+        last.retrieval_query,
+        cited(last),
+    )
+
+
 @pytest.mark.parametrize(
     ("questions", "paper"),
     [
