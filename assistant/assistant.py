@@ -465,10 +465,16 @@ class Assistant:
             # The condense call found the LLM down: do not wait for it a second time.
             base.notices.append(message(s.prompts_dir, lang, "llm_fallback", error=llm_failed[0]))
         elif llm is not None:
-            messages = build_answer_messages(
+            messages, sent = build_answer_messages(
                 s.prompts_dir, q, chosen, turns, lang, s.prompt_token_budget
             )
-            raw, shown = yield from self._generate(llm, messages, base)
+            raw: str | None = None
+            shown = False
+            if sent:
+                raw, shown = yield from self._generate(llm, messages, base)
+            else:  # no source fits the budget: asked with none, the LLM could only refuse
+                budget = s.prompt_token_budget
+                base.notices.append(message(s.prompts_dir, lang, "llm_no_room", budget=budget))
             if raw is not None:
                 refused, raw = read_sentinel(strip_reasoning(raw).strip())
                 if refused:
@@ -476,7 +482,9 @@ class Assistant:
                         yield "\n\n"
                     yield from self._refuse(base, ret.sources[:3])
                     return
-                answer = self._finish(base, raw, chosen, "llm")
+                # Only the sources the prompt held: a marker of one the budget left out would
+                # cite a paper the LLM never read.
+                answer = self._finish(base, raw, sent, "llm")
                 if not answer.citations:
                     answer.notices.append(message(s.prompts_dir, lang, "uncited"))
                 yield answer

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .records import Turn
-from .retrieve import short_name
+from .retrieve import ARXIV_ID, short_name
 from .text import chinese_number, content_terms, dictionary_word, tokenize
 
 # References back to the conversation ("it", "该方法", "this paper"...).
@@ -299,8 +299,8 @@ def last_answered(history: Sequence[Turn]) -> tuple[str, list[str]]:
     return _shortened(next(named, users[0] if users else "")), []
 
 
-# A name or an id: "SAM2Long", "PUMA", "2410.16268".
-_NAMES_SOMETHING = re.compile(r"[A-Za-z]*[A-Z][A-Za-z0-9]|\d{4}\.\d{4,5}")
+# A name or an id: "SAM2Long", "PUMA", "2410.16268", "hep-th/9901001".
+_NAMES_SOMETHING = re.compile(rf"[A-Za-z]*[A-Z][A-Za-z0-9]|{ARXIV_ID.pattern}")
 
 
 def _shortened(text: str, limit: int = 300) -> str:

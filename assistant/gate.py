@@ -88,13 +88,11 @@ _ORDINAL_NUMBER = re.compile(r"\d+(?:st|nd|rd|th)", re.IGNORECASE)  # "the 12th 
 
 def _names(question: str) -> set[str]:
     """Exact names (identifiers) in a question (GPT-4o, Mind2Web), not arXiv ids."""
-    found = {m.group(0).strip(".-") for m in IDENTIFIER.finditer(question)}
-    # An arXiv id names a paper, with or without its version (2410.16268v2), not a thing.
-    return {
-        n
-        for n in found
-        if _is_name(n) and not ARXIV_ID.fullmatch(n) and not _ORDINAL_NUMBER.fullmatch(n)
-    }
+    # An arXiv id names a paper, with or without its version (2410.16268v2), not a thing; taken
+    # out whole first, as IDENTIFIER would read "math.AG/0601001" as the name "math.AG".
+    unids = ARXIV_ID.sub(" ", question)
+    found = {m.group(0).strip(".-") for m in IDENTIFIER.finditer(unids)}
+    return {n for n in found if _is_name(n) and not _ORDINAL_NUMBER.fullmatch(n)}
 
 
 # Capitals that name a benchmark or model (MMMU; GSM8K is an identifier already). Only a number

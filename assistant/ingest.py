@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .parse import Skipped, display_name, parse_paths
+from .parse import DIGEST_SUFFIXES, Skipped, display_name, parse_paths
 from .records import IngestReport, Paper, Problem, Severity
 from .sparse import TokenTable
 from .store import IndexedPaper, PaperIndex
@@ -52,10 +52,11 @@ def _no_digest_in(roots: list[Path], read: list[str], looked_at: set[str]) -> li
         if not folder.is_dir() or any(Path(f).is_relative_to(folder) for f in read):
             continue
         n = sum(Path(f).is_relative_to(folder) for f in looked_at)
+        kinds = "/".join(DIGEST_SUFFIXES)
         why = (
-            f"no digest in this folder ({n} .md/.txt file{'' if n == 1 else 's'} looked at)"
+            f"no digest in this folder ({n} {kinds} file{'' if n == 1 else 's'} looked at)"
             if n
-            else "no digest files (.md, .txt) in this folder"
+            else f"no digest files ({', '.join(DIGEST_SUFFIXES)}) in this folder"
         )
         problems.append(Problem(file=display_name(folder), reason=why, severity=Severity.ERROR))
     return problems
@@ -120,9 +121,9 @@ def ingest(
 ) -> IngestReport:
     """Bring the index in line with the digests under `paths`.
 
-    Papers indexed from other files are left alone; papers of a file that fails to parse, and
-    a paper whose entry is still there but malformed, are kept (a broken edit must not wipe
-    what was indexed)."""
+    Papers indexed from other files are left alone; papers of a file that fails to parse, of a
+    path that does not exist, and a paper whose entry is still there but malformed, are kept (a
+    broken edit or a mistyped path must not wipe what was indexed)."""
     t0 = time.perf_counter()
     roots = [Path(p).resolve() for p in paths]
     parsed = parse_paths(roots, max_file_mb=max_file_mb)

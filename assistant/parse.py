@@ -11,7 +11,8 @@ from pathlib import Path
 
 from .records import Paper, Problem, Severity
 
-DIGEST_SUFFIXES = (".txt", ".md")  # compared lower-cased: "x.MD" is a digest too
+# Compared lower-cased: "x.MD" is a digest too. Messages list them in this order.
+DIGEST_SUFFIXES = (".md", ".markdown", ".txt")
 # A closing run of "#" is decoration only after a space: "## Fuzzing C#" keeps its "#".
 _HEADING = re.compile(r"^##\s+(.+?)(?:\s+#+)?\s*$")
 # Host names are case-insensitive ("arXiv.org" is arXiv's own spelling); the path is not.
@@ -280,11 +281,22 @@ def _read(path: Path, name: str, source: str, max_file_mb: float) -> ParseResult
 
 def parse_paths(paths: Iterable[Path], *, max_file_mb: float = 20.0) -> ParseResult:
     """Parse every digest under the paths. Bad files and entries become problems (a file in a
-    folder that is no digest at all only a note). A paper id that appears in several files is kept
-    once (the first), differing copies reported."""
+    folder that is no digest at all only a note), and so does a path that does not exist,
+    unless no path does (DigestError: nothing to read). A paper id that appears in several files
+    is kept once (the first), differing copies reported."""
+    paths = list(paths)
+    gone = [p for p in paths if not p.exists()]
+    if gone and len(gone) == len(paths):
+        raise DigestError(f"{', '.join(map(str, gone))}: no such file or folder")
     result = ParseResult()
+    for p in gone:
+        # A typo or an unmounted folder must not stop the other paths being read; ingest keeps
+        # the papers indexed from it, as it removes only from what it looked at.
+        result.problems.append(
+            Problem(file=display_name(p), reason="no such file or folder", severity=Severity.ERROR)
+        )
     by_id: dict[str, Paper] = {}
-    for path, folder in _expand(paths):
+    for path, folder in _expand(p for p in paths if p not in gone):
         name, source = display_name(path), source_name(path)
         try:
             one = _read(path, name, source, max_file_mb)

@@ -70,9 +70,12 @@ def build_answer_messages(
     history: Sequence[Turn],
     lang: str,
     budget: int,
-) -> list[dict[str, str]]:
-    """System + user messages, sources numbered [1].. in order, cut to `budget` tokens:
-    history goes first, then the tail of the longest passages, never a source's number."""
+) -> tuple[list[dict[str, str]], list[Source]]:
+    """System + user messages, sources numbered [1].. in order, cut to `budget` tokens, and
+    the sources the prompt holds (the first ones of `sources`: only their markers are real).
+    History goes first, then the tail of the longest passages, then whole sources from the
+    last. Over the budget only when the instructions and the question alone are; when they
+    leave no room for a source, it holds none."""
     system = template(prompts_dir, "answer_system.md").format(
         language_instruction=message(prompts_dir, lang, "language_instruction")
     )
@@ -80,13 +83,14 @@ def build_answer_messages(
     user_tpl = template(prompts_dir, "answer_user.md")
     texts = [_quote(s.text) for s in sources]
     hist = format_history(history)
+    kept = len(sources)
 
     def render() -> str:
         blocks = [
             source_tpl.format(
                 n=i + 1, paper_id=s.paper_id, title=_attr(s.title), text=texts[i]
             ).strip()
-            for i, s in enumerate(sources)
+            for i, s in enumerate(sources[:kept])
         ]
         header = message(prompts_dir, lang, "history_header")
         return user_tpl.format(
@@ -98,15 +102,27 @@ def build_answer_messages(
     fixed = count_tokens(system)
     user = render()
     while fixed + count_tokens(user) > budget:
+        longest = max(range(kept), key=lambda i: len(texts[i]), default=None)
         if hist:
             hist = ""
-        else:
-            longest = max(range(len(texts)), key=lambda i: len(texts[i]), default=None)
-            if longest is None or len(texts[longest]) < 40:
-                break  # nothing left to cut; the question alone exceeds the budget
+        elif longest is not None and len(texts[longest]) >= 40:
             texts[longest] = texts[longest][: int(len(texts[longest]) * 0.8)] + "…"
+        elif kept > 1:
+            kept -= 1  # the lowest-ranked source goes whole; the others keep their numbers
+        else:
+            break
         user = render()
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    if kept and fixed + count_tokens(user) > budget:
+        # Not even the best source fits beside the instructions and the question. Without it
+        # the prompt may fit (and the caller asks no LLM); if the question alone is over the
+        # budget, dropping it would not help.
+        kept = 0
+        if fixed + count_tokens(bare := render()) <= budget:
+            user = bare
+        else:
+            kept = 1
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return messages, sources[:kept]
 
 
 def build_condense_prompt(

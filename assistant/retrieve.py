@@ -18,7 +18,15 @@ from .sparse import JiebaBM25Retriever
 from .store import PaperIndex
 from .text import wants_several
 
-ARXIV_ID = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
+# An arXiv id with or without its version, as one group: new-style (2410.14059) or old-style
+# (hep-th/9901001, math.AG/0601001: the archive, lower-case and at most one hyphen, then
+# YYMMNNN with a real month). Seven digits and a month keep "and/or" or "w/o" from naming a
+# paper; a Chinese character may touch an id ("论文hep-th/9901001讲了什么").
+ARXIV_ID = re.compile(
+    r"((?<![\d.])\d{4}\.\d{4,5}"
+    r"|(?<![A-Za-z0-9_.\-])[a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d\d(?:0[1-9]|1[0-2])\d{3})"
+    r"(?:v\d+)?(?!\d)"
+)
 
 
 # ASCII terms that name something: contain a digit, or join parts with - . & (GPT-4o, W8A8-FP,

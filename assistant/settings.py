@@ -41,7 +41,8 @@ class Settings(BaseSettings):
 
     # --- corpus and index -------------------------------------------------------------------
     seeds_dir: Path = Field(
-        Path("seeds"), description="Folder (or file) of digest files (*.txt, *.md) to index."
+        Path("seeds"),
+        description="Folder (or file) of digest files (*.md, *.markdown, *.txt) to index.",
     )
     index_dir: Path = Field(
         Path(".assistant"), description="Folder of the embedded Chroma store and BM25 cache."

@@ -57,6 +57,7 @@ import gradio as gr
 
 from .assistant import Assistant, AssistantError
 from .records import Answer
+from .retrieve import ARXIV_ID
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,6 @@ _MARKER = re.compile(r"\[(\d{1,3})\]")
 _BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
 _CODE = re.compile(r"`([^`\n]+)`")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
-_ARXIV_ID = re.compile(r"(\d{4}\.\d{4,5})(?:v\d+)?$")
 
 
 # --- rendering (pure functions of JSON-like data: the same output live and after a reload) ---
@@ -163,7 +163,7 @@ def render_text(text: str, links: dict[int, tuple[str | None, str]] | None = Non
 
 def _arxiv_id(source: dict[str, Any]) -> str:
     pid = str(source.get("paper_id") or "")
-    m = _ARXIV_ID.search(pid)
+    m = ARXIV_ID.fullmatch(pid)  # new- or old-style, without its version
     return m.group(1) if m else pid
 
 

@@ -199,6 +199,25 @@ def test_ingest_missing_path_is_a_one_line_error(tmp_path: Path) -> None:
     assert_one_line_error(proc, str(missing))
 
 
+def test_ingest_of_a_missing_path_says_so_indexes_the_rest_and_keeps_its_papers(
+    tmp_path: Path,
+) -> None:
+    """`assistant ingest a.md missing.md` failed whole: nothing of a.md was indexed."""
+    folder = tmp_path / "digests"
+    folder.mkdir()
+    write_digest(folder / "a.md", [("2501.40001", "Aardvark Parsing", "Aardvark 解析表格。")])
+    index = tmp_path / "index"
+    assert cli("--index-dir", index, "ingest", folder / "a.md", cwd=tmp_path).returncode == 0
+    (folder / "a.md").rename(folder / "a.md.bak")
+    write_digest(folder / "b.md", [("2501.40002", "Badger Search", "Badger 检索长文档。")])
+    proc = cli("--index-dir", index, "ingest", folder / "a.md", folder / "b.md", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == ["error: digests/a.md: no such file or folder"]
+    assert proc.stdout.startswith("1 file: 1 added, 0 updated, 0 unchanged, 0 removed, 1 problem")
+    proc = cli("--index-dir", index, "search", "Aardvark", "--json", cwd=tmp_path)
+    assert {s["paper_id"] for s in json.loads(proc.stdout)} == {"2501.40001", "2501.40002"}
+
+
 def test_empty_question_is_a_one_line_error(index_copy: Path, tmp_path: Path) -> None:
     proc = cli("--index-dir", index_copy, "ask", "   ", cwd=tmp_path)
     assert_one_line_error(proc, "empty")
@@ -262,7 +281,7 @@ def test_ingest_exits_1_for_problems_in_digests_and_notes_stray_files(tmp_path: 
     (tmp_path / "nothing").mkdir()
     proc = cli("--index-dir", index, "ingest", tmp_path / "nothing", cwd=tmp_path)
     assert proc.returncode == 1
-    assert "error: nothing: no digest files (.md, .txt) in this folder" in proc.stderr
+    assert "error: nothing: no digest files (.md, .markdown, .txt) in this folder" in proc.stderr
 
 
 def test_first_use_indexing_is_announced_when_no_progress_bar_shows(tmp_path: Path) -> None:

@@ -226,6 +226,37 @@ def test_old_style_ids_have_their_month(
     assert ans.mode == "index" and [c.paper_id for c in ans.citations] == expected
 
 
+@pytest.mark.parametrize(
+    ("question", "mode", "paper", "said"),
+    [
+        ("When was hep-th/9901001 published?", "index", "hep-th/9901001", "January 1999"),
+        ("hep-th/9901001 是什么时候发表的？", "index", "hep-th/9901001", "1999 年 1 月"),
+        ("When was math.AG/0601001v2 posted?", "index", "math.AG/0601001", "January 2006"),
+        ("math.AG/0601001 讲了什么", "extractive", "math.AG/0601001", "概形理论"),
+        ("hep-th/9901001 和 math.AG/0601001 有什么区别？", "extractive", "hep-th/9901001", "对偶"),
+    ],
+)
+def test_a_question_naming_an_old_style_id_is_about_that_paper(
+    old_style_digests: Path, question: str, mode: str, paper: str, said: str
+) -> None:
+    """Only new-style ids were read in questions: the date question was refused, and
+    "math.AG/0601001" was taken for an unknown name "math.AG"."""
+    index, seeds = old_style_digests / "index", old_style_digests / "digests"
+    with Assistant(index_dir=index, seeds_dir=seeds, llm_enabled=False) as a:
+        ans = a.ask(question)
+    assert ans.mode == mode and not ans.refused and said in ans.text
+    assert ans.citations[0].paper_id == paper and not ans.notices
+
+
+def test_an_old_style_id_the_index_does_not_hold_is_refused(old_style_digests: Path) -> None:
+    """Before, hep-th/9901001 was quoted for it, as if it were that paper."""
+    index, seeds = old_style_digests / "index", old_style_digests / "digests"
+    with Assistant(index_dir=index, seeds_dir=seeds, llm_enabled=False) as a:
+        ans = a.ask("hep-th/9902001 讲了什么？")
+    assert ans.refused and ans.citations == []
+    assert ans.notices == [message(PROMPTS, "zh", "not_indexed", names="hep-th/9902001")]
+
+
 # --- who wrote it -------------------------------------------------------------------------------
 
 

@@ -376,11 +376,11 @@ def test_a_folder_with_no_digest_says_so(tmp_path: Path) -> None:
     assert readme.severity == Severity.NOTE and "not a digest" in readme.reason
     assert (in_notes.file, in_notes.reason) == (
         display_name(notes),
-        "no digest in this folder (1 .md/.txt file looked at)",
+        "no digest in this folder (1 .md/.markdown/.txt file looked at)",
     )
     assert (in_empty.file, in_empty.reason) == (
         display_name(empty),
-        "no digest files (.md, .txt) in this folder",
+        "no digest files (.md, .markdown, .txt) in this folder",
     )
     assert in_notes.severity != Severity.NOTE and in_empty.severity != Severity.NOTE
 
@@ -514,6 +514,18 @@ def test_upper_case_suffixes_count_and_hidden_folders_do_not(a: Assistant, corpu
     assert (report.files, report.removed, report.added) == (1, [], [])
     assert sorted(report.unchanged) == [A[0], B[0], C[0]]
     assert {p["source_file"] for p in a.papers()} == {str((corpus / "one.MD").resolve())}
+
+
+def test_markdown_suffix_digests_in_a_folder_are_indexed(tmp_path: Path) -> None:
+    """A folder of *.markdown digests was skipped whole: 'no digest files (.md, .txt)'."""
+    folder = tmp_path / "digests"
+    folder.mkdir()
+    write_digest(folder / "week1.markdown", [A])
+    write_digest(folder / "week2.MARKDOWN", [B])
+    with make(tmp_path / "index", folder) as a:
+        report = a.ingest([folder], progress=False)
+        assert (report.files, sorted(report.added), report.problems) == (2, [A[0], B[0]], [])
+        assert a.search("Quokka 路由", k=1)[0].paper_id == A[0]
 
 
 # --- interrupted ingest -----------------------------------------------------------------------
@@ -694,3 +706,26 @@ def test_paths_that_are_not_paths_are_rejected(a: Assistant, paths: Any) -> None
     with pytest.raises(AssistantError, match="paths must be"):
         a.ingest(paths, progress=False)
     assert a.index.count_papers() == 3  # nothing indexed was lost
+
+
+def test_a_missing_path_is_a_problem_the_rest_is_indexed_and_nothing_is_lost(
+    a: Assistant, corpus: Path, tmp_path: Path
+) -> None:
+    """One mistyped or unmounted path raised 'no such file or folder' and indexed nothing."""
+    other = write_digest(tmp_path / "other.md", [D])
+    one = corpus / "one.md"
+    one.rename(tmp_path / "one.md.bak")  # its papers are indexed; given by name, it is gone
+    report = a.ingest([one, other], progress=False)
+    assert (report.added, report.removed, report.files) == ([D[0]], [], 1)
+    [problem] = report.problems
+    assert problem.severity == Severity.ERROR
+    assert str(problem) == f"{display_name(one)}: no such file or folder"
+    # A whole folder gone (unmounted, renamed) is no folder emptied either.
+    corpus.rename(tmp_path / "moved")
+    report = a.ingest([corpus, other], progress=False)
+    assert (report.unchanged, report.removed) == ([D[0]], [])
+    assert [str(p) for p in report.problems] == [f"{display_name(corpus)}: no such file or folder"]
+    # When no path exists there is nothing to do: one error naming them, and nothing lost.
+    with pytest.raises(AssistantError, match=r"one\.md, .*other\.md: no such file or folder$"):
+        a.ingest([one, tmp_path / "no" / "other.md"], progress=False)
+    assert a.index.count_papers() == 4

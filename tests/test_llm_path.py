@@ -17,7 +17,7 @@ from openai_server import Reply, ScriptedOpenAIServer
 
 from assistant import Assistant
 from assistant.cite import find_markers
-from assistant.prompt import message
+from assistant.prompt import build_answer_messages, count_tokens, message
 from assistant.records import Answer
 
 # A hung stream must fail its test, not stall the session (setup may build the seeds index).
@@ -154,6 +154,53 @@ def test_out_of_range_marker_is_removed_with_a_notice(llm_index: Path) -> None:
     assert [c.paper_id for c in answer.citations] == [s.paper_id for s in answer.sources]
     assert any("[7]" in n for n in answer.notices)
     assert answer.mode == "llm"
+
+
+WEB_AGENTS = "哪些论文与网页智能体有关？"  # cites several papers
+
+
+@pytest.mark.parametrize("budget", [256, 400, 3000])
+def test_the_prompt_never_exceeds_its_budget(assistant: Assistant, budget: int) -> None:
+    """Before, cutting passages gave up at 40 characters each: five sources at the minimum
+    budget came to about 500 tokens."""
+    sources = assistant.search(WEB_AGENTS, k=5)
+    messages, sent = build_answer_messages(PROMPTS, WEB_AGENTS, sources, [], "zh", budget)
+    assert sum(count_tokens(m["content"]) for m in messages) <= budget
+    # The lowest-ranked go whole; the rest keep their numbers.
+    assert sent == sources[: len(sent)] and len(sent) == {256: 0, 400: 2, 3000: 5}[budget]
+    tags = SOURCE_TAG.findall(user_message({"messages": messages}))
+    assert [(int(n), pid) for n, pid, _ in tags] == [(i, s.paper_id) for i, s in enumerate(sent, 1)]
+
+
+def test_a_question_over_the_budget_keeps_its_best_source(assistant: Assistant) -> None:
+    question = "网页智能体" * 200  # ~400 tokens: no prompt fits 256, dropping the last won't help
+    sources = assistant.search(WEB_AGENTS, k=5)
+    _, sent = build_answer_messages(PROMPTS, question, sources, [], "zh", 256)
+    assert sent == sources[:1]
+
+
+def test_a_marker_of_a_source_the_budget_left_out_is_no_citation(llm_index: Path) -> None:
+    reply = "WMA 使用世界模型 [1]。另一篇研究网页智能体 [4]。"
+    with ScriptedOpenAIServer([Reply(text=reply)]) as server:
+        with llm_assistant(llm_index, server) as a:
+            _, full = run(a, WEB_AGENTS)
+        with llm_assistant(llm_index, server, prompt_token_budget=400) as a:
+            _, cut = run(a, WEB_AGENTS)
+    assert n_sources(server.requests[0]) >= 4 and full.citations[1].marker == 4  # sent: kept
+    assert n_sources(server.requests[1]) == len(cut.sources) == 2
+    assert [c.marker for c in cut.citations] == [1] and "[4]" not in cut.text
+    assert message(PROMPTS, "zh", "markers_removed", markers="[4]") in cut.notices
+
+
+def test_with_no_room_for_a_source_the_llm_is_not_asked(llm_index: Path) -> None:
+    with (
+        ScriptedOpenAIServer() as server,
+        llm_assistant(llm_index, server, prompt_token_budget=256) as a,
+    ):
+        _, answer = run(a, QUESTION_ZH)
+    assert server.requests == []
+    assert answer.mode == "extractive" and "804" in answer.text
+    assert answer.notices == [message(PROMPTS, "zh", "llm_no_room", budget=256)]
 
 
 @pytest.mark.parametrize(

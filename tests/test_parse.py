@@ -296,6 +296,16 @@ def test_missing_path_is_a_digest_error(tmp_path: Path) -> None:
         parse_paths([tmp_path / "nope.md"])
 
 
+def test_a_missing_path_beside_others_is_an_error_problem(tmp_path: Path) -> None:
+    entry = "## Paper\n[论文](https://arxiv.org/abs/2501.60001)\n\n摘要。\n"
+    (tmp_path / "a.md").write_text(entry, encoding="utf-8")
+    result = parse_paths([tmp_path / "a.md", tmp_path / "nope.md"])
+    assert [p.paper_id for p in result.papers] == ["2501.60001"]
+    assert [(str(p), p.severity) for p in result.problems] == [
+        (f"{display_name(tmp_path / 'nope.md')}: no such file or folder", Severity.ERROR)
+    ]
+
+
 @pytest.mark.parametrize(
     "heading",
     [

@@ -9,6 +9,7 @@ from conftest import SEEDS
 from assistant import Assistant
 from assistant.parse import parse_paths
 from assistant.retrieve import (
+    ARXIV_ID,
     dist_based_fusion,
     question_names_title,
     short_name,
@@ -168,3 +169,20 @@ def test_papers_the_question_names_come_first_and_are_marked(assistant: Assistan
     sources = assistant.search("Compare SAM2Long and Pangea, and say which is older.", k=5)
     assert {s.paper_id for s in sources[:2]} == {"2410.16268", "2410.16153"}
     assert [s.named for s in sources] == [True, True, False, False, False]
+
+
+@pytest.mark.parametrize(
+    ("text", "ids"),
+    [
+        ("hep-th/9901001 讲了什么", ["hep-th/9901001"]),
+        ("When was math.AG/0601001v2 posted?", ["math.AG/0601001"]),
+        ("论文cond-mat/0501001讲了什么", ["cond-mat/0501001"]),
+        ("https://arxiv.org/abs/cs/0501001 and arXiv:2410.14059v3", ["cs/0501001", "2410.14059"]),
+        # Slashes in ordinary text, and seven digits with no month, name no paper.
+        ("with and/or w/o retrieval, input/output 1234567", []),
+        ("foo/9913001, hep-th/99010012, HEP-TH/9901001", []),
+    ],
+)
+def test_arxiv_ids_old_and_new_style_are_found_in_text(text: str, ids: list[str]) -> None:
+    """Old-style ids (archive/YYMMNNN) were indexed but not found in questions."""
+    assert ARXIV_ID.findall(text) == ids
