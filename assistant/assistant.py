@@ -31,6 +31,7 @@ from .collection import (
     date_answer,
     in_period,
     newest_first,
+    posted_in,
     posted_month,
     topic_in_period,
     wants_more_than_titles,
@@ -45,6 +46,7 @@ from .condense import (
     asks_for_others,
     chat_papers,
     described,
+    discussed_papers,
     elliptical,
     goes_back,
     heuristic_query,
@@ -55,6 +57,7 @@ from .condense import (
     new_subject,
     not_about_it,
     points_back,
+    refers_to_chat_group,
     said_before,
     starts_a_search,
 )
@@ -102,6 +105,7 @@ from .text import (
     detect_language,
     dictionary_word,
     wants_several,
+    without_filler,
 )
 
 log = logging.getLogger(__name__)
@@ -360,11 +364,18 @@ class Assistant:
         if lang == "auto":
             lang = "en"
         intent, embed_query = self._intent()
-        period = asked_period(q, intent, embed_query)
-        extreme = None if period else asked_extreme(q, intent, embed_query)
+        plain = without_filler(q)  # "btw 把库里 11 月的论文都列一下"
+        period = asked_period(plain, intent, embed_query)
+        extreme = None if period else asked_extreme(plain, intent, embed_query)
         # "总结一下这两篇", "这几篇哪篇最新?": the chat's papers, not the collection's.
         chat_only = bool(turns) and asks_about_chat_papers(q)
-        if not chat_only and (period or extreme or asks_for_catalog(q, intent, embed_query)):
+        if turns and refers_to_chat_group(q):
+            # "which of these 3 came out in October", "which month is each of these two from"
+            within_chat = posted_in(plain)
+            if within_chat is not None or asks_for_date(q) or asks_for_order(q):
+                yield from self._chat_dates(q, lang, notices, turns, within_chat)
+                return
+        if not chat_only and (period or extreme or asks_for_catalog(plain, intent, embed_query)):
             # "What papers do you have?" mid-chat is still about the collection, not the paper
             # before; and no digest answers it (nor which came out in November, nor which is
             # newest), so it is answered from the index.
@@ -627,6 +638,48 @@ class Assistant:
         yield text
         yield self._finish(base, text, shown, "index")
 
+    def _chat_dates(
+        self,
+        q: str,
+        lang: str,
+        notices: list[str],
+        turns: list[Turn],
+        period: tuple[int | None, int | None] | None,
+    ) -> Iterator[str | Answer]:
+        """When the chat's papers came out ("which month is each of these two from", "which
+        of the two came out first"), or which of them came out in a period ("which of these 3
+        came out in October"), from their arXiv ids: the papers "these" means, not the
+        collection's, and not a search, which finds what the titles are about."""
+        ids = discussed_papers(q, turns)
+        first = self.index.chunks_by_id([f"{pid}#0" for pid in ids])
+        papers = [
+            source_from_metadata(first[p].node.metadata, first[p].node.get_content(), 1.0)
+            for p in ids
+            if p in first
+        ]
+        lead = None
+        if period is not None:
+            # Earliest first, as every date answer reads; those of the period before the rest.
+            rank = {p: i for i, p in enumerate(reversed(newest_first(ids)))}
+            papers.sort(key=lambda src: rank[src.paper_id])
+            inside = [src for src in papers if in_period(src.paper_id, *period)]
+            papers = inside + [src for src in papers if src not in inside]
+            key = "chat_period_lead" if inside else "chat_period_none"
+            when = when_text(*period, lang)
+            lead = message(
+                self.settings.prompts_dir, lang, key, k=len(papers), n=len(inside), when=when
+            )
+        dated = date_answer(
+            papers, lang, self.settings.prompts_dir, order=period is None and asks_for_order(q)
+        )
+        base = Answer(question=q, text="", language=lang, notices=notices, support=1.0)
+        if dated is None:
+            yield from self._refuse(base, [])
+            return
+        text = f"{lead}\n{dated[0]}" if lead else dated[0]
+        yield text
+        yield self._finish(base, text, dated[1], "index")
+
     @staticmethod
     def _unanswered(q: str, lang: str, notices: list[str]) -> Answer:
         """The Answer a refusal or hint is made from: nothing retrieved, no support."""
@@ -719,7 +772,9 @@ class Assistant:
         `asked`: the user's own words when `query` is a follow-up resolved with the history;
         which names the user pairs and which measures they ask for are read from them, not
         from the titles the resolution added ("它们各自提升了多少?" pairs no names)."""
-        asked = asked or query
+        # "换个话题，有代码大模型的论文吗": the question without what is said around it, whose
+        # words no digest has.
+        query, asked = without_filler(query), without_filler(asked or query)
         ret = self._retrieve(query)
         chosen = select_for_answer(ret.sources, s, ret.holders)
         if not wants_several(query) and not _COMPARES.search(query):

@@ -365,6 +365,21 @@ def topic_in_period(question: str) -> tuple[Period, str] | None:
     return split
 
 
+# "which of these came out in October", "这几篇里哪些是11月的": a month asked as when papers
+# came out, of papers the question does not ask for (they are the chat's).
+_MONTH_OF = re.compile(
+    rf"[0-9一二三四五六七八九十]\s*月份?的|\b(?:in|from)\s+(?:the\s+)?(?:{_EN_MONTH})\b", re.I
+)
+
+
+def posted_in(question: str) -> Period | None:
+    """The period a question asks papers were posted in, said as such, or None."""
+    split = _split_period(question)
+    if split is None or not (_POSTED.search(question) or _MONTH_OF.search(question)):
+        return None
+    return split[0]
+
+
 # How many of the newest/oldest: "the 3 newest papers", "latest five", "最新的三篇", "最早的 2 篇".
 _HOW_MANY = (
     r"(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|few|couple(?:\s+of)?)"

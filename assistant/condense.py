@@ -145,8 +145,14 @@ def is_follow_up(question: str) -> bool:
 
 # "Are there other web agent papers?": the papers just cited are not what is asked for.
 _OTHER = re.compile(
-    r"\b(?:other|others|another|else|besides)\b|别的|其他|其它|另外的|另一篇|另外一篇",
+    r"\b(?:other|others|another|else|besides)\b|别的|其他|其它|另外的|另一篇|另外一篇"
+    r"|还有[^，,。？?]{0,20}(?:论文|文章|工作|研究)",
     re.IGNORECASE | re.ASCII,
+)
+# "vs other memory-efficient methods?", "和其他方法相比呢": the paper before, compared.
+_VERSUS = re.compile(
+    r"\b(?:vs\.?|versus|compared?\s+(?:to|with)|against|than)\s|相比|比起|对比|比较|[和跟与]其他.{0,12}比",
+    re.IGNORECASE,
 )
 # "Summarize the papers we discussed", "总结一下这两篇": the chat's papers, not the collection.
 _CHAT_PAPERS = re.compile(
@@ -270,7 +276,9 @@ def described(question: str) -> str | None:
 
 
 def asks_for_others(question: str) -> bool:
-    return bool(_OTHER.search(question))
+    """ "Any other web agent papers?", "还有讲幻觉的论文吗": papers besides the chat's; not
+    "vs other memory-efficient methods?", which compares the paper before with them."""
+    return bool(_OTHER.search(question)) and not _VERSUS.search(question)
 
 
 def asks_about_chat_papers(question: str) -> bool:
@@ -327,6 +335,40 @@ def last_question(history: Sequence[Turn]) -> str:
     """The last user question that asked something ("more" and "继续" say nothing)."""
     asked = (t.content for t in reversed(history) if t.role == "user")
     return next((q for q in asked if not asks_for_more(q)), "")
+
+
+# "which of these came out in October", "这几篇里哪些是11月的", "which of the two came out
+# first": the papers the chat is about, as a group.
+_CHAT_GROUP = re.compile(
+    r"\b(?:these|those|them|they|each|both|the\s+(?:two|three|four|five|\d))\b"
+    r"|这几篇|这些|这[两俩三四五\d]篇|它们|其中|上面|刚才(?:那|说|提)",
+    re.IGNORECASE,
+)
+_GROUP_SIZE = re.compile(
+    r"\b(?:these|those|the)\s+(two|three|four|five|\d)\b|这([两俩三四五\d])篇", re.IGNORECASE
+)
+_SIZES = {"two": 2, "three": 3, "four": 4, "five": 5, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5}
+
+
+def refers_to_chat_group(question: str) -> bool:
+    return bool(_CHAT_GROUP.search(question))
+
+
+def discussed_papers(question: str, history: Sequence[Turn]) -> list[str]:
+    """The papers "these" means: with a number ("these 3", "这两篇"), the that many the chat's
+    answers were most often about (each answer's first citation; the later on a tie), in the
+    order the chat took them up: one answer that went astray does not make a paper one of
+    "these two". Else every paper the chat cited."""
+    m = _GROUP_SIZE.search(question)
+    word = next((g for g in m.groups() if g), "") if m else ""
+    n = int(word) if word.isdigit() else _SIZES.get(word.lower(), 0)
+    firsts = [t.paper_ids[0] for t in history if t.role == "assistant" and t.paper_ids]
+    order = list(dict.fromkeys(firsts))
+    if not n or len(order) < n:
+        return chat_papers(history)
+    last = {p: i for i, p in enumerate(firsts)}
+    top = sorted(order, key=lambda p: (firsts.count(p), last[p]), reverse=True)[:n]
+    return [p for p in order if p in top]
 
 
 def chat_papers(history: Sequence[Turn]) -> list[str]:

@@ -30,6 +30,7 @@ from .text import (
     asked_paper_facts,
     asks_for_quantity,
     content_terms,
+    dictionary_word,
     is_cjk_term,
     token_set,
     tokenize,
@@ -91,8 +92,12 @@ def _names(question: str) -> set[str]:
     # An arXiv id names a paper, with or without its version (2410.16268v2), not a thing; taken
     # out whole first, as IDENTIFIER would read "math.AG/0601001" as the name "math.AG".
     unids = ARXIV_ID.sub(" ", question)
-    found = {m.group(0).strip(".-") for m in IDENTIFIER.finditer(unids)}
+    found = {_DESCRIBED_BY.sub("", m.group(0).strip(".-")) for m in IDENTIFIER.finditer(unids)}
     return {n for n in found if _is_name(n) and not _ORDINAL_NUMBER.fullmatch(n)}
+
+
+# "CLIP-style training", "GPT-4-like", "BERT-based": the name is what comes before.
+_DESCRIBED_BY = re.compile(r"-(?:style|like|based|type|esque|level|sized|scale)$", re.I)
 
 
 # Capitals that name a benchmark or model (MMMU; GSM8K is an identifier already). Only a number
@@ -322,7 +327,9 @@ def unknown_terms(
     papers share some word with the digests, which carry English titles and terms: the one
     answerable dev question that shares none (q083) is refused by the gate anyway. A name the
     sources spell another way ("Qwen2VL" for Qwen2-VL) is known."""
-    terms = content_terms(question)
+    # A fragment jieba made up from what its dictionary lacks ("做文生" of "做文生图") says
+    # nothing of whether the digests know the words.
+    terms = [t for t in content_terms(question) if dictionary_word(t)]
     # A number reads the same in both languages: one unknown number is enough ("123456").
     numbers_only = all(_NUMBER_TERM.fullmatch(t) for t in terms)
     if (len(terms) < UNKNOWN_MIN_TERMS and not numbers_only) or any(t in doc_freq for t in terms):

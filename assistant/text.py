@@ -45,9 +45,28 @@ STOPWORDS_ZH = frozenset(
     用到 用了 讲 讲了 讲的 提出了 有没有 有何 涉及 讨论 做了 做 是什么 叫什么 哪里 哪儿 多大 多久
     多长 几个 几种 一篇 一下 分别 具体 大概 怎么样 是否是 能否 有关 方法 模型 论文中
     区别 不同 异同 比较 相比 差异 共同点 各自 总结 概括 概述 简介 简述 说说 讲讲
-    你好 您好 谢谢 多谢 再见 好的 嗨 哈喽 请问""".split()
+    你好 您好 谢谢 多谢 再见 好的 嗨 哈喽 请问 还有 别的 其他 其它 另外""".split()
 )
 STOPWORDS = STOPWORDS_EN | STOPWORDS_ZH
+
+
+# Said around a question, not part of it: "换个话题，…", "btw …", "Switching gears — …",
+# "…叫什么来着". Their words are in no digest, and the gate read them as a sign the question
+# is not about the digests (support 0.94 for "有代码大模型的论文吗", 0.44 with "换个话题，").
+_FILLER = re.compile(
+    r"^\s*(?:(?:(?:ok(?:ay)?|so|well|(?:hi|hey|hello)(?:\s+there)?|btw|by\s+the\s+way|switching\s+gears"
+    r"|anyway|also)(?=[\s,:.!—–]|$)|换个话题|换个问题|顺便问一下|顺便问下|顺便问|对了|你好|您好|嗨"
+    r"|(?:另外|那么|好的|顺便)(?=[,，:：]))\s*[,，:：—–.。!！~]*\s*)+"
+    r"|(?<=\S)来着(?=\s*[?？。.!！]*\s*$)",
+    re.IGNORECASE,
+)
+
+
+def without_filler(question: str) -> str:
+    """The question without what is said around it ("btw", "换个话题", "来着"); the question
+    itself when nothing else would be left."""
+    out = _FILLER.sub("", question).strip()
+    return out if any(ch.isalnum() for ch in out) else question
 
 
 def _ensure_jieba() -> None:
@@ -281,6 +300,7 @@ _ASKS_DATE = re.compile(
     r"|\b(?:what|which)\s+(?:year|month|date)\b[^?？]*\b(?:published|released|posted|submitted"
     r"|out|appear(?:ed)?|come|came|publish|release)\b"
     r"|\bhow\s+(?:old|recent|new)\s+is\b"
+    r"|\b(?:what|which)\s+(?:year|month)s?\s+(?:is|are|was|were)\b[^?？]*\bfrom\b"
     r"|(?:什么时候|何时|哪年|哪一年|哪个月|几月|几月份|哪天|什么时间|啥时候|何年|哪个时间)[^？?，,。]{0,12}"
     r"(?:发表|发布|提交|上线|出来|公开|挂|放出|推出|问世|上传|出的|发的)"
     r"|(?:发表|发布|提交|上传|公开)(?:于|在)?(?:什么时候|何时|哪年|哪一年|哪个月|几月|什么时间)"

@@ -784,6 +784,74 @@ def test_a_follow_up_with_a_subject_of_its_own_is_not_dragged_back(
         assert not set(cited(last)) & set(cited(before[-1]))
 
 
+def test_when_the_chats_papers_came_out_is_answered_for_them_from_their_ids(
+    assistant: Assistant,
+) -> None:
+    *_, which = chat(
+        assistant,
+        "What is SAM2Long?",
+        "What is BitNet a4.8?",
+        "What is PUMA?",
+        "which of these came out in October?",
+    )
+    # Before: the whole October list of the collection (21 papers), SAM2Long among them.
+    assert which.mode == "index" and not which.refused
+    assert cited(which) == ["2410.13861", "2410.16268", "2411.04965"]  # October's first
+    assert which.text.startswith(
+        message(assistant.settings.prompts_dir, "en", "chat_period_lead", k=3, n=2, when="October")
+    )
+    # Before: refused. "这两篇" are the two the chat was about most, not the paper one answer
+    # quoted besides.
+    history = [
+        {"role": "user", "content": "SAM2Long 是什么？"},
+        {"role": "assistant", "content": "… [1] … [2]", "paper_ids": ["2410.16268", "2410.13861"]},
+        {"role": "user", "content": "它的核心方法？"},
+        {"role": "assistant", "content": "… [1]", "paper_ids": ["2410.16268"]},
+        {"role": "user", "content": "BitNet a4.8 呢？"},
+        {"role": "assistant", "content": "… [1]", "paper_ids": ["2411.04965"]},
+    ]
+    months = assistant.ask("这两篇分别是哪个月的？", history=history)
+    assert months.mode == "index" and cited(months) == ["2410.16268", "2411.04965"]
+    first = assistant.ask("which of the two came out first?", history=history)
+    assert cited(first) == ["2410.16268", "2411.04965"]
+
+
+@pytest.mark.parametrize(
+    ("question", "paper"),
+    [
+        # Said around the question, in no digest: before, the gate refused all three.
+        ("换个话题，有代码大模型的论文吗", "2411.04905"),
+        ("纯视觉的GUI解析那篇，叫什么来着", "2408.00203"),
+        # "CLIP-style" is CLIP, which the digest names: before, refused as an unknown name.
+        ("Any paper about scaling batch size for CLIP-style training?", "2410.17243"),
+    ],
+)
+def test_words_said_around_a_question_do_not_get_it_refused(
+    assistant: Assistant, question: str, paper: str
+) -> None:
+    answer = assistant.ask(question)
+    assert not answer.refused and cited(answer)[:1] == [paper], answer.text
+
+
+def test_a_word_fragment_is_not_reported_as_unknown_to_the_digests(assistant: Assistant) -> None:
+    # jieba cuts 做文生图 into 做文生 + 图; the refusal said no digest has 还有, 别的 or 做文生.
+    answer = assistant.ask("还有别的做文生图的吗")
+    assert not any("做文生" in n for n in answer.notices), answer.notices
+
+
+@pytest.mark.parametrize("follow_up", ["vs other memory-efficient methods?", "和其他方法相比呢？"])
+def test_a_comparison_with_other_methods_is_about_the_paper_before(
+    assistant: Assistant, follow_up: str
+) -> None:
+    # Before: read as asking for other papers (LOGO), or refused.
+    *_, vs = chat(assistant, "对比损失的批量大小扩展那篇论文讲了什么？", follow_up)
+    assert cited(vs)[:1] == ["2410.17243"], vs.retrieval_query
+    # "还有讲幻觉的论文吗" asks for others: not the paper before (还有 is a stopword now, and
+    # the question was read with HtmlRAG until "还有…论文" counted as asking for others).
+    *_, others = chat(assistant, "What is HtmlRAG?", "还有讲幻觉的论文吗")
+    assert "2411.02959" not in cited(others)[:1]
+
+
 @pytest.mark.parametrize(("said", "lang"), [("ok", "en"), ("好的", "zh"), ("I see.", "en")])
 def test_an_acknowledgement_is_no_follow_up_on_the_paper_before(
     assistant: Assistant, said: str, lang: str
