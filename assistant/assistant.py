@@ -905,10 +905,22 @@ class Assistant:
         }
         known = {p: f"{titles.get(p, '')}\n{texts.get(p, '')}".lower() for p in ids}
         df, n_docs = self._doc_freq()
-        # The papers of the last answer its question named ("Does Baichuan alignment use
-        # DPO?" cited MIA-DPO too), or that alone hold the words this one asks about ("哪个和
-        # 金融有关").
-        focus = [p for p in ids if self._names_paper(titles.get(p, ""), p, last_q)]
+        # The papers of the last answer this question names ("FrugalNeRF 在哪些数据集上做实验？"
+        # after a list), else those its question named ("Does Baichuan alignment use DPO?"
+        # cited MIA-DPO too), or that alone hold the words this one asks about ("哪个和金融
+        # 有关").
+        focus = [p for p in ids if self._names_paper(titles.get(p, ""), p, q)] or [
+            p for p in ids if self._names_paper(titles.get(p, ""), p, last_q)
+        ]
+        if (
+            not focus
+            and len(ids) > 1
+            and not wants_several(last_q)
+            and not _COMPARES.search(last_q)
+        ):
+            # "Is there a paper testing whether video generators learn physics?" asked for one
+            # paper: the answer's first is it, the others were only close ("what's the setup").
+            focus = ids[:1]
         rare = [t for t in content_terms(q) if t not in ASPECTS and is_rare(t, df, n_docs)]
         holding = [p for p in ids if rare and any(t in known[p] for t in rare)]
         if holding and len(holding) < len(ids):

@@ -193,6 +193,12 @@ ASPECTS = frozenset(
     核心思想 思想 动机 一句 一句话 例子 举例 举个 优缺点 优点 关键 关键技术 技术 创新点 亮点
     应用 场景 用途 需要 需不需要 能不能 可以 发现 结论 启发 意义 价值 原理 机制 细节 具体 怎么
     怎么样 如何 为什么 原因 解释一下 通俗 白话 简单说 简要 简短 概述 讲讲 说说 讲一下 说一下
+    setup settings setting configuration config steps step stages stage pipeline process
+    procedure workflow architecture design components component module modules tags tag labels
+    label annotation annotations ablation ablations license licence generalize generalization
+    limits success rate rates largest biggest smallest maximum minimum
+    步骤 流程 阶段 架构 结构 设计 模块 组件 标签 设置 配置 许可 许可证 协议 公开 开放 程度 范围
+    最大 最小 最多 最少 成功率 英语 汉语 语言 语种 东西 内容 之后 以后 泛化
     """.split()
 )
 

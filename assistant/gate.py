@@ -353,15 +353,17 @@ _TRYING_IT = re.compile(
 )
 # A turn closed: every word one of these, at least one of them a thanks or a goodbye.
 _CLOSING = re.compile(
-    r"thank|thx|\bty\b|cheers|bye|got it|understood|谢|感谢|再见|拜拜|明白|知道了|懂了",
+    r"thank|thx|\bty\b|cheers|bye|got it|understood|谢|感谢|再见|拜拜|明白|知道了|懂了|先这样",
     re.IGNORECASE,
 )
 _CLOSING_WORDS = frozenset(
     """thanks thank thx ty you u so very much a lot many cheers bye goodbye see ya later ok
     okay cool great perfect nice awesome good helpful that that's thats s was is it this got
-    understood clear for the help answer info your again all
+    understood clear for the help answer info your again all lol haha useful now that's all
+    for now much appreciated appreciate
     谢谢 谢 感谢 非常 非常感谢 多谢 好 好的 明白 明白了 了 懂 懂了 知道 知道了 再见 拜拜
-    回答 你 您 的 帮助 帮忙 辛苦 啦 哈 嗯 行 可以 太 有用 很 解答""".split()
+    回答 你 您 的 帮助 帮忙 辛苦 啦 哈 嗯 行 可以 太 有用 很 解答 有 有帮助 先 这样 先这样
+    就 这些 收到""".split()
 )
 
 

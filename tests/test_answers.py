@@ -101,6 +101,7 @@ def test_an_answer_names_the_papers_it_quotes(
     [
         ("哪些论文在 Mind2Web 上做了实验？", True),
         ("有哪些论文研究幻觉？", True),
+        ("有哪些 3D 重建或者 3D 生成的论文？", True),  # the topic between 有哪些 and 论文
         ("Which papers use LLaVA models?", True),
         ("WMA 网络智能体在哪些基准上做了实验？", False),  # one paper's benchmarks
         ("OpenCoder 总结的关键要素有哪些？", False),
@@ -434,7 +435,14 @@ def test_a_bare_follow_up_asks_about_the_paper_before(assistant: Assistant) -> N
 
 
 @pytest.mark.parametrize(
-    ("said", "lang"), [("thanks!", "en"), ("谢谢！", "zh"), ("ok thanks", "en")]
+    ("said", "lang"),
+    [
+        ("thanks!", "en"),
+        ("谢谢！", "zh"),
+        ("ok thanks", "en"),
+        ("谢谢，很有帮助！", "zh"),
+        ("Thanks, that's all for now.", "en"),
+    ],
 )
 def test_thanks_closes_a_turn_instead_of_quoting_the_paper_again(
     assistant: Assistant, said: str, lang: str
@@ -850,6 +858,34 @@ def test_a_comparison_with_other_methods_is_about_the_paper_before(
     # the question was read with HtmlRAG until "还有…论文" counted as asking for others).
     *_, others = chat(assistant, "What is HtmlRAG?", "还有讲幻觉的论文吗")
     assert "2411.02959" not in cited(others)[:1]
+
+
+@pytest.mark.parametrize(
+    ("questions", "paper"),
+    [
+        # The answer's first paper is the one a single-paper question asked for; the second
+        # was only close. Before, ReCapture (cited second) was quoted for "what's the setup".
+        (
+            (
+                "Is there a paper testing whether video generators actually learn physics?",
+                "what's the setup",
+            ),
+            "2411.02385",
+        ),
+        # Aspects any paper has, in words no digest uses: before, each was read alone and
+        # refused.
+        (("What is Pangea?", "开源到什么程度"), "2410.16153"),
+        (("What is ReCapture?", "steps?"), "2411.05003"),
+        # A paper of the list named: before, "有哪些…的论文" was not read as asking for several,
+        # so its answer's first paper (DimensionX) was the subject.
+        (("有哪些 3D 重建或者 3D 生成的论文？", "FrugalNeRF 在哪些数据集上做实验？"), "2410.16271"),
+    ],
+)
+def test_a_follow_up_asks_about_the_paper_the_chat_is_on(
+    assistant: Assistant, questions: tuple[str, ...], paper: str
+) -> None:
+    *_, last = chat(assistant, *questions)
+    assert not last.refused and cited(last)[:1] == [paper], (last.retrieval_query, cited(last))
 
 
 @pytest.mark.parametrize(("said", "lang"), [("ok", "en"), ("好的", "zh"), ("I see.", "en")])
