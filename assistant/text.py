@@ -172,8 +172,8 @@ def token_set(text: str) -> frozenset[str]:
 
 
 _QUANTITY = re.compile(
-    r"多少|几[个种位名篇项次倍]?|百分之|比例|how (?:many|much|large|fast|long)|what (?:percentage|"
-    r"number|fraction|share|accuracy|score|rate)|by how",
+    r"多少|几[个种位名篇项次倍]?|多[长大久快高]|百分之|比例|how (?:many|much|large|fast|long)"
+    r"|what (?:percentage|number|fraction|share|accuracy|score|rate)|by how",
     re.IGNORECASE,
 )
 
@@ -199,7 +199,7 @@ MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     ),
     "time": (
         re.compile(
-            r"\b(?:seconds|minutes|hours|days)\b|多少(?:秒|分钟|小时|天)|多久|多长时间",
+            r"\b(?:seconds|minutes|hours|days)\b|(?:多少|几)(?:秒|分钟|个?小时|天)|多久|多长时间",
             re.IGNORECASE | re.ASCII,
         ),
         re.compile(
@@ -216,6 +216,20 @@ MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "learning_rate": (
         re.compile(r"learning rate|学习率", re.IGNORECASE | re.ASCII),
         re.compile(r"learning rate|学习率", re.IGNORECASE | re.ASCII),
+    ),
+    # "How many tokens of pretraining data?": a digest saying "2T tokens" or "0.3B 数据".
+    "tokens": (
+        re.compile(
+            r"\b(?:how\s+many|number\s+of)\s+(?:\w+\s+){0,3}tokens?\b"
+            r"|多少\s*(?:个)?\s*(?:tokens?|词元)|tokens?\s*(?:数|数量|量)",
+            re.IGNORECASE | re.ASCII,
+        ),
+        re.compile(r"tokens?|词元|\d\s*[BMT]\b", re.IGNORECASE | re.ASCII),
+    ),
+    # "LOGO 最后把上下文窗口扩到多长": a length, "32K" or "100 万 token".
+    "context": (
+        re.compile(r"context\s+(?:window|length)|上下文(?:窗口|长度)", re.IGNORECASE | re.ASCII),
+        re.compile(r"\d\s*[KkM]\b|\d\s*万|\d[\d,]*\s*(?:个\s*)?tokens?", re.ASCII),
     ),
 }
 
@@ -286,6 +300,13 @@ PAPER_FACTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
             re.IGNORECASE | re.ASCII,
         ),
         re.compile(r"\b(?:fund\w*|grants?|sponsor\w*)\b|资助|赞助|基金|经费", re.I | re.ASCII),
+    ),
+    "license": (
+        re.compile(
+            r"\b(?:licen[cs]e[sd]?|licensing)\b|许可证|许可协议|开源协议|授权协议|(?:什么|哪个|哪种)协议",
+            re.IGNORECASE | re.ASCII,
+        ),
+        re.compile(r"licen[cs]|许可|\b(?:MIT|Apache|GPL|BSD|CC[- ]BY)\b", re.I | re.ASCII),
     ),
 }
 

@@ -513,6 +513,10 @@ def test_number_about_a_name_the_paper_never_mentions_is_refused(assistant: Assi
         ("How many parameters does X have?", "parameters", "X 是一个 7B 模型。"),
         ("How much did it cost in dollars to train X?", "cost", "总成本不到 100 美元。"),
         ("What learning rate was used for X?", "learning_rate", "学习率设为 1e-4。"),
+        ("训练 X 具体要几分钟？", "time", "训练只需 10 分钟。"),
+        ("How many tokens of pretraining data did X use?", "tokens", "在 2T tokens 上预训练。"),
+        ("X 把上下文窗口扩到多长？", "context", "将上下文窗口扩展到 32K。"),
+        ("X 是什么许可证？", "license", "代码以 Apache-2.0 许可证发布。"),
     ],
 )
 def test_a_measure_is_unstated_only_when_no_source_states_it(
@@ -524,12 +528,14 @@ def test_a_measure_is_unstated_only_when_no_source_states_it(
     # Tuning hyperparameters (超参数) says nothing about a parameter count.
     silent = [src("1", "X 在三个基准上取得了最好的结果，准确率提高了 5%，并用贝叶斯优化调超参数。")]
     silent.append(src("3", "X tunes its hyperparameters by grid search."))
-    assert unstated_measures(question, silent, {}) == [asked]
-    assert unstated_measures(question, [*silent, src("2", stated)], {}) == []
+    # about_paper: the question is about these papers (a licence is a fact about a paper, and
+    # is only checked then; numbers are checked either way).
+    assert unstated_measures(question, silent, {}, about_paper=True) == [asked]
+    assert unstated_measures(question, [*silent, src("2", stated)], {}, about_paper=True) == []
     # A sentence of the paper (not only its best chunk) counts as stating it.
     vectors = {"1": SentenceVectors(texts=[stated], vectors=np.zeros((1, 4)))}
-    assert unstated_measures(question, silent, vectors) == []
-    assert unstated_measures("X 在哪些基准上评估？", silent, {}) == []  # no measure asked
+    assert unstated_measures(question, silent, vectors, about_paper=True) == []
+    assert unstated_measures("X 在哪些基准上评估？", silent, {}, about_paper=True) == []
 
 
 def test_a_measure_named_in_passing_is_not_a_number_question() -> None:
