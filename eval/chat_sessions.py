@@ -18,7 +18,8 @@ follow-up rules were changed against; eval/chat_heldout.jsonl and eval/chat_held
 each written and labelled by someone who saw neither the code nor the other sets. Both were
 read and bugs their misses showed fixed, so neither is blind any more (first readings: README,
 Evals). eval/chat_heldout3.jsonl was written the same way later; its first reading was taken
-at cd9d338, before any change made from it.
+at cd9d338, before any change made from it; eval/chat_heldout4.jsonl after the changes made
+from heldout3 (first reading at d54b10d; 119/179 at cd9d338, 126/179 at d54b10d).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ SPLITS = {
     "heldout": HERE / "chat_heldout.jsonl",
     "heldout2": HERE / "chat_heldout2.jsonl",
     "heldout3": HERE / "chat_heldout3.jsonl",
+    "heldout4": HERE / "chat_heldout4.jsonl",
 }
 
 
