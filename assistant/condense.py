@@ -30,7 +30,7 @@ _ORDINAL_WORDS = {
 _ORDINAL = re.compile(
     r"第\s*([一二三四五六七八九十两]+|\d+)\s*(?:篇|个|项|种)"
     rf"|\b({'|'.join(_ORDINAL_WORDS)}|\d+(?:st|nd|rd|th))\s+(?:one|paper|work|model|method)\b"
-    r"|(前者|\bformer\b)|后者|\blatter\b",
+    r"|(前者|\bformer\b)|后者|\blatter\b|最后(?:一|那|这)篇",
     re.IGNORECASE | re.ASCII,
 )
 
@@ -279,6 +279,24 @@ def described(question: str) -> str | None:
         if desc and not _NOT_DESCRIPTION.search(desc) and content_terms(desc):
             return desc
     return None
+
+
+# "the other one?" after picking one of two: the one not picked.
+_THE_OTHER = re.compile(
+    r"\bthe\s+other\s+(?:one|paper)\b|另一篇|另外一篇|另外那篇|另一个", re.IGNORECASE
+)
+
+
+def the_other(question: str, history: Sequence[Turn]) -> str | None:
+    """The paper "the other one" means: of a list of two the chat showed, the one the answers
+    since did not take up ("quantizaton papers?", "the BF16 one?", then "the other one?")."""
+    if not _THE_OTHER.search(question):
+        return None
+    listed_q, listed = last_list(history)
+    last_q, current = last_answered(history)
+    if len(listed) != 2 or not current or last_q == listed_q or current[0] not in listed:
+        return None
+    return next(p for p in listed if p != current[0])
 
 
 def asks_for_others(question: str) -> bool:

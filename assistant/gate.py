@@ -295,16 +295,21 @@ def unstated_measures(
         facts = []
     if not sources or not (asked or facts):
         return []
+    # "给我 Breaking the Memory Barrier 的 github 链接": only the paper named can state its link;
+    # another source's would be passed off as its.
+    named = [src for src in sources if src.named or quotes_title(src, question)]
     parts: list[str] = []
-    for src in sources:
+    for src in named or sources:
         parts.append(src.text)
         sv = sentences.get(src.paper_id)
         if sv is not None:
             parts += sv.texts
-    # Links say nothing of authors or hardware: ".../Android-Lab" is no lab.
-    text = re.sub(r"\S*(?:https?://|www\.)\S*", " ", "\n".join(parts))
+    # Links say nothing of authors or hardware: ".../Android-Lab" is no lab. A link is asked
+    # for as such.
+    raw = "\n".join(parts)
+    text = re.sub(r"\S*(?:https?://|www\.)\S*", " ", raw)
     return [m for m in asked if not MEASURES[m][1].search(text)] + [
-        f for f in facts if not PAPER_FACTS[f][1].search(text)
+        f for f in facts if not PAPER_FACTS[f][1].search(raw if f == "link" else text)
     ]
 
 
@@ -353,7 +358,8 @@ _TRYING_IT = re.compile(
 )
 # A turn closed: every word one of these, at least one of them a thanks or a goodbye.
 _CLOSING = re.compile(
-    r"thank|thx|\bty\b|cheers|bye|got it|understood|谢|感谢|再见|拜拜|明白|知道了|懂了|先这样",
+    r"thank|thx|\bty\b|cheers|bye|got it|understood|谢|感谢|再见|拜拜|明白|知道了|懂了|先这样"
+    r"|就这些|就这样|没有了|没问题了",
     re.IGNORECASE,
 )
 _CLOSING_WORDS = frozenset(
@@ -363,7 +369,7 @@ _CLOSING_WORDS = frozenset(
     for now much appreciated appreciate
     谢谢 谢 感谢 非常 非常感谢 多谢 好 好的 明白 明白了 了 懂 懂了 知道 知道了 再见 拜拜
     回答 你 您 的 帮助 帮忙 辛苦 啦 哈 嗯 行 可以 太 有用 很 解答 有 有帮助 先 这样 先这样
-    就 这些 收到""".split()
+    就 这些 收到 这样 没有 没 问题 了""".split()
 )
 
 
@@ -387,7 +393,7 @@ def thanks(question: str) -> bool:
 # "ok", "好的", "I see": the answer was read; nothing asked, nothing to thank for.
 _ACK = re.compile(
     r"^(?:ok(?:ay)?|k|alright|all right|i see|cool|great|nice|perfect|noted|sure|fine|good"
-    r"|好|好的|好吧|嗯|嗯嗯|哦|噢|行|可以|了解|了解了|收到|明白|懂了|原来如此)$",
+    r"|好|好的|好吧|好滴|好哒|好嘞|嗯|嗯嗯|哦|噢|行|可以|了解|了解了|收到|明白|懂了|原来如此)$",
     re.IGNORECASE,
 )
 

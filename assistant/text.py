@@ -199,11 +199,12 @@ MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     ),
     "time": (
         re.compile(
-            r"\b(?:seconds|minutes|hours|days)\b|(?:多少|几)(?:秒|分钟|个?小时|天)|多久|多长时间",
+            r"\b(?:seconds|minutes|hours|days|milliseconds|ms)\b|(?:多少|几)(?:毫秒|秒|分钟|个?小时|天)"
+            r"|多久|多长时间",
             re.IGNORECASE | re.ASCII,
         ),
         re.compile(
-            r"秒|分钟|小时|天|周|seconds?|minutes?|hours?|days?|weeks?|\d\s*(?:ms|s|h)\b",
+            r"秒|分钟|小时|天|周|seconds?|minutes?|hours?|days?|weeks?|\d\s*(?:ms|s|h)\b|FPS|帧/秒",
             re.IGNORECASE | re.ASCII,
         ),
     ),
@@ -216,6 +217,16 @@ MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "learning_rate": (
         re.compile(r"learning rate|学习率", re.IGNORECASE | re.ASCII),
         re.compile(r"learning rate|学习率", re.IGNORECASE | re.ASCII),
+    ),
+    # "how much faster exactly, tok/s?": a rate, not a ratio ("2 倍").
+    "throughput": (
+        re.compile(
+            r"\btok(?:en)?s?\s*/\s*s\b|\btokens?\s+per\s+second\b|\bthroughput\b|吞吐|每秒(?:多少|几)",
+            re.IGNORECASE | re.ASCII,
+        ),
+        re.compile(
+            r"tok(?:en)?s?\s*/\s*s|per\s+second|throughput|吞吐|每秒|/s\b|FPS", re.I | re.ASCII
+        ),
     ),
     # "How many tokens of pretraining data?": a digest saying "2T tokens" or "0.3B 数据".
     "tokens": (
@@ -300,6 +311,17 @@ PAPER_FACTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
             re.IGNORECASE | re.ASCII,
         ),
         re.compile(r"\b(?:fund\w*|grants?|sponsor\w*)\b|资助|赞助|基金|经费", re.I | re.ASCII),
+    ),
+    # "github链接给我一下", "代码地址", "project page?": a digest that gives one has a URL. (The
+    # arXiv link every paper has; a question for "the link" alone gets it with the citation.)
+    "link": (
+        re.compile(
+            r"\b(?:github|repo(?:sitory)?|project\s+(?:page|site|website)|homepage)\b"
+            r"|\b(?:code|source)\s+(?:link|url)\b|代码(?:的)?(?:地址|链接|仓库)|项目(?:地址|主页|页面)"
+            r"|仓库|主页",
+            re.IGNORECASE | re.ASCII,
+        ),
+        re.compile(r"https?://|www\.|github\.com", re.IGNORECASE | re.ASCII),
     ),
     "license": (
         re.compile(

@@ -442,6 +442,7 @@ def test_a_bare_follow_up_asks_about_the_paper_before(assistant: Assistant) -> N
         ("ok thanks", "en"),
         ("谢谢，很有帮助！", "zh"),
         ("Thanks, that's all for now.", "en"),
+        ("行 就这些", "zh"),
     ],
 )
 def test_thanks_closes_a_turn_instead_of_quoting_the_paper_again(
@@ -517,6 +518,9 @@ def test_number_about_a_name_the_paper_never_mentions_is_refused(assistant: Assi
         ("How many tokens of pretraining data did X use?", "tokens", "在 2T tokens 上预训练。"),
         ("X 把上下文窗口扩到多长？", "context", "将上下文窗口扩展到 32K。"),
         ("X 是什么许可证？", "license", "代码以 Apache-2.0 许可证发布。"),
+        ("X 每帧要多少毫秒？", "time", "每帧仅需 30 ms。"),
+        ("how much faster is X, in tok/s?", "throughput", "达到 120 tokens/s。"),
+        ("X 的 github 链接给我一下", "link", "代码见 https://github.com/x/x 。"),
     ],
 )
 def test_a_measure_is_unstated_only_when_no_source_states_it(
@@ -894,7 +898,47 @@ def test_a_follow_up_asks_about_the_paper_the_chat_is_on(
     assert not last.refused and cited(last)[:1] == [paper], (last.retrieval_query, cited(last))
 
 
-@pytest.mark.parametrize(("said", "lang"), [("ok", "en"), ("好的", "zh"), ("I see.", "en")])
+def test_a_detail_of_a_named_paper_is_not_taken_from_another_source(assistant: Assistant) -> None:
+    # The contrastive-loss paper's digest gives no link; SAM2Long's, retrieved beside it, does.
+    # Before, this was answered, as if SAM2Long's link were its.
+    answer = assistant.ask("给我 Breaking the Memory Barrier 的 github 链接")
+    assert answer.refused and answer.citations == []
+    assert answer.notices == [
+        message(
+            assistant.settings.prompts_dir,
+            "zh",
+            "unstated",
+            measures=message(assistant.settings.prompts_dir, "zh", "measure_link"),
+        )
+    ]
+    # Its arXiv link is known: asked for, the paper is cited with it.
+    assert cited(assistant.ask("give me the arxiv link of WebRL"))[:1] == ["2411.02337"]
+
+
+def test_the_other_one_and_the_last_one_in_a_chat(assistant: Assistant) -> None:
+    question = "Do you have anything on LLM quantization? like BitNet a4.8 or the BF16 paper"
+    listed, _, other = chat(assistant, question, "what did BitNet a4.8 find?", "the other one?")
+    assert sorted(cited(listed)[:2]) == ["2411.02355", "2411.04965"]
+    # Before: read as asking for other papers, and CompassJudger was quoted.
+    assert cited(other)[:1] == ["2411.02355"], other.retrieval_query
+    listed, last = chat(assistant, "有哪些 3D 重建或者 3D 生成的论文？", "最后那篇讲啥")
+    assert len(cited(listed)) >= 2
+    # Before: refused ("最后那篇" was no position).
+    assert not last.refused and cited(last)[:1] == cited(listed)[-1:]
+
+
+@pytest.mark.parametrize("question", ["最新的是哪篇", "哪篇最新"])
+def test_which_is_newest_with_nothing_else_asks_the_collection(
+    assistant: Assistant, question: str
+) -> None:
+    # Before: a search quoting PUMA, OmniParser and MIA-DPO.
+    answer = assistant.ask(question)
+    assert answer.mode == "index" and cited(answer) == ["2411.05003"]
+
+
+@pytest.mark.parametrize(
+    ("said", "lang"), [("ok", "en"), ("好的", "zh"), ("I see.", "en"), ("好滴", "zh")]
+)
 def test_an_acknowledgement_is_no_follow_up_on_the_paper_before(
     assistant: Assistant, said: str, lang: str
 ) -> None:
