@@ -902,11 +902,7 @@ class Assistant:
             ids = chat_papers(turns)  # "Going back to the contrastive loss paper": which one
         elif not ids or force:
             return force or is_follow_up(q), ids, []
-        texts = {
-            p: c.node.get_content()
-            for p, c in self.index.chunks_by_id([f"{p}#0" for p in ids]).items()
-        }
-        known = {p: f"{titles.get(p, '')}\n{texts.get(p, '')}".lower() for p in ids}
+        known = self._paper_texts(ids)
         df, n_docs = self._doc_freq()
         # The papers of the last answer this question names ("FrugalNeRF 在哪些数据集上做实验？"
         # after a list), else those its question named ("Does Baichuan alignment use DPO?"
@@ -925,7 +921,7 @@ class Assistant:
             # paper: the answer's first is it, the others were only close ("what's the setup").
             focus = ids[:1]
         rare = [t for t in content_terms(q) if t not in ASPECTS and is_rare(t, df, n_docs)]
-        holding = [p for p in ids if rare and any(t in known[p] for t in rare)]
+        holding = [p for p in ids if rare and any(t in known.get(p, "") for t in rare)]
         if holding and len(holding) < len(ids):
             focus = holding
         if back:
@@ -961,11 +957,7 @@ class Assistant:
         if not pool or not terms:
             return None, False
         ranked = [src.paper_id for src in self._retrieve(desc).sources[:3]]
-        texts = {
-            p: f"{m.get('title', '')} {m.get('title_zh', '')}\n{c.node.get_content()}".lower()
-            for p, c in self.index.chunks_by_id([f"{p}#0" for p in {*pool, *ranked}]).items()
-            if (m := c.node.metadata) is not None
-        }
+        texts = self._paper_texts([*pool, *ranked])
         holds = {p for p, text in texts.items() if all(t in text for t in terms)}
         if len(in_pool := [p for p in pool if p in holds]) == 1:
             return in_pool[0], False
@@ -991,6 +983,25 @@ class Assistant:
                 and re.search(rf"\b{re.escape(first)}\b", question) is not None
             )
         )
+
+    def _paper_texts(self, paper_ids: list[str]) -> dict[str, str]:
+        """Each paper's titles and whole digest, lower-cased: what words it holds. Its first
+        chunk alone missed "QA" of HtmlRAG's, so "how many QA datasets?" looked like a new
+        subject."""
+        if not paper_ids:
+            return {}
+        got = self.index.chunks.get(
+            where={"paper_id": {"$in": list(dict.fromkeys(paper_ids))}},
+            include=["documents", "metadatas"],
+        )
+        parts: dict[str, list[str]] = {}
+        for doc, meta in zip(got["documents"] or [], got["metadatas"] or [], strict=True):
+            pid = str(meta["paper_id"])
+            head = (
+                [f"{meta.get('title', '')} {meta.get('title_zh', '')}"] if pid not in parts else []
+            )
+            parts.setdefault(pid, []).extend([*head, doc or ""])
+        return {p: "\n".join(texts).lower() for p, texts in parts.items()}
 
     def _titles(self, paper_ids: list[str]) -> dict[str, str]:
         if not paper_ids:

@@ -103,7 +103,10 @@ def rare_identifiers(query: str, bm25: JiebaBM25Retriever) -> set[str]:
     """Identifiers and acronyms in the question that only a few chunks of the corpus contain."""
     vocab = bm25.bm25.vocab_dict
     out: set[str] = set()
-    for m in [*IDENTIFIER.finditer(query), *_ACRONYM.finditer(query)]:
+    # A two-letter acronym (AI, ML) is a field, not a name: "AI video generators like Sora"
+    # put the two digests that happen to write "AI" first.
+    acronyms = [m for m in _ACRONYM.finditer(query) if len(m.group(0)) >= 3]
+    for m in [*IDENTIFIER.finditer(query), *acronyms]:
         tok = m.group(0).lower().strip(".-")
         rare = tok in vocab and bm25.doc_freq(tok) <= max(5, bm25.num_docs // 20)
         if len(tok) >= 2 and rare:

@@ -35,7 +35,8 @@ STOPWORDS_EN = frozenset(
     work works method methods approach model models new also more most other such only
     compare compared comparing comparison differ differs difference differences versus vs
     common summarize summarise summary overview describe explain
-    hello hi hey thanks thank ok okay bye really sure great cool nice wow""".split()
+    hello hi hey thanks thank ok okay bye really sure great cool nice wow
+    here collection library many much""".split()
 )
 STOPWORDS_ZH = frozenset(
     """的 了 和 是 在 有 与 及 或 对 中 为 以 将 被 把 等 也 都 而 并 其 该 这 那 哪 些 个 篇 种
@@ -45,7 +46,8 @@ STOPWORDS_ZH = frozenset(
     用到 用了 讲 讲了 讲的 提出了 有没有 有何 涉及 讨论 做了 做 是什么 叫什么 哪里 哪儿 多大 多久
     多长 几个 几种 一篇 一下 分别 具体 大概 怎么样 是否是 能否 有关 方法 模型 论文中
     区别 不同 异同 比较 相比 差异 共同点 各自 总结 概括 概述 简介 简述 说说 讲讲
-    你好 您好 谢谢 多谢 再见 好的 嗨 哈喽 请问 还有 别的 其他 其它 另外""".split()
+    你好 您好 谢谢 多谢 再见 好的 嗨 哈喽 请问 还有 别的 其他 其它 另外
+    库里 库中 收录 这里 你们 你这""".split()
 )
 STOPWORDS = STOPWORDS_EN | STOPWORDS_ZH
 

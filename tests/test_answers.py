@@ -842,6 +842,11 @@ def test_when_the_chats_papers_came_out_is_answered_for_them_from_their_ids(
         ("纯视觉的GUI解析那篇，叫什么来着", "2408.00203"),
         # "CLIP-style" is CLIP, which the digest names: before, refused as an unknown name.
         ("Any paper about scaling batch size for CLIP-style training?", "2410.17243"),
+        # "库里" (in the collection) is no topic: before, support fell from 0.99 to 0.22.
+        ("库里有哪些GUI agent相关论文？", "2410.23218"),
+        # "AI" is a field, not a name: before, the two digests that write "AI" came first
+        # (Baichuan's report).
+        ("whether AI video generators like Sora really understand physics", "2411.02385"),
     ],
 )
 def test_words_said_around_a_question_do_not_get_it_refused(
@@ -886,6 +891,12 @@ def test_a_comparison_with_other_methods_is_about_the_paper_before(
         # refused.
         (("What is Pangea?", "开源到什么程度"), "2410.16153"),
         (("What is ReCapture?", "steps?"), "2411.05003"),
+        # "QA" is in HtmlRAG's digest, past its first chunk: before, it looked like a new
+        # subject and the question was read alone.
+        (
+            ("HtmlRAG 是干嘛的", "HTML 那么长，token 不会爆吗", "how many QA datasets?"),
+            "2411.02959",
+        ),
         # A paper of the list named: before, "有哪些…的论文" was not read as asking for several,
         # so its answer's first paper (DimensionX) was the subject.
         (("有哪些 3D 重建或者 3D 生成的论文？", "FrugalNeRF 在哪些数据集上做实验？"), "2410.16271"),
