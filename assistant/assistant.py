@@ -73,6 +73,7 @@ from .gate import (
     compute_features,
     quotes_title,
     respell,
+    respell_words,
     thanks,
     trying_it,
     unknown_names,
@@ -436,9 +437,9 @@ class Assistant:
             cited = set(last_answered(turns)[1])
             ev.chosen = [c for c in ev.chosen if c.paper_id not in cited] or ev.chosen
         if (respelled := self._respelled(q, rq, ev, s, threshold)) is not None:
-            rq, ev, said = respelled
+            rq, ev, said, key = respelled
             sep = message(s.prompts_dir, lang, "list_sep")
-            notices.append(message(s.prompts_dir, lang, "respelled", names=sep.join(said)))
+            notices.append(message(s.prompts_dir, lang, key, names=sep.join(said)))
         ret, chosen, sentences, support = ev.ret, ev.chosen, ev.sentences, ev.support
         df, n_docs = ev.doc_freq, ev.n_docs
         base = Answer(
@@ -557,11 +558,15 @@ class Assistant:
 
     def _respelled(
         self, q: str, rq: str, ev: _Evidence, s: Settings, threshold: float
-    ) -> tuple[str, _Evidence, list[str]] | None:
+    ) -> tuple[str, _Evidence, list[str], str] | None:
         """ "SAM2Lnog 的 J&F 提升了多少？": the reading with misspelt names replaced by the
         retrieved paper's name one letter away, when the digests support it; with what was
-        replaced ("SAM2Lnog → SAM2Long"), for the notice."""
+        replaced ("SAM2Lnog → SAM2Long") and the notice's key. A question refused as it is
+        may have misspelt a plain word the digests use ("quantizaton papers?")."""
         fixes = respell(ev.missing.get("unnamed", []), ev.ret.sources)
+        key = "respelled"
+        if not fixes and (ev.missing or ev.support < threshold):
+            fixes, key = respell_words(q, ev.doc_freq), "respelled_words"
         if not fixes:
             return None
         q2, rq2 = q, rq
@@ -570,7 +575,7 @@ class Assistant:
         alt = self._evidence(rq2, s, asked=q2)
         if alt.missing or alt.support < threshold:
             return None
-        return rq2, alt, [f"{wrong} → {right}" for wrong, right in fixes.items()]
+        return rq2, alt, [f"{wrong} → {right}" for wrong, right in fixes.items()], key
 
     @staticmethod
     def _dated_papers(rq: str, ev: _Evidence, supported: bool) -> list[Source]:

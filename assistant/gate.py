@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .prompt import count_tokens
 from .records import Source
 from .retrieve import ARXIV_ID, IDENTIFIER, Retrieval, short_name
 from .sentences import SentenceVectors
@@ -218,6 +219,31 @@ def respell(names: list[str], sources: list[Source]) -> dict[str, str]:
         best = max(scored, default=(0.0, ""))
         if best[0] >= 0.8:
             out[name] = best[1]
+    return out
+
+
+def respell_words(question: str, doc_freq: dict[str, int]) -> dict[str, str]:
+    """Plain English words no digest has, mapped to the one word of the digests a letter or
+    two away ("quantizaton" -> "quantization", "reinforcment" -> "reinforcement"). Only long
+    lower-case words: a name is respelt against the papers' names (respell), and a short word
+    is too close to too many others. A word the LLM tokenizer (cl100k) knows as one or two
+    pieces is English as written, not a typo: "imagines" is no "images", nor "screenshot"
+    "screenspot"; a typo breaks into three or more, and the word meant into fewer."""
+    out: dict[str, str] = {}
+    for word in set(re.findall(r"(?<![\w\-])[a-z]{6,}(?![\w\-])", question)):
+        if word in doc_freq or word in STOPWORDS or (pieces := count_tokens(f" {word}")) < 3:
+            continue
+        scored = sorted(
+            (
+                (SequenceMatcher(None, word, w).ratio(), w)
+                for w in doc_freq
+                if abs(len(w) - len(word)) <= 2 and w.isascii() and w.isalpha()
+            ),
+            reverse=True,
+        )
+        unique = len(scored) == 1 or scored[1][0] < scored[0][0]
+        if scored and scored[0][0] >= 0.85 and unique and count_tokens(f" {scored[0][1]}") < pieces:
+            out[word] = scored[0][1]
     return out
 
 

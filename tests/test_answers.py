@@ -856,6 +856,23 @@ def test_words_said_around_a_question_do_not_get_it_refused(
     assert not answer.refused and cited(answer)[:1] == [paper], answer.text
 
 
+def test_a_misspelt_plain_word_is_read_as_the_digests_spell_it(assistant: Assistant) -> None:
+    # Before: refused (no digest has "quantizaton").
+    answer = assistant.ask("quantizaton papers?")
+    assert not answer.refused and cited(answer)[:1] == ["2411.02355"]
+    fix = message(
+        assistant.settings.prompts_dir, "en", "respelled_words", names="quantizaton → quantization"
+    )
+    assert fix in answer.notices
+    # English words as written are not typos of the digests' words ("imagines" of "images",
+    # "screenshot" of ScreenSpot): the paraphrase questions stay as they were.
+    for question in (
+        "Is there a paper where a browsing assistant imagines what will happen after a click?",
+        "Which paper turns a screenshot into a structured list of clickable elements?",
+    ):
+        assert not any("→" in n for n in assistant.ask(question).notices)
+
+
 def test_a_word_fragment_is_not_reported_as_unknown_to_the_digests(assistant: Assistant) -> None:
     # jieba cuts 做文生图 into 做文生 + 图; the refusal said no digest has 还有, 别的 or 做文生.
     answer = assistant.ask("还有别的做文生图的吗")
