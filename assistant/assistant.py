@@ -391,9 +391,10 @@ class Assistant:
             within = None  # "这两篇都是 10 月份发的吗？": no topic left once the month is out
         llm = self._llm_for(s)
         threshold = s.llm_refusal_threshold if llm is not None else s.refusal_threshold
-        if thanks(q) or acknowledges(q):
+        closing = "thanks" if thanks(q) else "ack" if acknowledges(q) else None
+        if closing is not None:
             base = self._unanswered(q, lang, notices)
-            yield from self._refuse(base, [], "thanks" if thanks(q) else "ack")
+            yield from self._refuse(base, [], closing)
             return
         if turns and not_about_it(q):
             # "hi" or "what?" mid-chat asks nothing of the paper before.
@@ -630,12 +631,7 @@ class Assistant:
             lead = message(prompts, lang, key, n=len(ids))
         if len(ids) > CATALOG_LIMIT:
             ids = newest_first(ids)[:CATALOG_LIMIT]
-        first = self.index.chunks_by_id([f"{pid}#0" for pid in ids])
-        sources = [
-            source_from_metadata(first[pid].node.metadata, first[pid].node.get_content(), 1.0)
-            for pid in ids
-            if pid in first
-        ]
+        sources = self._first_chunks(ids)
         if wants_more_than_titles(q):
             # "Summarize all the papers": the list is what the index gives; say so, rather than
             # pass 34 titles off as 34 summaries.
@@ -657,12 +653,7 @@ class Assistant:
         came out in October"), from their arXiv ids: the papers "these" means, not the
         collection's, and not a search, which finds what the titles are about."""
         ids = discussed_papers(q, turns)
-        first = self.index.chunks_by_id([f"{pid}#0" for pid in ids])
-        papers = [
-            source_from_metadata(first[p].node.metadata, first[p].node.get_content(), 1.0)
-            for p in ids
-            if p in first
-        ]
+        papers = self._first_chunks(ids)
         lead = None
         if period is not None:
             # Earliest first, as every date answer reads; those of the period before the rest.
@@ -685,6 +676,16 @@ class Assistant:
         text = f"{lead}\n{dated[0]}" if lead else dated[0]
         yield text
         yield self._finish(base, text, dated[1], "index")
+
+    def _first_chunks(self, ids: list[str]) -> list[Source]:
+        """Each paper's first chunk as a Source, in the order given (one round trip): what an
+        answer from the index cites."""
+        first = self.index.chunks_by_id([f"{pid}#0" for pid in ids])
+        return [
+            source_from_metadata(first[p].node.metadata, first[p].node.get_content(), 1.0)
+            for p in ids
+            if p in first
+        ]
 
     @staticmethod
     def _unanswered(q: str, lang: str, notices: list[str]) -> Answer:

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from dataclasses import asdict, dataclass
-from difflib import SequenceMatcher
+from difflib import SequenceMatcher, get_close_matches
 from pathlib import Path
 
 import numpy as np
@@ -233,17 +233,14 @@ def respell_words(question: str, doc_freq: dict[str, int]) -> dict[str, str]:
     for word in set(re.findall(r"(?<![\w\-])[a-z]{6,}(?![\w\-])", question)):
         if word in doc_freq or word in STOPWORDS or (pieces := count_tokens(f" {word}")) < 3:
             continue
-        scored = sorted(
-            (
-                (SequenceMatcher(None, word, w).ratio(), w)
-                for w in doc_freq
-                if abs(len(w) - len(word)) <= 2 and w.isascii() and w.isalpha()
-            ),
-            reverse=True,
-        )
-        unique = len(scored) == 1 or scored[1][0] < scored[0][0]
-        if scored and scored[0][0] >= 0.85 and unique and count_tokens(f" {scored[0][1]}") < pieces:
-            out[word] = scored[0][1]
+        # get_close_matches prunes by cheap upper bounds before the full ratio: the vocabulary
+        # of a large index has many thousands of words.
+        near = [w for w in doc_freq if abs(len(w) - len(word)) <= 2 and w.isascii() and w.isalpha()]
+        close = get_close_matches(word, near, n=2, cutoff=0.85)
+        ratios = [SequenceMatcher(None, word, w).ratio() for w in close]
+        unique = len(close) == 1 or (len(close) == 2 and ratios[1] < ratios[0])
+        if unique and count_tokens(f" {close[0]}") < pieces:
+            out[word] = close[0]
     return out
 
 

@@ -871,6 +871,9 @@ def test_a_misspelt_plain_word_is_read_as_the_digests_spell_it(assistant: Assist
         "Which paper turns a screenshot into a structured list of clickable elements?",
     ):
         assert not any("→" in n for n in assistant.ask(question).notices)
+    # A long word near no word of the digests is left alone (and is refused as before).
+    mash = assistant.ask("qwertyuiopasdf zxcvbnmlkjh poiuytrewqlkj")
+    assert mash.refused and not any("→" in n for n in mash.notices)
 
 
 def test_a_word_fragment_is_not_reported_as_unknown_to_the_digests(assistant: Assistant) -> None:
