@@ -841,7 +841,9 @@ class Assistant:
         otherwise cost a timeout per call."""
         if not turns:
             return q, False
-        titles = self._titles(chat_papers(turns))  # an ordinal may pick from an earlier list
+        # Titles (an ordinal may pick from an earlier list) and whole digests of every paper
+        # the chat cited, in one read: the description and subject tests below use both.
+        titles, texts = self._digests(chat_papers(turns))
         picked: list[str] = []
         if not force and (other := the_other(q, turns)):
             picked = [other]
@@ -849,19 +851,17 @@ class Assistant:
             # "镜面反光那篇用的是什么表示方法", "the camera one": the chat's paper it describes;
             # "the one about data contamination" after the October list: a search of its own.
             # "这篇和镜面那篇" pairs it with the paper before.
-            paper, elsewhere = self._described_paper(desc, chat_papers(turns))
+            paper, elsewhere = self._described_paper(desc, chat_papers(turns), texts, titles)
             pair = _COMPARES.search(q) or _PAIRED_WITH_IT.search(q)
             if elsewhere and not pair:
                 return q, False
             if paper is not None:
                 picked = [*last_answered(turns)[1], paper] if pair else [paper]
-                if elsewhere:
-                    titles |= self._titles([paper])
         about: bool | None
         if picked:
             about, ids, focus = True, picked, picked
         else:
-            about, ids, focus = self._chat_subject(q, turns, force, titles)
+            about, ids, focus = self._chat_subject(q, turns, force, titles, texts)
         if about is not True:
             return q, about is None
         if llm is not None and not failed:
@@ -883,7 +883,12 @@ class Assistant:
         return heuristic_query(q, turns, titles, force=True, focus=focus), False
 
     def _chat_subject(
-        self, q: str, turns: list[Turn], force: bool, titles: dict[str, str]
+        self,
+        q: str,
+        turns: list[Turn],
+        force: bool,
+        titles: dict[str, str],
+        texts: dict[str, str],
     ) -> tuple[bool | None, list[str], list[str]]:
         """(whether the question is about papers the chat has cited, None when unsure; those
         papers; the ones among them its own words or the last answered question pick).
@@ -908,7 +913,7 @@ class Assistant:
             ids = chat_papers(turns)  # "Going back to the contrastive loss paper": which one
         elif not ids or force:
             return force or is_follow_up(q), ids, []
-        known = self._paper_texts(ids)
+        known = {p: texts.get(p, "") for p in ids}
         df, n_docs = self._doc_freq()
         # The papers of the last answer this question names ("FrugalNeRF 在哪些数据集上做实验？"
         # after a list), else those its question named ("Does Baichuan alignment use DPO?"
@@ -952,19 +957,24 @@ class Assistant:
             return False, ids, focus
         return True, ids, focus
 
-    def _described_paper(self, desc: str, pool: list[str]) -> tuple[str | None, bool]:
+    def _described_paper(
+        self, desc: str, pool: list[str], texts: dict[str, str], titles: dict[str, str]
+    ) -> tuple[str | None, bool]:
         """(The paper a description picks, or None; whether it is outside `pool`, the chat's
         papers). In the pool: the one paper holding all its words ("图像那个" of a survey and
         MagicTailor), else the pool's paper a search for it ranks in the top three, below no
         paper holding all its words ("安卓": AndroidLab, whose digest says Android). Outside:
         the search's first paper holding all its words, no pool paper before it ("the one about
-        data contamination" after the October list)."""
+        data contamination" after the October list). `texts` and `titles` (the pool's, from
+        _digests) gain those of the papers outside it that the search ranked."""
         terms = [t for t in content_terms(desc) if dictionary_word(t)]
         if not pool or not terms:
             return None, False
         ranked = [src.paper_id for src in self._retrieve(desc).sources[:3]]
-        texts = self._paper_texts([*pool, *ranked])
-        holds = {p for p, text in texts.items() if all(t in text for t in terms)}
+        more_titles, more_texts = self._digests([p for p in ranked if p not in texts])
+        titles |= more_titles
+        texts |= more_texts
+        holds = {p for p in {*pool, *ranked} if all(t in texts.get(p, "") for t in terms)}
         if len(in_pool := [p for p in pool if p in holds]) == 1:
             return in_pool[0], False
         for p in ranked:
@@ -990,27 +1000,22 @@ class Assistant:
             )
         )
 
-    def _paper_texts(self, paper_ids: list[str]) -> dict[str, str]:
-        """Each paper's titles and whole digest, lower-cased: what words it holds. Its first
-        chunk alone missed "QA" of HtmlRAG's, so "how many QA datasets?" looked like a new
-        subject."""
+    def _digests(self, paper_ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """Each paper's titles ("title title_zh") and its titles and whole digest lower-cased
+        (what words it holds), in one read. The first chunk alone missed "QA" of HtmlRAG's, so
+        "how many QA datasets?" looked like a new subject."""
         if not paper_ids:
-            return {}
+            return {}, {}
         got = self.index.chunks.get(
             where={"paper_id": {"$in": list(dict.fromkeys(paper_ids))}},
             include=["documents", "metadatas"],
         )
+        titles: dict[str, str] = {}
         parts: dict[str, list[str]] = {}
         for doc, meta in zip(got["documents"] or [], got["metadatas"] or [], strict=True):
             pid = str(meta["paper_id"])
-            head = (
-                [f"{meta.get('title', '')} {meta.get('title_zh', '')}"] if pid not in parts else []
-            )
-            parts.setdefault(pid, []).extend([*head, doc or ""])
-        return {p: "\n".join(texts).lower() for p, texts in parts.items()}
-
-    def _titles(self, paper_ids: list[str]) -> dict[str, str]:
-        if not paper_ids:
-            return {}
-        got = self.index.chunks.get(where={"paper_id": {"$in": paper_ids}}, include=["metadatas"])
-        return {str(m["paper_id"]): f"{m['title']} {m['title_zh']}" for m in got["metadatas"]}
+            if pid not in titles:
+                titles[pid] = f"{meta['title']} {meta['title_zh']}"
+                parts[pid] = [titles[pid]]
+            parts[pid].append(doc or "")
+        return titles, {p: "\n".join(texts).lower() for p, texts in parts.items()}

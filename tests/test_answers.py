@@ -911,14 +911,16 @@ def test_a_comparison_with_other_methods_is_about_the_paper_before(
         # refused.
         (("What is Pangea?", "开源到什么程度"), "2410.16153"),
         (("What is ReCapture?", "steps?"), "2411.05003"),
-        # "QA" is in HtmlRAG's digest, past its first chunk: before, it looked like a new
-        # subject and the question was read alone.
+        # "QA" is in HtmlRAG's digest, past its first chunk. Read from the first chunk alone,
+        # it looked like a new subject (this passed at the session's start only because "QA"
+        # then pinned HtmlRAG as an acronym; two-letter acronyms no longer pin).
         (
             ("HtmlRAG 是干嘛的", "HTML 那么长，token 不会爆吗", "how many QA datasets?"),
             "2411.02959",
         ),
-        # A paper of the list named: before, "有哪些…的论文" was not read as asking for several,
-        # so its answer's first paper (DimensionX) was the subject.
+        # A paper of the list named. Guards the answer's-first-paper rule above: with
+        # "有哪些…的论文" not read as asking for several, that rule made DimensionX, the list's
+        # first paper, the subject.
         (("有哪些 3D 重建或者 3D 生成的论文？", "FrugalNeRF 在哪些数据集上做实验？"), "2410.16271"),
     ],
 )
@@ -994,6 +996,8 @@ def test_an_acknowledgement_is_no_follow_up_on_the_paper_before(
             ("Compare ReCapture and DimensionX", "What is PUMA?", "the camera one - what is it?"),
             ["2411.05003"],
         ),
+        # Read right before the description rule too; kept so the rule does not pick another
+        # paper of the list.
         (("有哪些 3D 重建或者 3D 生成的论文？", "镜面那篇用的是什么表示方法"), ["2410.17249"]),
         # None of the chat's papers: a search of its own, not PUMA again.
         (
