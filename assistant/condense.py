@@ -35,6 +35,13 @@ _ORDINAL = re.compile(
 )
 
 
+# A question that sets a paper beside others ("Compare 2410.13861 with …", "除了 … 还有").
+COMPARES = re.compile(
+    r"\b(?:compare[sd]?|comparison|versus|vs|differ\w*|similar\w*|like|other|besides|except"
+    r"|than)\b|比较|对比|相比|区别|不同|异同|类似|相似|其他|其它|除了|还有",
+    re.IGNORECASE | re.ASCII,
+)
+
 # "Which one …?", "哪个更快?": a choice among the papers just discussed.
 _WHICH_ONE = re.compile(r"\bwhich\s+one\b|哪个更|哪一个|哪一篇更|谁更", re.IGNORECASE | re.ASCII)
 

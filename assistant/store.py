@@ -539,6 +539,26 @@ class PaperIndex:
             out[str(meta["paper_id"])] = NodeWithScore(node=_chunk_node(id_, doc, meta), score=0.0)
         return out
 
+    def digests(self, paper_ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """Each paper's titles ("title title_zh") and its titles and whole digest lower-cased
+        (what words it holds), in one read. The first chunk alone missed "QA" of HtmlRAG's, so
+        "how many QA datasets?" looked like a new subject."""
+        if not paper_ids:
+            return {}, {}
+        got = self.chunks.get(
+            where={"paper_id": {"$in": list(dict.fromkeys(paper_ids))}},
+            include=["documents", "metadatas"],
+        )
+        titles: dict[str, str] = {}
+        parts: dict[str, list[str]] = {}
+        for doc, meta in zip(got["documents"] or [], got["metadatas"] or [], strict=True):
+            pid = str(meta["paper_id"])
+            if pid not in titles:
+                titles[pid] = f"{meta['title']} {meta['title_zh']}"
+                parts[pid] = [titles[pid]]
+            parts[pid].append(doc or "")
+        return titles, {p: "\n".join(texts).lower() for p, texts in parts.items()}
+
     def sentence_vectors(self, paper_ids: list[str]) -> dict[str, SentenceVectors]:
         if not paper_ids:
             return {}

@@ -1,0 +1,231 @@
+"""Which papers a chat's follow-up is about, and the question as it is searched.
+
+condense.py holds the word rules ("it", "第二篇", "the other one?", "还有别的…吗"); this stage
+applies them with what the index knows: the digests of the chat's papers, a search for a
+description ("镜面反光那篇"), how many digests use a word, and the LLM's rewrite when one is
+configured. The Assistant asks it once per chat turn, before retrieval."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .condense import (
+    ASPECTS,
+    COMPARES,
+    asks_about_chat_papers,
+    asks_for_more,
+    asks_for_others,
+    chat_papers,
+    described,
+    elliptical,
+    goes_back,
+    heuristic_query,
+    is_follow_up,
+    is_rare,
+    last_answered,
+    new_subject,
+    points_back,
+    starts_a_search,
+    the_other,
+)
+from .gate import unknown_names
+from .llm import ChatLLM, LLMError, LLMUnreachable
+from .prompt import build_condense_prompt
+from .records import Turn
+from .retrieve import Retrieval, question_names_title, title_has_identifier
+from .text import asks_for_quantity, content_terms, dictionary_word, wants_several
+
+# "PUMA 和它比怎么样": set beside the paper before.
+# "这篇和镜面那篇，哪个…", "this one and the camera one": the paper before is one of a pair.
+_PAIRED_WITH_IT = re.compile(
+    r"(?:这篇|这个|它)\s*[和与跟]|\b(?:this one|this paper|it)\s+(?:and|vs\.?|versus)\b", re.I
+)
+_COMPARED_WITH_IT = re.compile(
+    r"[和跟与同]\s*(?:它|它们|其|这篇|那篇)\s*(?:相)?比|\b(?:with|to|and)\s+(?:it|that|this)\b",
+    re.I,
+)
+
+
+@dataclass
+class FollowUpResolver:
+    """Reads a chat turn against the papers the chat has cited. It holds the three index reads
+    it needs as callables, so it opens nothing itself: the Assistant opens the index on first
+    use and gives it these."""
+
+    digests: Callable[[list[str]], tuple[dict[str, str], dict[str, str]]]  # PaperIndex.digests
+    retrieve: Callable[[str], Retrieval]
+    doc_freq: Callable[[], tuple[dict[str, int], int]]
+    prompts_dir: Path
+
+    def resolve(
+        self,
+        q: str,
+        turns: list[Turn],
+        llm: ChatLLM | None,
+        failed: list[str],
+        *,
+        force: bool = False,
+    ) -> tuple[str, bool]:
+        """The question as it is searched in a chat: alone when it brings its own subject,
+        else rewritten by the LLM, or by the history heuristic, with the papers it is about;
+        and whether that was unsure (it was read alone). An LLM that cannot be reached is
+        recorded in `failed` and not asked again for this question: a hung server would
+        otherwise cost a timeout per call."""
+        if not turns:
+            return q, False
+        # Titles (an ordinal may pick from an earlier list) and whole digests of every paper
+        # the chat cited, in one read: the description and subject tests below use both.
+        titles, texts = self.digests(chat_papers(turns))
+        picked: list[str] = []
+        if not force and (other := the_other(q, turns)):
+            picked = [other]
+        elif not force and (desc := described(q)):
+            # "镜面反光那篇用的是什么表示方法", "the camera one": the chat's paper it describes;
+            # "the one about data contamination" after the October list: a search of its own.
+            # "这篇和镜面那篇" pairs it with the paper before.
+            paper, elsewhere = self._described_paper(desc, chat_papers(turns), texts, titles)
+            pair = COMPARES.search(q) or _PAIRED_WITH_IT.search(q)
+            if elsewhere and not pair:
+                return q, False
+            if paper is not None:
+                picked = [*last_answered(turns)[1], paper] if pair else [paper]
+        about: bool | None
+        if picked:
+            about, ids, focus = True, picked, picked
+        else:
+            about, ids, focus = self._chat_subject(q, turns, force, titles, texts)
+        if about is not True:
+            return q, about is None
+        if llm is not None and not failed:
+            try:
+                prompt = build_condense_prompt(self.prompts_dir, q, turns)
+                out = llm.complete(prompt, retries=0).strip().strip('"').strip()
+                if 0 < len(out) <= 4 * len(q) + 200:
+                    return out, False
+            except LLMUnreachable as exc:
+                failed.append(str(exc))  # the heuristic below still resolves it
+            except LLMError:
+                pass  # a server error may pass; the answer call still tries
+        if asks_about_chat_papers(q) or goes_back(q) or picked:
+            # The chat's papers by title: "这两篇", or the one "going back to …" or "镜面反光那篇"
+            # describes.
+            chosen = focus if (goes_back(q) or picked) and focus else ids
+            chosen = list(dict.fromkeys(chosen))
+            return " ".join([q, *(titles[p] for p in chosen if p in titles)]), False
+        return heuristic_query(q, turns, titles, force=True, focus=focus), False
+
+    def _chat_subject(
+        self,
+        q: str,
+        turns: list[Turn],
+        force: bool,
+        titles: dict[str, str],
+        texts: dict[str, str],
+    ) -> tuple[bool | None, list[str], list[str]]:
+        """(whether the question is about papers the chat has cited, None when unsure; those
+        papers; the ones among them its own words or the last answered question pick).
+
+        It is about them when it says so ("these two", "it", "第二篇"), or when it brings no
+        subject of its own: no paper named, no "other", no "which papers", no word the papers
+        under discussion lack and few other digests use. "代码开源吗" asks about the paper
+        before; "那视频生成方面呢?" and "what about LOGO, what GPUs did it use?" do not. Unsure:
+        only words no digest uses, with an aspect or a measure ("How many gold medals?" of a
+        digest that says 金牌)."""
+        last_q, ids = last_answered(turns)
+        if ids and not force and (asks_for_others(q) or starts_a_search(q)):
+            # "Besides these two, any other paper on video diffusion?", "Going back to the
+            # contrastive loss paper, …": a search of its own.
+            return False, ids, []
+        if asks_about_chat_papers(q):
+            return True, chat_papers(turns), []
+        if asks_for_more(q):
+            return True, ids, []
+        back = goes_back(q) and bool(ids)
+        if back:
+            ids = chat_papers(turns)  # "Going back to the contrastive loss paper": which one
+        elif not ids or force:
+            return force or is_follow_up(q), ids, []
+        known = {p: texts.get(p, "") for p in ids}
+        df, n_docs = self.doc_freq()
+        # The papers of the last answer this question names ("FrugalNeRF 在哪些数据集上做实验？"
+        # after a list), else those its question named ("Does Baichuan alignment use DPO?"
+        # cited MIA-DPO too), or that alone hold the words this one asks about ("哪个和金融
+        # 有关").
+        focus = [p for p in ids if self._names_paper(titles.get(p, ""), p, q)] or [
+            p for p in ids if self._names_paper(titles.get(p, ""), p, last_q)
+        ]
+        if not focus and len(ids) > 1 and not wants_several(last_q) and not COMPARES.search(last_q):
+            # "Is there a paper testing whether video generators learn physics?" asked for one
+            # paper: the answer's first is it, the others were only close ("what's the setup").
+            focus = ids[:1]
+        rare = [t for t in content_terms(q) if t not in ASPECTS and is_rare(t, df, n_docs)]
+        holding = [p for p in ids if rare and any(t in known.get(p, "") for t in rare)]
+        if holding and len(holding) < len(ids):
+            focus = holding
+        if back:
+            return True, ids, holding
+        compares = bool(COMPARES.search(q) or _COMPARED_WITH_IT.search(q))
+        named = [s.paper_id for s in self.retrieve(q).sources if s.named]
+        if unknown_names(q, df) or (named and not compares and not set(named) <= set(ids)):
+            return False, ids, focus  # "what about LOGO, what GPUs did it use?", "AndriodLab 的…"
+        if points_back(q):
+            return True, ids, focus
+        if asks_for_others(q) or (wants_several(q) and not is_follow_up(q)):
+            return False, ids, focus
+        new, unknown = new_subject(q, "\n".join(known.values()), df, n_docs)
+        if new:
+            return False, ids, focus
+        if unknown and (set(content_terms(q)) & ASPECTS or asks_for_quantity(q) or elliptical(q)):
+            # "How many gold medals?" of a digest that says 金牌: read alone first, and in the
+            # chat if the digests lack it. "What's the capital of France?" asks nothing of a
+            # paper (no aspect, no measure, no "…呢"): it is read alone only.
+            return None, ids, focus
+        if unknown:
+            return False, ids, focus
+        return True, ids, focus
+
+    def _described_paper(
+        self, desc: str, pool: list[str], texts: dict[str, str], titles: dict[str, str]
+    ) -> tuple[str | None, bool]:
+        """(The paper a description picks, or None; whether it is outside `pool`, the chat's
+        papers). In the pool: the one paper holding all its words ("图像那个" of a survey and
+        MagicTailor), else the pool's paper a search for it ranks in the top three, below no
+        paper holding all its words ("安卓": AndroidLab, whose digest says Android). Outside:
+        the search's first paper holding all its words, no pool paper before it ("the one about
+        data contamination" after the October list). `texts` and `titles` (the pool's, from
+        digests) gain those of the papers outside it that the search ranked."""
+        terms = [t for t in content_terms(desc) if dictionary_word(t)]
+        if not pool or not terms:
+            return None, False
+        ranked = [src.paper_id for src in self.retrieve(desc).sources[:3]]
+        more_titles, more_texts = self.digests([p for p in ranked if p not in texts])
+        titles |= more_titles
+        texts |= more_texts
+        holds = {p for p in {*pool, *ranked} if all(t in texts.get(p, "") for t in terms)}
+        if len(in_pool := [p for p in pool if p in holds]) == 1:
+            return in_pool[0], False
+        for p in ranked:
+            if p in pool:
+                return p, False
+            if p in holds:
+                return p, True
+        return None, False
+
+    @staticmethod
+    def _names_paper(title: str, paper_id: str, question: str) -> bool:
+        """The question names the paper: its id, its short name, a name in its title, or the
+        capitalised word its title starts with ("Baichuan Alignment Technical Report")."""
+        first = (title.split() or [""])[0]
+        return (
+            paper_id in question
+            or question_names_title(title, question)
+            or title_has_identifier(title, question)
+            or (
+                len(first) >= 4
+                and first[0].isupper()
+                and re.search(rf"\b{re.escape(first)}\b", question) is not None
+            )
+        )
