@@ -96,6 +96,7 @@ from .text import (
     detect_language,
     wants_several,
     without_filler,
+    without_markup,
 )
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,12 @@ class _Evidence:
 
 
 class AssistantError(ValueError):
-    """Bad input or an unusable index: one line that says what and where."""
+    """Bad input or an unusable index: one line that says what and where. `zh`: the same in
+    Chinese, for the chat page, whose users may read no English (empty when not given)."""
+
+    def __init__(self, text: str, zh: str = "") -> None:
+        super().__init__(text)
+        self.zh = zh
 
 
 class Assistant:
@@ -467,7 +473,8 @@ class Assistant:
                 budget = s.prompt_token_budget
                 base.notices.append(message(s.prompts_dir, lang, "llm_no_room", budget=budget))
             if raw is not None:
-                refused, raw = read_sentinel(strip_reasoning(raw).strip())
+                instead = message(s.prompts_dir, lang, "not_answered_inline")
+                refused, raw = read_sentinel(strip_reasoning(raw).strip(), instead)
                 if refused:
                     if shown:  # "Sorry, the sources do not say." came before the sentinel
                         yield "\n\n"
@@ -505,7 +512,7 @@ class Assistant:
         parts: list[str] = []
         shown = False
         finish: list[str] = []
-        sentinel = SentinelFilter()
+        sentinel = SentinelFilter(message(prompts, lang, "not_answered_inline"))
         try:
             for delta in llm.stream(messages, on_finish=finish.append):
                 parts.append(delta)
@@ -740,9 +747,18 @@ class Assistant:
         q = unicodedata.normalize("NFKC", _CONTROL.sub(" ", question))
         q = re.sub(r"\s+", " ", q).strip()
         if not q:
-            raise AssistantError("the question is empty")
+            raise AssistantError("the question is empty", zh="问题是空的")
         if not any(ch.isalnum() for ch in q):
-            raise AssistantError("the question has no words in it (only symbols or emoji)")
+            raise AssistantError(
+                "the question has no words in it (only symbols or emoji)",
+                zh="问题里没有文字（只有符号或表情）",
+            )
+        q = without_markup(q)
+        if not any(ch.isalnum() for ch in q):
+            raise AssistantError(
+                "the question has no words outside its HTML tags (markup is not read)",
+                zh="问题在 HTML 标签之外没有文字（标签不会被读取）",
+            )
         notices: list[str] = []
         limit = self.settings.max_question_chars
         if len(q) > limit:

@@ -19,6 +19,7 @@ from .text import (
     asked_measures,
     asks_for_quantity,
     content_terms,
+    is_cjk_term,
     token_set,
     wants_several,
 )
@@ -201,5 +202,9 @@ def extractive_answer(
     en = lang == "en"
     titles = [sources[i].title if en else (sources[i].title_zh or sources[i].title) for i in quoted]
     names = ("; " if en else "；").join(f"{t} [{n}]" for n, t in enumerate(titles, 1))
-    lead = message(prompts_dir, lang, "extractive_lead") + (" " if en else "") + names
+    # "quoted as written, in Chinese" only when some quote is: a user's own digests may be
+    # written in English.
+    chinese = any(is_cjk_term(line) for line in body)  # any Chinese character
+    key = "extractive_lead" if chinese or not en else "extractive_lead_plain"
+    lead = message(prompts_dir, lang, key) + (" " if en else "") + names
     return lead + "\n\n" + "\n".join(body), [sources[i] for i in quoted]

@@ -64,6 +64,29 @@ _FILLER = re.compile(
 )
 
 
+# HTML pasted into a question ("<div>hello</div>", "<img src=x onerror=alert(1)>") is no part
+# of what is asked: its attribute words picked papers at random. Only real HTML element names
+# count as tags, so "x<y and y>z" keeps its words; script and style elements go whole.
+_HTML_NAMES = (
+    "a|abbr|address|article|aside|audio|b|base|blockquote|body|br|button|canvas|center|code"
+    "|details|div|dl|dt|dd|em|embed|font|footer|form|frame|h[1-6]|head|header|hr|html|i|iframe"
+    "|img|input|kbd|label|li|link|main|mark|marquee|meta|nav|object|ol|option|p|pre|s|section"
+    "|select|small|source|span|strong|sub|summary|sup|svg|table|tbody|td|template|textarea|th"
+    "|thead|title|tr|u|ul|video"
+)
+_SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?(?:</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(
+    rf"</?(?:{_HTML_NAMES}|script|style)\b(?:\s[^<>]*)?/?>|<!--.*?(?:-->|$)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def without_markup(text: str) -> str:
+    """The text without HTML tags, scripts and comments; a tag's words between tags stay."""
+    out = _TAG.sub(" ", _SCRIPT.sub(" ", text))
+    return re.sub(r"\s+", " ", out).strip() if out != text else text
+
+
 def without_filler(question: str) -> str:
     """The question without what is said around it ("btw", "换个话题", "来着"); the question
     itself when nothing else would be left."""

@@ -526,8 +526,9 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                     pending = {"role": "assistant", "content": render_pending(draft)}
                     yield gr.skip(), [*shown, pending], gr.skip()
         except AssistantError as exc:
-            # Bad input: say so, keep the question in the box, store nothing.
-            gr.Warning(str(exc))
+            # Bad input: say so (in Chinese too: the page is bilingual), keep the question in
+            # the box, store nothing.
+            gr.Warning(f"{exc} · {exc.zh}" if exc.zh else str(exc))
             yield question, render_chat(turns), gr.skip()
             return
         except Exception as exc:  # a clear line in the chat, the traceback in the server log

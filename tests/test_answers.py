@@ -1349,3 +1349,30 @@ def test_two_papers_compared_by_id_are_the_papers_cited(assistant: Assistant) ->
 
 def test_a_link_does_not_make_a_chinese_question_english(assistant: Assistant) -> None:
     assert assistant.ask("https://arxiv.org/abs/2410.13861 讲了什么？").language == "zh"
+
+
+def test_english_digests_are_not_said_to_be_quoted_in_chinese(tmp_path: Path) -> None:
+    """Before, every extractive answer began "From the digests (quoted as written, in
+    Chinese):", also when the quoted sentence came from a digest written in English."""
+    digests = tmp_path / "digests"
+    digests.mkdir()
+    write_digest(
+        digests / "en.md",
+        [
+            (
+                "2501.01001",
+                "TideFormer: Transformers for Tidal Forecasting",
+                "TideFormer forecasts coastal tides with a transformer. "
+                "It reduces mean absolute error by 29% against harmonic analysis.",
+            ),
+            ("2501.01002", "FrostNet: Tiny Denoisers", "FrostNet 是一个只有 42K 参数的去噪网络。"),
+        ],
+    )
+    with Assistant(index_dir=tmp_path / "index", seeds_dir=digests, llm_enabled=False) as a:
+        english = a.ask("By how much does TideFormer reduce mean absolute error?")
+        chinese = a.ask("How many parameters does FrostNet have?")
+        prompts = a.settings.prompts_dir
+    assert english.citations[0].paper_id == "2501.01001" and "29%" in english.text
+    assert english.text.startswith(message(prompts, "en", "extractive_lead_plain") + " ")
+    assert chinese.citations[0].paper_id == "2501.01002" and "42K" in chinese.text
+    assert chinese.text.startswith(message(prompts, "en", "extractive_lead") + " ")

@@ -229,6 +229,25 @@ def test_llm_sentinel_anywhere_is_a_refusal_and_never_streamed(llm_index: Path, 
     assert streamed.endswith(answer.text)
 
 
+@pytest.mark.parametrize("chunk_size", [3, 1000])
+def test_a_sentinel_after_a_cited_part_says_that_part_is_not_in_the_digests(
+    llm_index: Path, chunk_size: int
+) -> None:
+    """Before, the sentinel was deleted from the answer ("…[1]，但 关于其余部分。") and the stream
+    stopped where it began, so what was shown and the answer differed."""
+    reply = "共有 804 名参与者 [1]，但 NOT_IN_DIGESTS 关于其余部分。"
+    with (
+        ScriptedOpenAIServer([Reply(text=reply, chunk_size=chunk_size)]) as server,
+        llm_assistant(llm_index, server) as a,
+    ):
+        pieces, answer = run(a, QUESTION_ZH)
+    instead = message(PROMPTS, "zh", "not_answered_inline")
+    assert not answer.refused and answer.mode == "llm"
+    assert answer.text == f"共有 804 名参与者 [1]，但 {instead} 关于其余部分。"
+    assert "".join(pieces) == answer.text
+    assert [c.paper_id for c in answer.citations] == [UCFE]
+
+
 def test_reasoning_is_dropped_from_the_stream_and_the_answer(llm_index: Path) -> None:
     """Before, the <think> block stayed in the answer and its [9] was reported as removed."""
     reply = "<think>Source [1] is UCFE, maybe [9] too.</think>\n共有 804 名参与者 [1]。"

@@ -56,6 +56,35 @@ def test_emoji_only_question_is_a_clear_error(assistant: Assistant, question: st
     assert "emoji" in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "<SCRIPT src=x.js>",
+        "<!-- note --><br/>",
+    ],
+)
+def test_markup_only_question_is_a_clear_error_in_both_languages(
+    assistant: Assistant, question: str
+) -> None:
+    """Before, the attribute words picked papers: three were quoted for an <img> tag."""
+    with pytest.raises(AssistantError, match="HTML") as info:
+        assistant.ask(question)
+    assert "\n" not in str(info.value) and "HTML" in info.value.zh
+
+
+def test_markup_around_a_question_is_not_read(assistant: Assistant) -> None:
+    """Before, "carbonara <img …> recipe" quoted papers on video generation, though the question
+    without the tag is refused; markup around a real question leaves it as it was."""
+    assert assistant.ask("carbonara <img src=x onerror=alert(1)> recipe").refused
+    plain = assistant.ask("What does PUMA do?")
+    tagged = assistant.ask("What does <b>PUMA</b> do?")
+    assert not tagged.refused and tagged.text == plain.text
+    assert tagged.citations[0].paper_id == "2410.13861"
+    assert not assistant.ask("<div>hello</div>").citations  # a greeting, as "hello" is
+
+
 def test_non_text_question_is_a_clear_error(assistant: Assistant) -> None:
     with pytest.raises(AssistantError, match="must be text"):
         assistant.ask(None)  # type: ignore[arg-type]
