@@ -205,6 +205,11 @@ class FollowUpResolver:
         titles |= more_titles
         texts |= more_texts
         holds = {p for p in {*pool, *ranked} if all(t in texts.get(p, "") for t in terms)}
+        first = ranked[0] if ranked else ""
+        if first not in pool and all(t in titles.get(first, "").lower() for t in terms):
+            # "the judge model one" after a list without CompassJudger: the search's first paper
+            # says it in its title, a surer mark than a listed digest that mentions judges.
+            return first, True
         if len(in_pool := [p for p in pool if p in holds]) == 1:
             return in_pool[0], False
         for p in ranked:

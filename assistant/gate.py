@@ -35,6 +35,7 @@ from .text import (
     is_cjk_term,
     token_set,
     tokenize,
+    wants_several,
 )
 
 CALIBRATION_FILE = Path(__file__).with_name("gate_calibration.json")
@@ -493,6 +494,11 @@ def compute_features(
         # "Compare Pangea and ReCapture": each name is in only one of the papers asked about;
         # together they cover the question.
         best = frozenset().union(*map(paper_tokens, named))
+    elif wants_several(question):
+        # "Which papers are about agents?" has several answers: the words may be in any of the
+        # first papers. The first by fusion (Agent K, a data-science agent) says only 智能体;
+        # the next ones have "Agents" in their titles.
+        best = frozenset().union(*map(paper_tokens, sources[:3]))
     n = max(n_docs, 1)
 
     def idf(t: str) -> float:

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+import Stemmer
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
@@ -16,7 +17,7 @@ from .records import Source
 from .settings import Settings
 from .sparse import JiebaBM25Retriever
 from .store import PaperIndex
-from .text import wants_several
+from .text import STOPWORDS, content_terms, detect_language, wants_several
 
 # An arXiv id with or without its version, as one group: new-style (2410.14059) or old-style
 # (hep-th/9901001, math.AG/0601001: the archive, lower-case and at most one hyphen, then
@@ -114,6 +115,41 @@ def rare_identifiers(query: str, bm25: JiebaBM25Retriever) -> set[str]:
     return out
 
 
+_STEM = Stemmer.Stemmer("english")
+
+
+def _stems(text: str) -> set[str]:
+    return set(_STEM.stemWords(re.findall(r"[a-z0-9]+", text.lower())))
+
+
+def title_topic(query: str, sources: list[Source]) -> set[str]:
+    """Papers whose English titles hold the topic of a "which papers" question in English:
+    "Which papers are about agents?" → the titles with "Agents" or "Agent". Where the digests
+    are Chinese, the English title is the only English text most papers have, and an English
+    topic word is far from 智能体 for the embeddings: the paper the fusion ranked first (Agent
+    K) said only 智能体, and the answer was refused. The topic is the question's English words
+    (stemmed: agents/agent, generation/generative) that some candidates' titles have, but not
+    a quarter of them ("model", "LLM" say little); a title must hold all of them, or all but
+    one with "or" ("GUI or web agents"). Names (Llama-3.1) are left to the identifier rules."""
+    if detect_language(query) != "en":
+        return set()
+    words = [
+        t
+        for t in content_terms(query)
+        if t.isalpha() and len(t) >= 3 and t not in STOPWORDS and not IDENTIFIER.fullmatch(t)
+    ]
+    titles = {src.paper_id: _stems(src.title) for src in sources}
+    topic = set()
+    for st in _stems(" ".join(words)):
+        n = sum(st in ts for ts in titles.values())
+        if 0 < n <= max(1, len(titles) // 4):
+            topic.add(st)
+    if not topic:
+        return set()
+    need = max(1, len(topic) - 1) if _DISJUNCTION.search(query) else len(topic)
+    return {pid for pid, ts in titles.items() if len(topic & ts) >= need}
+
+
 @dataclass
 class Retrieval:
     """Everything later stages need about one retrieval."""
@@ -126,6 +162,8 @@ class Retrieval:
     # Papers whose digests contain a rare identifier a "which papers" question asks for
     # (Mind2Web, A800); empty for other questions.
     holders: set[str] = field(default_factory=set)
+    # Papers whose English titles hold an English "which papers" question's topic (title_topic).
+    topical: set[str] = field(default_factory=set)
 
 
 def weighted_rrf(
@@ -251,8 +289,10 @@ class HybridRetriever(BaseRetriever):
                 src.sentence_score = sent[pid]
             src.named = pid in named or question_names_title(src.title, query)
             sources.append(src)
-        # "Compare MIA-DPO and NaturalBench": every paper the question names comes first.
-        sources.sort(key=lambda src: not src.named)
+        # "Compare MIA-DPO and NaturalBench": every paper the question names comes first; then,
+        # for "Which papers are about agents?", the papers with that topic in their titles.
+        topical = title_topic(query, sources) if wants_several(query) else set()
+        sources.sort(key=lambda src: (not src.named, src.paper_id not in topical))
         return Retrieval(
             query=query,
             query_vec=qvec,
@@ -260,6 +300,7 @@ class HybridRetriever(BaseRetriever):
             dense_pool=[float(n.score or 0.0) for n in dense.values()],
             sentence_pool=[cos for _, cos in sent_hits],
             holders=holders,
+            topical=topical,
         )
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
@@ -273,15 +314,21 @@ class HybridRetriever(BaseRetriever):
 
 
 def select_for_answer(
-    sources: list[Source], settings: Settings, holders: set[str] | None = None
+    sources: list[Source],
+    settings: Settings,
+    holders: set[str] | None = None,
+    topical: set[str] | None = None,
 ) -> list[Source]:
     """The sources worth citing: close to the best on either signal, at most top_k. A fixed
     top-k would pad single-fact answers and cut 'which papers' answers short.
 
     `holders`: papers containing a rare identifier a "which papers" question asks for. When the
     best source is one, only holders (and named papers) are cited: "哪些论文在 Mind2Web 上做了
-    实验?" is not answered by a paper that is merely about web agents too."""
-    holders = holders or set()
+    实验?" is not answered by a paper that is merely about web agents too.
+
+    `topical`: papers whose titles hold a "which papers" question's topic (title_topic); they
+    are cited like named papers."""
+    holders, topical = holders or set(), topical or set()
     restricted = bool(holders and sources and sources[0].paper_id in holders)
     if restricted:
         sources = [s for s in sources if s.paper_id in holders or s.named]
@@ -297,6 +344,8 @@ def select_for_answer(
         near_bm25 = restricted or (
             top_bm > 0 and (s.bm25_score or 0.0) >= settings.bm25_ratio * top_bm
         )
-        if i == 0 or s.named or (near_dense and near_bm25) or (near_dense and not top_bm):
-            keep.append(s)  # a paper the question names is cited however it scores
+        # A paper the question names, or whose title holds its topic, is cited however it scores.
+        cited_anyway = i == 0 or s.named or s.paper_id in topical
+        if cited_anyway or (near_dense and near_bm25) or (near_dense and not top_bm):
+            keep.append(s)
     return keep[: settings.top_k]

@@ -1004,6 +1004,15 @@ def test_an_acknowledgement_is_no_follow_up_on_the_paper_before(
             ("What is PUMA?", "the one about data contamination - what did it find?"),
             ["2411.03823"],
         ),
+        # The search's first paper has the description in its title, though a listed digest
+        # (UCFE) mentions judges: before, UCFE was quoted.
+        (
+            (
+                "What papers here are about evaluating LLMs?",
+                "the judge model one — what can it do?",
+            ),
+            ["2410.16256"],
+        ),
         # "This one and the specular one": the paper before and the one described.
         (
             (
@@ -1376,3 +1385,31 @@ def test_english_digests_are_not_said_to_be_quoted_in_chinese(tmp_path: Path) ->
     assert english.text.startswith(message(prompts, "en", "extractive_lead_plain") + " ")
     assert chinese.citations[0].paper_id == "2501.01002" and "42K" in chinese.text
     assert chinese.text.startswith(message(prompts, "en", "extractive_lead") + " ")
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What method does SAM2Long use to avoid error accumulation?", "哪些论文研究了大模型的量化？"],
+)
+def test_each_source_shows_the_passage_its_quotes_come_from(
+    assistant: Assistant, question: str
+) -> None:
+    """SAM2Long's digest has two chunks. Before, its source card showed the one retrieval ranked
+    best ("值得注意的是，SAM2Long 在所有 24 个…"), which holds neither quoted sentence."""
+    answer = assistant.ask(question)
+    assert not answer.refused
+    quoted = 0
+    for line in answer.text.splitlines()[1:]:
+        m = re.match(r"- \*\*.*\*\* \[(\d+)\][：:]\s*(.+)$", line) or re.match(
+            r"(?P<s>.+?)\s*\[(\d+)\]$", line
+        )
+        if m is None:
+            continue
+        n, said = (
+            (int(m.group(1)), m.group(2))
+            if line.startswith("- ")
+            else (int(m.group(2)), m.group(1))
+        )
+        assert said.strip() in answer.sources[n - 1].text, (n, said)
+        quoted += 1
+    assert quoted >= 2

@@ -14,6 +14,7 @@ from assistant.retrieve import (
     question_names_title,
     short_name,
     title_name,
+    title_topic,
     weighted_rrf,
 )
 
@@ -186,3 +187,36 @@ def test_papers_the_question_names_come_first_and_are_marked(assistant: Assistan
 def test_arxiv_ids_old_and_new_style_are_found_in_text(text: str, ids: list[str]) -> None:
     """Old-style ids (archive/YYMMNNN) were indexed but not found in questions."""
     assert ARXIV_ID.findall(text) == ids
+
+
+AGENT_PAPERS = {"2408.00203", "2410.13232", "2410.23218", "2410.24024", "2411.02337"}
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # Before: refused (the first paper by fusion, Agent K, says only 智能体).
+        ("Which papers are about agents?", AGENT_PAPERS),
+        # Before: OS-ATLAS alone. AndroidLab's title says "Autonomous Agents", neither GUI nor web.
+        ("Which papers study GUI or web agents?", AGENT_PAPERS - {"2410.24024"}),
+    ],
+)
+def test_an_english_topic_in_the_titles_picks_the_papers(
+    assistant: Assistant, question: str, expected: set[str]
+) -> None:
+    answer = assistant.ask(question)
+    assert not answer.refused
+    assert {c.paper_id for c in answer.citations} == expected
+
+
+def test_a_title_topic_is_read_only_from_english_and_discriminating_words(
+    assistant: Assistant,
+) -> None:
+    sources = assistant.search("Which papers are about agents?", k=30)
+    assert title_topic("Which papers are about agents?", sources) == AGENT_PAPERS
+    assert title_topic("Which papers are about agent?", sources) == AGENT_PAPERS  # stemmed
+    # A Chinese question is left to the fusion (its words reach the Chinese digests); a word
+    # in a quarter of the titles or more ("model") is no topic; a name is the identifiers' job.
+    assert title_topic("哪些论文研究 agents?", sources) == set()
+    assert title_topic("Which papers are about models?", sources) == set()
+    assert title_topic("Which papers use Llama-3.1?", sources) == set()
