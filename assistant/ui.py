@@ -510,7 +510,11 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
         if not question:
             yield gr.skip(), gr.skip(), gr.skip()
             return
-        shown = [*render_chat(turns), {"role": "user", "content": render_user(question)}]
+        # A question past max_question_chars is read cut (the answer's notice says so); the
+        # bubble shows what is read, not a 5,000-character paste.
+        limit = assistant.settings.max_question_chars
+        asked = question if len(question) <= limit else question[:limit] + " …"
+        shown = [*render_chat(turns), {"role": "user", "content": render_user(asked)}]
         yield "", [*shown, {"role": "assistant", "content": render_pending("")}], gr.skip()
         draft = ""
         final: Answer | None = None
@@ -539,7 +543,7 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
         assert final is not None
         turns = [
             *turns,
-            {"role": "user", "content": question},
+            {"role": "user", "content": asked},
             {"role": "assistant", "content": final.text, "answer": _stored_answer(final)},
         ][-MAX_STORED_MESSAGES:]
         yield gr.skip(), render_chat(turns), {"v": 1, "turns": turns}

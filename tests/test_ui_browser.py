@@ -300,3 +300,16 @@ def test_digest_html_and_javascript_links_never_run(browser: Any, evil_ui: str) 
     assert page.locator(".da-answer script, .da-answer img, .da-answer svg").count() == 0
     assert not dialogs
     page.close()
+
+
+def test_a_long_paste_shows_only_what_was_read(browser: Any, evil_ui: str) -> None:
+    """Before, a 5,000-character paste filled a bubble 1,872 px tall, though only its first
+    2,000 characters were read (the answer's notice says so)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(evil_ui)
+    page.wait_for_selector("#da-input textarea")
+    ask(page, "Zorblax 安全基准包含多少个测试用例？" + " 请详细说明" * 1000)
+    bubble = page.locator(".message.user, [data-testid='user']").last.inner_text()
+    assert 2000 <= len(bubble.strip()) <= 2010, len(bubble)
+    assert "2000" in answers(page).nth(0).inner_text()  # the notice: cut to 2000 characters
+    page.close()
