@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import json
 import math
+import re
 import time
 import tomllib
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,8 +27,10 @@ from pydantic import ValidationError
 
 from ..assistant import Assistant, AssistantError
 from ..cite import find_markers
+from ..condense import as_turns
 from ..records import Answer, Source
 from ..settings import REPO_ROOT, Settings
+from ..text import detect_language
 from . import metrics as M
 from .arguments import DEFAULT_SET, FAST_IDS
 from .baselines import RankedRetriever, all_retrievers
@@ -85,10 +90,31 @@ class Question:
     answerable: bool
     split: str
     history: list[dict[str, Any]] = field(default_factory=list)
+    where: str = ""  # "file:line" of its row, for messages about it
 
     @property
     def single_paper(self) -> bool:
         return self.answerable and len(self.gold) == 1
+
+
+# A row's keys (eval/DATASET.md). Anything else is refused: a misspelt "catgory" would
+# otherwise be ignored and the row silently get the default category.
+ROW_KEYS = (
+    "id", "question", "lang", "category", "gold", "key_facts", "answerable", "split", "history",
+)  # fmt: skip
+LANGS = ("zh", "en")  # what detect_language tells apart, and the shipped set uses
+
+# "arXiv:2501.01111v2", "https://arxiv.org/abs/2501.01111v2" -> "2501.01111": the index keeps
+# ids without prefix or version, so either would otherwise never match and silently score 0.
+_GOLD_ID = re.compile(
+    r"(?:arxiv:\s*|https?://(?:www\.)?arxiv\.org/(?:abs|pdf)/)?(?P<id>.+?)(?:v\d+)?(?:\.pdf)?",
+    re.IGNORECASE,
+)
+
+
+def normalise_gold_id(raw: str) -> str:
+    m = _GOLD_ID.fullmatch(raw.strip())
+    return m.group("id") if m else raw.strip()
 
 
 def _strings(row: dict[str, Any], key: str) -> list[str]:
@@ -98,15 +124,21 @@ def _strings(row: dict[str, Any], key: str) -> list[str]:
     return value
 
 
-def question_from_row(row: Any, n: int) -> Question:
+def question_from_row(row: Any, n: int, where: str = "") -> Question:
     """One question-set row. Only `question` is required, so a user's own set can be a list of
-    questions with gold ids; the rest default as eval/DATASET.md describes."""
+    questions with gold ids; the rest default as eval/DATASET.md describes. `where` (file:line)
+    prefixes the warnings about values the report would group on their own."""
     if not isinstance(row, dict):
         raise ValueError("expected a JSON object")
+    unknown = [k for k in row if k not in ROW_KEYS]
+    if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), ROW_KEYS, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else f"; keys are {', '.join(ROW_KEYS)}"
+        raise ValueError(f"unknown key '{unknown[0]}'{hint}")
     question = row.get("question")
     if not isinstance(question, str) or not question.strip():
         raise ValueError("missing field 'question' (text)")
-    gold = _strings(row, "gold")
+    gold = list(dict.fromkeys(normalise_gold_id(g) for g in _strings(row, "gold")))
     if not gold and "answerable" not in row:
         raise ValueError("give 'gold' (the arXiv ids that answer it) or \"answerable\": false")
     answerable = row.get("answerable", True)
@@ -120,22 +152,44 @@ def question_from_row(row: Any, n: int) -> Question:
     history = row.get("history") or []
     if not isinstance(history, list):
         raise ValueError("'history' must be a list of messages")
+    as_turns(history)  # read as the assistant will read it: HistoryError names the item
+    lang = row.get("lang") or detect_language(question)  # optional: the report groups on it
+    category = row.get("category", default_category)
+    at = f"{where}: " if where else ""
+    # Unknown values are warned about, not refused: a set may have its own categories (the
+    # report gives each its own row) or languages, but a typo should not pass unseen.
+    if lang not in LANGS:
+        warnings.warn(
+            f"{at}lang {lang!r} is not one of {', '.join(LANGS)}; reported as its own language",
+            UserWarning,
+            stacklevel=2,
+        )
+    if category not in CATEGORIES:
+        warnings.warn(
+            f"{at}category {category!r} is not one of {', '.join(CATEGORIES)}; reported as its "
+            "own category",
+            UserWarning,
+            stacklevel=2,
+        )
     return Question(
         id=str(row.get("id", f"line{n}")),
         question=question,
-        lang=str(row.get("lang", "")),
-        category=str(row.get("category", default_category)),
+        lang=str(lang),
+        category=str(category),
         gold=gold,
         key_facts=_strings(row, "key_facts"),
         answerable=answerable,
         split=str(row.get("split", "dev")),
         history=history,
+        where=where,
     )
 
 
 def load_questions(path: Path = DEFAULT_SET) -> list[Question]:
-    out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    out: list[Question] = []
+    first_line: dict[str, int] = {}
+    # utf-8-sig: a BOM (Windows Notepad) is read like the digests' and not taken for bad JSON.
+    for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -143,9 +197,17 @@ def load_questions(path: Path = DEFAULT_SET) -> list[Question]:
         except ValueError as exc:
             raise AssistantError(f"{path}:{n}: not JSON ({exc})") from None
         try:
-            out.append(question_from_row(row, n))
+            q = question_from_row(row, n, f"{path}:{n}")
         except ValueError as exc:
             raise AssistantError(f"{path}:{n}: bad question row: {exc}") from None
+        if q.id in first_line:
+            # Results are keyed by id: a second q7 would hide which row a result belongs to.
+            raise AssistantError(
+                f"{path}:{n}: bad question row: duplicate id {q.id!r} (first on line "
+                f"{first_line[q.id]})"
+            )
+        first_line[q.id] = n
+        out.append(q)
     return out
 
 
