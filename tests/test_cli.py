@@ -363,3 +363,71 @@ def test_an_llm_answer_and_what_no_llm_wrote_are_printed_once(
         lines = ask("What papers do you have?").stdout.strip().splitlines()
         assert lines[0] == "The digests cover 34 papers:" and len(lines) == 35
         assert len(server.requests) == 4
+
+
+# --- assistant eval --------------------------------------------------------------------------
+
+
+def _eval(
+    index: Path, tmp_path: Path, *args: str | Path, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return cli(
+        "--index-dir", index, "eval", "--quiet", "--no-agreement", *args,
+        cwd=tmp_path, env_extra=env_extra,
+    )  # fmt: skip
+
+
+def test_eval_checks_the_gold_ids_against_the_index_before_running(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    """Before, a gold id the index lacks ("2599.99999") or written "arXiv:…v2" silently
+    scored 0; a BOM made the file "not JSON"; rows without lang left the by-language table."""
+    questions = tmp_path / "mine.jsonl"
+    rows = [
+        '{"question": "How many participants took part in the UCFE user study?", '
+        '"gold": ["arXiv:2410.14059v2"]}',
+        '{"question": "PUMA 是什么？", "gold": ["2410.13861"]}',
+        '{"question": "Which paper is 2599.99999?", "gold": ["2599.99999"]}',
+    ]
+    questions.write_bytes(b"\xef\xbb\xbf" + "\n".join(rows).encode("utf-8"))
+    out = tmp_path / "report"
+    proc = _eval(index_copy, tmp_path, "--set", questions, "--out", out, "--judge", "offline")
+    assert proc.returncode == 0, proc.stderr
+    warned = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    assert warned == [
+        f"warning: {questions}:3: gold id 2599.99999 is not in the index; this question "
+        "scores 0 for it"
+    ]
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    first = data["questions"][0]
+    assert first["gold"] == ["2410.14059"] and first["scores"]["retrieval"]["pipeline"]["mrr"] == 1
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    by_lang = summary.split("## By question language", 1)[1].split("##", 1)[0]
+    assert "| en | 2 |" in by_lang and "| zh | 1 |" in by_lang
+
+    # No gold id of the set in the index: the wrong index, said before anything runs.
+    questions.write_text('{"question": "Q", "gold": ["2599.99999"]}\n', encoding="utf-8")
+    proc = _eval(index_copy, tmp_path, "--set", questions, "--out", out / "again")
+    assert_one_line_error(proc, "none of the 1 gold ids", "wrong index")
+    assert not (out / "again").exists()
+
+
+def test_eval_option_and_row_errors_are_one_line_before_the_run(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    questions = tmp_path / "mine.jsonl"
+    questions.write_text('{"question": "What is PUMA?", "gold": ["2410.13861"]}\n', "utf-8")
+    # Before: the whole run, then "error: FileNotFoundError: …".
+    proc = _eval(index_copy, tmp_path, "--set", questions, "--out", "/proc/foo")
+    assert_one_line_error(proc, "--out /proc/foo: cannot write a report there")
+    assert "Progress" not in proc.stdout and proc.stdout == ""
+    # Before: "no questions in split 'all'".
+    proc = _eval(index_copy, tmp_path, "--set", questions, "--limit", "0")
+    assert_one_line_error(proc, "--limit must be 1 or more, got 0")
+    # Before: "error: history[0]: role must be …", with no file:line.
+    with questions.open("a", encoding="utf-8") as fh:
+        fh.write('{"question": "And it?", "gold": ["2410.13861"], "history": [{"role": "bot"}]}\n')
+    proc = _eval(index_copy, tmp_path, "--set", questions)
+    assert_one_line_error(proc, "mine.jsonl:2: bad question row: history[0]: role must be")
+
+

@@ -38,6 +38,8 @@ from assistant.evaluation.run import (
     CATEGORIES,
     boilerplate,
     check_floors,
+    check_gold,
+    gold_problems,
     load_floors,
     load_questions,
     overridden,
@@ -413,6 +415,23 @@ def test_an_unknown_lang_or_category_is_warned_about_with_its_line(tmp_path: Pat
         "own category",
     ]
     assert [(q.lang, q.category) for q in qs] == [("cn", "single"), ("en", "singel")]
+
+
+def test_gold_ids_are_checked_against_the_index(tmp_path: Path) -> None:
+    path = tmp_path / "mine.jsonl"
+    path.write_text(
+        '{"question": "What is PUMA?", "gold": ["2410.13861"]}\n'
+        '{"question": "Which two?", "gold": ["2410.13861", "2599.99999"]}\n',
+        encoding="utf-8",
+    )
+    qs = load_questions(path)
+    assert gold_problems(qs, {"2410.13861"}) == [
+        f"{path}:2: gold id 2599.99999 is not in the index; this question scores 0 for it"
+    ]
+    with pytest.warns(UserWarning, match=r"mine\.jsonl:2: gold id 2599\.99999"):
+        check_gold(qs, {"2410.13861"}, "idx")
+    with pytest.raises(AssistantError, match=r"none of the 2 gold ids .*wrong index"):
+        check_gold(qs, {"2401.00001"}, "idx")
 
 
 def test_config_overrides_validate_and_restore(assistant: Assistant) -> None:

@@ -14,6 +14,7 @@ import difflib
 import json
 import math
 import re
+import tempfile
 import time
 import tomllib
 import warnings
@@ -634,18 +635,94 @@ def check_floors(values: dict[str, float], floors: dict[str, Any]) -> list[str]:
 # --- CLI ----------------------------------------------------------------------------------------
 
 
+def gold_problems(questions: Sequence[Question], indexed: set[str]) -> list[str]:
+    """One line per gold id the index does not hold, naming the question's file:line: such a
+    question can only score 0 on retrieval, which would read as a retrieval miss."""
+    out = []
+    for q in questions:
+        for g in q.gold:
+            if g not in indexed:
+                at = f"{q.where}: " if q.where else f"{q.id}: "
+                out.append(f"{at}gold id {g} is not in the index; this question scores 0 for it")
+    return out
+
+
+def check_gold(questions: Sequence[Question], indexed: set[str], where: str) -> None:
+    """Warn about gold ids missing from the index; stop when none is there (a wrong index or
+    question set: every retrieval number would be 0)."""
+    gold = {g for q in questions for g in q.gold}
+    if gold and not gold & indexed:
+        raise AssistantError(
+            f"none of the {len(gold)} gold ids of the questions is in the index ({where}, "
+            f"{len(indexed)} papers): wrong index or question set?"
+        )
+    for line in gold_problems(questions, indexed):
+        warnings.warn(line, UserWarning, stacklevel=2)
+
+
+def writable_folder(out: Path) -> None:
+    """Create the report folder and check a file can be written in it, so a bad --out fails in
+    a second, not after the whole run."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            why = "not a folder"
+        raise AssistantError(f"--out {out}: cannot write a report there ({why})") from None
+
+
 def run_from_args(assistant: Assistant, args: argparse.Namespace) -> int:
     from .report import print_summary, write_report
 
     path = Path(args.question_set)
     if not path.exists():
         raise AssistantError(f"{path}: no such question set")
+    if args.limit is not None and args.limit < 1:
+        raise AssistantError(f"--limit must be 1 or more, got {args.limit}")
     overrides = parse_overrides(args.config or [])
     questions = select_questions(load_questions(path), args.split, args.fast, args.limit)
     if not questions:
         raise AssistantError(f"no questions in split {args.split!r} of {path}")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out or REPORTS_DIR / stamp)
+    made = not out.exists()
+    writable_folder(out)
+    try:
+        run = _run_checked(assistant, args, path, questions, overrides)
+    except BaseException:
+        if made and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # the folder made for a report that never came
+        raise
+    write_report(run, out)
+    print_summary(run)
+    print(f"report: {out}")
+    if args.check_floors:
+        failures = check_floors(run.headline, load_floors())
+        for f in failures:
+            print(f"FLOOR MISSED: {f}")
+        return 1 if failures else 0
+    return 0
+
+
+def _run_checked(
+    assistant: Assistant,
+    args: argparse.Namespace,
+    path: Path,
+    questions: Sequence[Question],
+    overrides: dict[str, str],
+) -> EvalRun:
+    """The gold ids checked against the index, then the run."""
+    assistant.ensure_indexed()
+    indexed = {str(p["paper_id"]) for p in assistant.papers()}
+    if not indexed:
+        raise AssistantError(assistant.empty_index_hint())
+    s = assistant.settings
+    check_gold(questions, indexed, s.chroma_url or str(s.index_dir))
     with overridden(assistant.settings, overrides):
-        run = run_eval(
+        return run_eval(
             assistant,
             questions,
             judge=make_judge(assistant, args.judge),
@@ -660,14 +737,3 @@ def run_from_args(assistant: Assistant, args: argparse.Namespace) -> int:
                 "config": overrides,
             },
         )
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = args.out or REPORTS_DIR / stamp
-    write_report(run, out)
-    print_summary(run)
-    print(f"report: {out}")
-    if args.check_floors:
-        failures = check_floors(run.headline, load_floors())
-        for f in failures:
-            print(f"FLOOR MISSED: {f}")
-        return 1 if failures else 0
-    return 0
