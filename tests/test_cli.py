@@ -377,6 +377,41 @@ def _eval(
     )  # fmt: skip
 
 
+def test_eval_with_the_llm_down_says_its_answers_fell_back_and_its_judge_failed(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    """Before, the console said "llm answers" and summary.md "answers: **llm**" over answers
+    every one of which was quoted (LLM down); the judge's errors were only in summary.md while
+    the console showed cit.rec 0.000."""
+    questions = tmp_path / "mine.jsonl"
+    questions.write_text(
+        '{"question": "How many participants took part in the UCFE user study?", '
+        '"gold": ["2410.14059"]}\n'
+        '{"question": "PUMA 是什么？", "gold": ["2410.13861"]}\n',
+        encoding="utf-8",
+    )
+    with ScriptedOpenAIServer(lambda body: Reply(status=500)) as server:
+        env = {
+            "ASSISTANT_LLM_BASE_URL": server.base_url,
+            "ASSISTANT_LLM_MAX_RETRIES": "0",
+            "ASSISTANT_LLM_MODEL": "down-model",
+        }
+        out = tmp_path / "report"
+        proc = _eval(index_copy, tmp_path, "--set", questions, "--out", out, env_extra=env)
+    assert proc.returncode == 0, proc.stderr
+    console = " ".join(proc.stdout.split())  # rich wraps long lines
+    assert "llm answers (2 of 2 fell back to extractive: LLM unavailable" in console
+    assert "warning: 2 of 2 answers meant for the LLM fell back to extractive" in console
+    assert "warning: judge errors:" in console and "judge llm:down-model failed" in console
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "answers: **llm** (down-model) — **2 of 2 fell back to extractive: LLM unavail" in (
+        summary
+    )
+    assert "- **judge errors: " in summary
+    meta = json.loads((out / "results.json").read_text(encoding="utf-8"))["meta"]
+    assert meta["fallbacks"]["n"] == meta["fallbacks"]["of"] == 2
+
+
 def test_eval_checks_the_gold_ids_against_the_index_before_running(
     index_copy: Path, tmp_path: Path
 ) -> None:

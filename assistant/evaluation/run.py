@@ -288,6 +288,43 @@ def make_judge(assistant: Assistant, kind: str = "auto") -> SupportJudge:
     return OfflineJudge(assistant.index.embed)
 
 
+def _fallback_patterns(prompts_dir: Path) -> list[tuple[re.Pattern[str], str]]:
+    """The notices an answer carries when it was meant for the LLM and was quoted instead,
+    as (pattern, reason); the LLM's error is group 1 where the notice quotes it."""
+    table = tomllib.loads((prompts_dir / "messages.toml").read_text(encoding="utf-8"))
+    out = []
+    for lang in table.values():
+        for key, reason in (("llm_fallback", "LLM unavailable"), ("llm_no_room", "no room")):
+            if key in lang:
+                head, _, rest = str(lang[key]).partition("{")
+                tail = rest.partition("}")[2]
+                out.append((re.compile(re.escape(head) + "(.*)" + re.escape(tail), re.S), reason))
+    return out
+
+
+def fallbacks(rows: Sequence[dict[str, Any]], prompts_dir: Path) -> dict[str, Any]:
+    """Answers of an LLM run that the LLM did not write: not refused, not read from the index
+    (a list of papers, a date), yet quoted (mode extractive). Counted so a report of an LLM
+    that was down is not read as LLM numbers."""
+    patterns = _fallback_patterns(prompts_dir)
+    meant = [r for r in rows if not r["answer"]["refused"] and r["answer"]["mode"] != "index"]
+    fell = [r for r in meant if r["answer"]["mode"] != "llm"]
+    reasons: dict[str, int] = {}
+    for r in fell:
+        said = [
+            (m, why) for n in r["answer"]["notices"] for pat, why in patterns
+            if (m := pat.fullmatch(n))
+        ]  # fmt: skip
+        if not said:
+            reason = "no notice said why"
+        else:
+            m, why = said[0]
+            reason = f"{why}: {m.group(1)}" if why == "LLM unavailable" else why
+        reasons[reason] = reasons.get(reason, 0) + 1
+    ordered = dict(sorted(reasons.items(), key=lambda kv: -kv[1]))
+    return {"n": len(fell), "of": len(meant), "reasons": ordered}
+
+
 def boilerplate(prompts_dir: Path) -> list[str]:
     """Fixed lead-ins of our answers (not claims about papers)."""
     table = tomllib.loads((prompts_dir / "messages.toml").read_text(encoding="utf-8"))
@@ -486,14 +523,17 @@ def run_eval(
             judge_info["agreement_source"] = "stored at calibration (judge_calibration.json)"
     if isinstance(judge, OfflineJudge):
         judge_info["calibration"] = judge.calibration.notes
+    llm = assistant.settings.llm_active
     run = EvalRun(
         meta={
             **(meta or {}),
             "started": datetime.fromtimestamp(started).isoformat(timespec="seconds"),
             "seconds": round(time.time() - started, 1),
             "n_questions": len(rows),
-            "answer_mode": "llm" if assistant.settings.llm_active else "extractive",
-            "llm_model": assistant.settings.llm_model if assistant.settings.llm_active else None,
+            "answer_mode": "llm" if llm else "extractive",
+            "llm_model": assistant.settings.llm_model if llm else None,
+            # LLM answers that fell back to quoting (the LLM down, no room for a source).
+            "fallbacks": fallbacks(rows, assistant.settings.prompts_dir) if llm else None,
             "settings": {
                 k: getattr(assistant.settings, k)
                 for k in (
@@ -578,6 +618,9 @@ def summarise_group(rows: Sequence[dict[str, Any]], systems: Sequence[str]) -> d
         + sum(c["out_of_range_markers"] for c in checks)
     )
     out["judge_errors"] = sum(c["judge_errors"] for c in checks)
+    out["first_judge_error"] = next(
+        (c.get("first_judge_error") for c in checks if c.get("first_judge_error")), ""
+    )
     return out
 
 
