@@ -466,3 +466,52 @@ def test_eval_option_and_row_errors_are_one_line_before_the_run(
     assert_one_line_error(proc, "mine.jsonl:2: bad question row: history[0]: role must be")
 
 
+def test_eval_baselines_rank_the_corpus_of_the_index(tmp_path: Path) -> None:
+    """Before, --baselines on an index of one's own built llama-index over seeds_dir (another
+    corpus) and scored 0.000 everywhere. A file changed since indexing is read from the index."""
+    folder = tmp_path / "digests"
+    folder.mkdir()
+    write_digest(
+        folder / "a.md",
+        [
+            ("2501.40001", "Aardvark Parsing of Scanned Tables",
+             "Aardvark 使用 12 层 Transformer 解析扫描表格，在 TabBench 上达到 91.2% 准确率。"),
+            ("2501.40002", "Badger Search over Long Documents",
+             "Badger 通过分层索引在长文档中检索相关段落，检索速度提高 3 倍。"),
+        ],
+    )  # fmt: skip
+    b_md = write_digest(
+        folder / "b.md",
+        [
+            ("2501.40003", "Cormorant Audio Captioning",
+             "Cormorant 为音频片段生成字幕，使用 5 万条人工标注。"),
+        ],
+    )  # fmt: skip
+    index = tmp_path / "index"
+    assert cli("--index-dir", index, "ingest", folder, cwd=tmp_path).returncode == 0
+    with b_md.open("a", encoding="utf-8") as fh:  # changed after indexing, not re-ingested
+        fh.write("\n## Dunlin Weather\n[Dunlin](https://arxiv.org/abs/2501.40004)\n\n天气预报。\n")
+    questions = tmp_path / "mine.jsonl"
+    questions.write_text(
+        '{"question": "How does Aardvark parse scanned tables?", "gold": ["2501.40001"]}\n'
+        '{"question": "Which paper captions audio clips?", "gold": ["2501.40003"]}\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "report"
+    proc = cli(
+        "--index-dir", index, "--seeds-dir", SEEDS, "eval", "--set", questions, "--baselines",
+        "--out", out, "--quiet", "--no-agreement", "--judge", "offline", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert data["meta"]["corpus"]["llamaindex"] == (
+        "3 indexed papers: 1 digest file as indexed, 1 digest file rebuilt from the index "
+        "(changed or gone since)"
+    )
+    for q in data["questions"]:
+        ranked = q["retrieved"]["llamaindex"]
+        assert ranked[0] == q["gold"][0], q["retrieved"]
+        assert set(ranked) <= {"2501.40001", "2501.40002", "2501.40003"}
+    assert data["summary"]["overall"]["retrieval"]["llamaindex"]["hit@1"] == 1.0
+
+

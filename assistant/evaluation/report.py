@@ -141,7 +141,8 @@ def summary_markdown(run: EvalRun) -> str:
         "## Retrievers side by side",
         "",
         "Same questions, same gold ids (follow-ups use the pipeline's resolved question). "
-        "hit@1 (single) is over questions with exactly one gold paper.",
+        "hit@1 (single) is over questions with exactly one gold paper."
+        + "".join(f" `{k}` was built over {v}." for k, v in (m.get("corpus") or {}).items()),
         "",
     ]
     metrics = ["hit@1_single", *RETRIEVAL_METRICS]

@@ -532,6 +532,8 @@ def run_eval(
             "n_questions": len(rows),
             "answer_mode": "llm" if llm else "extractive",
             "llm_model": assistant.settings.llm_model if llm else None,
+            # What each baseline that reads a corpus of its own was built over.
+            "corpus": {r.name: c for r in retrievers if (c := getattr(r, "corpus", ""))},
             # LLM answers that fell back to quoting (the LLM down, no room for a source).
             "fallbacks": fallbacks(rows, assistant.settings.prompts_dir) if llm else None,
             "settings": {
