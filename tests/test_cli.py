@@ -515,3 +515,17 @@ def test_eval_baselines_rank_the_corpus_of_the_index(tmp_path: Path) -> None:
     assert data["summary"]["overall"]["retrieval"]["llamaindex"]["hit@1"] == 1.0
 
 
+def test_every_option_has_help(tmp_path: Path) -> None:
+    """--json, -k and --split showed no help text."""
+    for command in ("ingest", "search", "ask", "eval"):
+        proc = cli(command, "--help", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        options = proc.stdout.split("options:", 1)[1]
+        # An option line with nothing after its flags (and no help on the next line).
+        lines = options.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("  -") and "  " not in line.strip():
+                nxt = lines[i + 1] if i + 1 < len(lines) else ""
+                assert nxt.startswith(" " * 8) and nxt.strip(), f"{command}: {line.strip()}"
+
+
