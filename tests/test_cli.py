@@ -529,3 +529,19 @@ def test_every_option_has_help(tmp_path: Path) -> None:
                 assert nxt.startswith(" " * 8) and nxt.strip(), f"{command}: {line.strip()}"
 
 
+def test_check_dataset_has_help_and_checks_another_file(tmp_path: Path) -> None:
+    script = REPO / "eval" / "check_dataset.py"
+    python = str(REPO / ".venv" / "bin" / "python")
+    proc = subprocess.run([python, script, "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "Validate a question set" in proc.stdout
+    mine = tmp_path / "mine.jsonl"
+    row = {
+        "id": "a", "question": "What is PUMA?", "lang": "en", "category": "single",
+        "gold": ["2410.13861"], "key_facts": ["PUMA"], "answerable": True, "split": "dev",
+    }  # fmt: skip
+    mine.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    proc = subprocess.run([python, script, mine], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.endswith("OK\n"), proc.stdout
+    mine.write_text((json.dumps(row) + "\n") * 2, encoding="utf-8")
+    proc = subprocess.run([python, script, mine], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "duplicate id a" in proc.stdout
