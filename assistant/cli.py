@@ -127,18 +127,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("ingest", help="index digest files (default: the seeds folder)")
     s.add_argument("paths", nargs="*", help="digest files or folders")
-    s.add_argument("--json", action="store_true")
+    s.add_argument(
+        "--json", action="store_true", help="print the ingest report as JSON (added, problems…)"
+    )
     s.set_defaults(func=_cmd_ingest)
 
     s = sub.add_parser("search", help="papers for a question, best first")
     s.add_argument("question")
-    s.add_argument("-k", type=int, default=5)
-    s.add_argument("--json", action="store_true")
+    s.add_argument("-k", type=int, default=5, metavar="N", help="number of papers (default 5)")
+    s.add_argument(
+        "--json", action="store_true", help="print the papers as JSON (id, titles, url, score…)"
+    )
     s.set_defaults(func=_cmd_search)
 
     s = sub.add_parser("ask", help="a cited answer")
     s.add_argument("question")
-    s.add_argument("--json", action="store_true")
+    s.add_argument(
+        "--json", action="store_true", help="print the answer as JSON (text, citations, sources…)"
+    )
     s.set_defaults(func=_cmd_ask)
 
     s = sub.add_parser("chat", help="the browser chat UI")

@@ -363,3 +363,185 @@ def test_an_llm_answer_and_what_no_llm_wrote_are_printed_once(
         lines = ask("What papers do you have?").stdout.strip().splitlines()
         assert lines[0] == "The digests cover 34 papers:" and len(lines) == 35
         assert len(server.requests) == 4
+
+
+# --- assistant eval --------------------------------------------------------------------------
+
+
+def _eval(
+    index: Path, tmp_path: Path, *args: str | Path, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return cli(
+        "--index-dir", index, "eval", "--quiet", "--no-agreement", *args,
+        cwd=tmp_path, env_extra=env_extra,
+    )  # fmt: skip
+
+
+def test_eval_with_the_llm_down_says_its_answers_fell_back_and_its_judge_failed(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    """Before, the console said "llm answers" and summary.md "answers: **llm**" over answers
+    every one of which was quoted (LLM down); the judge's errors were only in summary.md while
+    the console showed cit.rec 0.000."""
+    questions = tmp_path / "mine.jsonl"
+    questions.write_text(
+        '{"question": "How many participants took part in the UCFE user study?", '
+        '"gold": ["2410.14059"]}\n'
+        '{"question": "PUMA 是什么？", "gold": ["2410.13861"]}\n',
+        encoding="utf-8",
+    )
+    with ScriptedOpenAIServer(lambda body: Reply(status=500)) as server:
+        env = {
+            "ASSISTANT_LLM_BASE_URL": server.base_url,
+            "ASSISTANT_LLM_MAX_RETRIES": "0",
+            "ASSISTANT_LLM_MODEL": "down-model",
+        }
+        out = tmp_path / "report"
+        proc = _eval(index_copy, tmp_path, "--set", questions, "--out", out, env_extra=env)
+    assert proc.returncode == 0, proc.stderr
+    console = " ".join(proc.stdout.split())  # rich wraps long lines
+    assert "llm answers (2 of 2 fell back to extractive: LLM unavailable" in console
+    assert "warning: 2 of 2 answers meant for the LLM fell back to extractive" in console
+    assert "warning: judge errors:" in console and "judge llm:down-model failed" in console
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "answers: **llm** (down-model) — **2 of 2 fell back to extractive: LLM unavail" in (
+        summary
+    )
+    assert "- **judge errors: " in summary
+    meta = json.loads((out / "results.json").read_text(encoding="utf-8"))["meta"]
+    assert meta["fallbacks"]["n"] == meta["fallbacks"]["of"] == 2
+
+
+def test_eval_checks_the_gold_ids_against_the_index_before_running(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    """Before, a gold id the index lacks ("2599.99999") or written "arXiv:…v2" silently
+    scored 0; a BOM made the file "not JSON"; rows without lang left the by-language table."""
+    questions = tmp_path / "mine.jsonl"
+    rows = [
+        '{"question": "How many participants took part in the UCFE user study?", '
+        '"gold": ["arXiv:2410.14059v2"]}',
+        '{"question": "PUMA 是什么？", "gold": ["2410.13861"]}',
+        '{"question": "Which paper is 2599.99999?", "gold": ["2599.99999"]}',
+    ]
+    questions.write_bytes(b"\xef\xbb\xbf" + "\n".join(rows).encode("utf-8"))
+    out = tmp_path / "report"
+    proc = _eval(index_copy, tmp_path, "--set", questions, "--out", out, "--judge", "offline")
+    assert proc.returncode == 0, proc.stderr
+    warned = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    assert warned == [
+        f"warning: {questions}:3: gold id 2599.99999 is not in the index; this question "
+        "scores 0 for it"
+    ]
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    first = data["questions"][0]
+    assert first["gold"] == ["2410.14059"] and first["scores"]["retrieval"]["pipeline"]["mrr"] == 1
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    by_lang = summary.split("## By question language", 1)[1].split("##", 1)[0]
+    assert "| en | 2 |" in by_lang and "| zh | 1 |" in by_lang
+
+    # No gold id of the set in the index: the wrong index, said before anything runs.
+    questions.write_text('{"question": "Q", "gold": ["2599.99999"]}\n', encoding="utf-8")
+    proc = _eval(index_copy, tmp_path, "--set", questions, "--out", out / "again")
+    assert_one_line_error(proc, "none of the 1 gold ids", "wrong index")
+    assert not (out / "again").exists()
+
+
+def test_eval_option_and_row_errors_are_one_line_before_the_run(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    questions = tmp_path / "mine.jsonl"
+    questions.write_text('{"question": "What is PUMA?", "gold": ["2410.13861"]}\n', "utf-8")
+    # Before: the whole run, then "error: FileNotFoundError: …".
+    proc = _eval(index_copy, tmp_path, "--set", questions, "--out", "/proc/foo")
+    assert_one_line_error(proc, "--out /proc/foo: cannot write a report there")
+    assert "Progress" not in proc.stdout and proc.stdout == ""
+    # Before: "no questions in split 'all'".
+    proc = _eval(index_copy, tmp_path, "--set", questions, "--limit", "0")
+    assert_one_line_error(proc, "--limit must be 1 or more, got 0")
+    # Before: "error: history[0]: role must be …", with no file:line.
+    with questions.open("a", encoding="utf-8") as fh:
+        fh.write('{"question": "And it?", "gold": ["2410.13861"], "history": [{"role": "bot"}]}\n')
+    proc = _eval(index_copy, tmp_path, "--set", questions)
+    assert_one_line_error(proc, "mine.jsonl:2: bad question row: history[0]: role must be")
+
+
+def test_eval_baselines_rank_the_corpus_of_the_index(tmp_path: Path) -> None:
+    """Before, --baselines on an index of one's own built llama-index over seeds_dir (another
+    corpus) and scored 0.000 everywhere. A file changed since indexing is read from the index."""
+    folder = tmp_path / "digests"
+    folder.mkdir()
+    write_digest(
+        folder / "a.md",
+        [
+            ("2501.40001", "Aardvark Parsing of Scanned Tables",
+             "Aardvark 使用 12 层 Transformer 解析扫描表格，在 TabBench 上达到 91.2% 准确率。"),
+            ("2501.40002", "Badger Search over Long Documents",
+             "Badger 通过分层索引在长文档中检索相关段落，检索速度提高 3 倍。"),
+        ],
+    )  # fmt: skip
+    b_md = write_digest(
+        folder / "b.md",
+        [
+            ("2501.40003", "Cormorant Audio Captioning",
+             "Cormorant 为音频片段生成字幕，使用 5 万条人工标注。"),
+        ],
+    )  # fmt: skip
+    index = tmp_path / "index"
+    assert cli("--index-dir", index, "ingest", folder, cwd=tmp_path).returncode == 0
+    with b_md.open("a", encoding="utf-8") as fh:  # changed after indexing, not re-ingested
+        fh.write("\n## Dunlin Weather\n[Dunlin](https://arxiv.org/abs/2501.40004)\n\n天气预报。\n")
+    questions = tmp_path / "mine.jsonl"
+    questions.write_text(
+        '{"question": "How does Aardvark parse scanned tables?", "gold": ["2501.40001"]}\n'
+        '{"question": "Which paper captions audio clips?", "gold": ["2501.40003"]}\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "report"
+    proc = cli(
+        "--index-dir", index, "--seeds-dir", SEEDS, "eval", "--set", questions, "--baselines",
+        "--out", out, "--quiet", "--no-agreement", "--judge", "offline", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert data["meta"]["corpus"]["llamaindex"] == (
+        "3 indexed papers: 1 digest file as indexed, 1 digest file rebuilt from the index "
+        "(changed or gone since)"
+    )
+    for q in data["questions"]:
+        ranked = q["retrieved"]["llamaindex"]
+        assert ranked[0] == q["gold"][0], q["retrieved"]
+        assert set(ranked) <= {"2501.40001", "2501.40002", "2501.40003"}
+    assert data["summary"]["overall"]["retrieval"]["llamaindex"]["hit@1"] == 1.0
+
+
+def test_every_option_has_help(tmp_path: Path) -> None:
+    """--json, -k and --split showed no help text."""
+    for command in ("ingest", "search", "ask", "eval"):
+        proc = cli(command, "--help", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        options = proc.stdout.split("options:", 1)[1]
+        # An option line with nothing after its flags (and no help on the next line).
+        lines = options.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("  -") and "  " not in line.strip():
+                nxt = lines[i + 1] if i + 1 < len(lines) else ""
+                assert nxt.startswith(" " * 8) and nxt.strip(), f"{command}: {line.strip()}"
+
+
+def test_check_dataset_has_help_and_checks_another_file(tmp_path: Path) -> None:
+    script = REPO / "eval" / "check_dataset.py"
+    python = str(REPO / ".venv" / "bin" / "python")
+    proc = subprocess.run([python, script, "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "Validate a question set" in proc.stdout
+    mine = tmp_path / "mine.jsonl"
+    row = {
+        "id": "a", "question": "What is PUMA?", "lang": "en", "category": "single",
+        "gold": ["2410.13861"], "key_facts": ["PUMA"], "answerable": True, "split": "dev",
+    }  # fmt: skip
+    mine.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    proc = subprocess.run([python, script, mine], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.endswith("OK\n"), proc.stdout
+    mine.write_text((json.dumps(row) + "\n") * 2, encoding="utf-8")
+    proc = subprocess.run([python, script, mine], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "duplicate id a" in proc.stdout

@@ -38,6 +38,8 @@ from assistant.evaluation.run import (
     CATEGORIES,
     boilerplate,
     check_floors,
+    check_gold,
+    gold_problems,
     load_floors,
     load_questions,
     overridden,
@@ -355,6 +357,21 @@ def test_a_users_question_set_needs_only_question_and_gold(tmp_path: Path) -> No
         ('{"question": "Q", "gold": "2410.13861"}', "'gold' must be a list"),
         ('{"question": "Q", "gold": ["x"], "answerable": false}', "cannot have 'gold'"),
         ('{"question": "Q", "answerable": true}', "needs its 'gold'"),
+        # Before, these said "error: history[0]: …" with no file:line, only when asked.
+        (
+            '{"question": "And it?", "gold": ["x"], "history": [{"role": "bot", "content": "hi"}]}',
+            "mine.jsonl:2: bad question row: history[0]: role must be 'user' or 'assistant'",
+        ),
+        ('{"question": "Q", "gold": ["x"], "history": {"role": "user"}}', "'history' must be"),
+        # Before, accepted: the misspelt key was ignored, the category defaulted silently.
+        (
+            '{"question": "Q", "gold": ["x"], "catgory": "multi"}',
+            "mine.jsonl:2: bad question row: unknown key 'catgory' (did you mean 'category'?)",
+        ),
+        (
+            '{"id": "line1", "question": "Q", "gold": ["x"]}',
+            "mine.jsonl:2: bad question row: duplicate id 'line1' (first on line 1)",
+        ),
     ],
 )
 def test_a_bad_question_row_names_its_line_and_reason(tmp_path: Path, row: str, says: str) -> None:
@@ -362,6 +379,59 @@ def test_a_bad_question_row_names_its_line_and_reason(tmp_path: Path, row: str, 
     path.write_text('{"question": "What is PUMA?", "gold": ["2410.13861"]}\n' + row + "\n")
     with pytest.raises(AssistantError, match=re.escape(says)):
         load_questions(path)
+
+
+def test_a_question_set_is_read_with_a_bom_normalised_gold_and_inferred_lang(
+    tmp_path: Path,
+) -> None:
+    """Before: a BOM was 'not JSON', "arXiv:2501.01111v2" never matched the index's
+    "2501.01111", and a row without lang was left out of the by-language table."""
+    path = tmp_path / "mine.jsonl"
+    rows = [
+        '{"question": "What is PUMA?", "gold": ["arXiv:2410.13861v2"], "split": "test"}',
+        '{"question": "PUMA 是什么？", "gold": ["https://arxiv.org/abs/2410.13861"]}',
+        '{"question": "Q", "gold": ["ARXIV: 2410.13861", "2410.13861v1"], "lang": "en"}',
+    ]
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join(rows).encode("utf-8"))
+    qs = load_questions(path)
+    assert [q.gold for q in qs] == [["2410.13861"]] * 3  # one id, written three ways, once
+    assert [q.lang for q in qs] == ["en", "zh", "en"]
+    assert qs[0].split == "test" and qs[1].where == f"{path}:2"
+
+
+def test_an_unknown_lang_or_category_is_warned_about_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "mine.jsonl"
+    path.write_text(
+        '{"question": "What is PUMA?", "gold": ["2410.13861"], "lang": "cn"}\n'
+        '{"question": "What is PUMA?", "gold": ["2410.13861"], "category": "singel"}\n',
+        encoding="utf-8",
+    )
+    with pytest.warns(UserWarning) as caught:
+        qs = load_questions(path)
+    said = [str(w.message) for w in caught]
+    assert said == [
+        f"{path}:1: lang 'cn' is not one of zh, en; reported as its own language",
+        f"{path}:2: category 'singel' is not one of {', '.join(CATEGORIES)}; reported as its "
+        "own category",
+    ]
+    assert [(q.lang, q.category) for q in qs] == [("cn", "single"), ("en", "singel")]
+
+
+def test_gold_ids_are_checked_against_the_index(tmp_path: Path) -> None:
+    path = tmp_path / "mine.jsonl"
+    path.write_text(
+        '{"question": "What is PUMA?", "gold": ["2410.13861"]}\n'
+        '{"question": "Which two?", "gold": ["2410.13861", "2599.99999"]}\n',
+        encoding="utf-8",
+    )
+    qs = load_questions(path)
+    assert gold_problems(qs, {"2410.13861"}) == [
+        f"{path}:2: gold id 2599.99999 is not in the index; this question scores 0 for it"
+    ]
+    with pytest.warns(UserWarning, match=r"mine\.jsonl:2: gold id 2599\.99999"):
+        check_gold(qs, {"2410.13861"}, "idx")
+    with pytest.raises(AssistantError, match=r"none of the 2 gold ids .*wrong index"):
+        check_gold(qs, {"2401.00001"}, "idx")
 
 
 def test_config_overrides_validate_and_restore(assistant: Assistant) -> None:

@@ -29,7 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--set", dest="question_set", type=Path, default=DEFAULT_SET, metavar="FILE",
         help="question set (JSONL, see eval/DATASET.md); default eval/questions.jsonl",
     )  # fmt: skip
-    parser.add_argument("--split", choices=("dev", "heldout", "all"), default="dev")
+    parser.add_argument(
+        "--split", choices=("dev", "heldout", "all"), default="dev",
+        help="questions of this split (default dev; heldout is for final numbers only)",
+    )  # fmt: skip
     parser.add_argument(
         "--config", action="append", default=[], metavar="KEY=VALUE",
         help="setting override for this run, e.g. --config bm25_weight=0.8 (repeatable)",
@@ -40,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--limit", type=int, default=None, metavar="N",
-        help="at most N questions, taken round-robin over categories",
+        help="at most N questions (1 or more), taken round-robin over categories",
     )  # fmt: skip
     parser.add_argument(
         "--baselines", action="store_true",

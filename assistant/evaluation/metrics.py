@@ -215,6 +215,7 @@ class AnswerCheck:
     statements: list[StatementCheck] = field(default_factory=list)
     judge: str = ""
     judge_errors: int = 0
+    first_judge_error: str = ""  # what the first failure said (the report quotes it)
 
     @property
     def n_citations(self) -> int:
@@ -250,6 +251,7 @@ class AnswerCheck:
             "n_citations": self.n_citations,
             "out_of_range_markers": self.out_of_range,
             "judge_errors": self.judge_errors,
+            "first_judge_error": self.first_judge_error,
             "statements": [
                 {
                     "text": s.text,
@@ -279,8 +281,9 @@ def check_answer(
             return False
         try:
             return judge.supports(claim, [passages[n] for n in cited])
-        except JudgeError:
+        except JudgeError as exc:
             check.judge_errors += 1  # counted in the report; conservatively unsupported
+            check.first_judge_error = check.first_judge_error or str(exc)
             return False
 
     statements = split_statements(text, boilerplate)

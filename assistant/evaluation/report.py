@@ -47,6 +47,38 @@ def _fmt(v: float | None) -> str:
     return "–" if v is None else f"{v:.3f}"
 
 
+def fallback_text(meta: dict[str, Any]) -> str | None:
+    """'14 of 14 fell back to extractive: LLM unavailable: Connection error.' for an LLM run
+    whose answers the LLM did not all write; None otherwise."""
+    fb = meta.get("fallbacks") or {}
+    if not fb.get("n"):
+        return None
+    reasons = list(fb.get("reasons", {}))
+    why = reasons[0] + (f"; {len(reasons) - 1} other reasons" if len(reasons) > 1 else "")
+    return f"{fb['n']} of {fb['of']} fell back to extractive: {why}"
+
+
+def answers_label(meta: dict[str, Any]) -> str:
+    """'llm answers', with the fallbacks said plainly so extractive numbers are not read as
+    the LLM's: 'llm answers (14 of 14 fell back to extractive: LLM unavailable: …)'."""
+    fell = fallback_text(meta)
+    return f"{meta.get('answer_mode')} answers" + (f" ({fell})" if fell else "")
+
+
+def judge_errors_line(run: EvalRun) -> str | None:
+    """Said wherever the citation numbers are shown: a failed judge call counts as
+    unsupported, so those numbers are understated (0.000 when the judge was down)."""
+    o = run.summary["overall"]
+    if not o.get("judge_errors"):
+        return None
+    first = o.get("first_judge_error") or ""
+    return (
+        f"judge errors: {o['judge_errors']} calls of judge {run.judge['name']} failed and "
+        "counted as unsupported, so citation recall/precision and faithfulness are understated"
+        + (f" (first: {first})" if first else "")
+    )
+
+
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -68,6 +100,7 @@ def summary_markdown(run: EvalRun) -> str:
         f"questions: {m.get('n_questions')}, limit: {m.get('limit')}, {m.get('seconds')} s",
         f"- answers: **{m.get('answer_mode')}**"
         + (f" ({m['llm_model']})" if m.get("llm_model") else "")
+        + (f" — **{fell}**" if (fell := fallback_text(m)) else "")
         + f"; settings: `{json.dumps(m.get('settings', {}))}`",
         f"- config overrides: `{json.dumps(m.get('config') or {})}`",
         f"- **support judge: `{j['name']}`** — it produced every citation recall, citation "
@@ -77,6 +110,7 @@ def summary_markdown(run: EvalRun) -> str:
             if agree
             else "not measured in this run"
         ),
+        *([f"- **{line}**"] if (line := judge_errors_line(run)) else []),
         "",
         "## Headline (full pipeline)",
         "",
@@ -107,7 +141,8 @@ def summary_markdown(run: EvalRun) -> str:
         "## Retrievers side by side",
         "",
         "Same questions, same gold ids (follow-ups use the pipeline's resolved question). "
-        "hit@1 (single) is over questions with exactly one gold paper.",
+        "hit@1 (single) is over questions with exactly one gold paper."
+        + "".join(f" `{k}` was built over {v}." for k, v in (m.get("corpus") or {}).items()),
         "",
     ]
     metrics = ["hit@1_single", *RETRIEVAL_METRICS]
@@ -223,7 +258,7 @@ def print_summary(run: EvalRun) -> None:
     console.width = max(console.width, 130)  # 13 columns: wrap a little, never squash to "…"
     table = Table(
         title=f"{run.meta.get('split')} · {run.meta.get('n_questions')} questions · "
-        f"{run.meta.get('answer_mode')} answers · judge {run.judge['name']}"
+        f"{answers_label(run.meta)} · judge {run.judge['name']}"
     )
     table.add_column("category")
     table.add_column("n", justify="right")
@@ -233,6 +268,19 @@ def print_summary(run: EvalRun) -> None:
         table.add_row(name.strip("*"), str(g["n"]), *[_fmt(_get(g, p)) for _, p in _ANSWER_COLUMNS])
     console.print(table)
     console.print(_LEGEND, style="dim")
+    fb = run.meta.get("fallbacks") or {}
+    if fb.get("n"):
+        how = "not" if fb["n"] == fb["of"] else "mostly not"
+        console.print(
+            f"warning: {fb['n']} of {fb['of']} answers meant for the LLM fell back to "
+            f"extractive; the answer numbers above are {how} LLM numbers"
+            if fb["n"] * 2 > fb["of"]
+            else f"warning: {fb['n']} of {fb['of']} answers meant for the LLM fell back to "
+            "extractive",
+            style="bold yellow",
+        )
+    if line := judge_errors_line(run):
+        console.print(f"warning: {line}", style="bold yellow")
     if len(run.systems) > 1:
         t2 = Table(title="retrievers (answerable questions)")
         t2.add_column("retriever")

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import json
 import math
+import re
+import tempfile
 import time
 import tomllib
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,8 +28,10 @@ from pydantic import ValidationError
 
 from ..assistant import Assistant, AssistantError
 from ..cite import find_markers
+from ..condense import as_turns
 from ..records import Answer, Source
 from ..settings import REPO_ROOT, Settings
+from ..text import detect_language
 from . import metrics as M
 from .arguments import DEFAULT_SET, FAST_IDS
 from .baselines import RankedRetriever, all_retrievers
@@ -85,10 +91,31 @@ class Question:
     answerable: bool
     split: str
     history: list[dict[str, Any]] = field(default_factory=list)
+    where: str = ""  # "file:line" of its row, for messages about it
 
     @property
     def single_paper(self) -> bool:
         return self.answerable and len(self.gold) == 1
+
+
+# A row's keys (eval/DATASET.md). Anything else is refused: a misspelt "catgory" would
+# otherwise be ignored and the row silently get the default category.
+ROW_KEYS = (
+    "id", "question", "lang", "category", "gold", "key_facts", "answerable", "split", "history",
+)  # fmt: skip
+LANGS = ("zh", "en")  # what detect_language tells apart, and the shipped set uses
+
+# "arXiv:2501.01111v2", "https://arxiv.org/abs/2501.01111v2" -> "2501.01111": the index keeps
+# ids without prefix or version, so either would otherwise never match and silently score 0.
+_GOLD_ID = re.compile(
+    r"(?:arxiv:\s*|https?://(?:www\.)?arxiv\.org/(?:abs|pdf)/)?(?P<id>.+?)(?:v\d+)?(?:\.pdf)?",
+    re.IGNORECASE,
+)
+
+
+def normalise_gold_id(raw: str) -> str:
+    m = _GOLD_ID.fullmatch(raw.strip())
+    return m.group("id") if m else raw.strip()
 
 
 def _strings(row: dict[str, Any], key: str) -> list[str]:
@@ -98,15 +125,21 @@ def _strings(row: dict[str, Any], key: str) -> list[str]:
     return value
 
 
-def question_from_row(row: Any, n: int) -> Question:
+def question_from_row(row: Any, n: int, where: str = "") -> Question:
     """One question-set row. Only `question` is required, so a user's own set can be a list of
-    questions with gold ids; the rest default as eval/DATASET.md describes."""
+    questions with gold ids; the rest default as eval/DATASET.md describes. `where` (file:line)
+    prefixes the warnings about values the report would group on their own."""
     if not isinstance(row, dict):
         raise ValueError("expected a JSON object")
+    unknown = [k for k in row if k not in ROW_KEYS]
+    if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), ROW_KEYS, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else f"; keys are {', '.join(ROW_KEYS)}"
+        raise ValueError(f"unknown key '{unknown[0]}'{hint}")
     question = row.get("question")
     if not isinstance(question, str) or not question.strip():
         raise ValueError("missing field 'question' (text)")
-    gold = _strings(row, "gold")
+    gold = list(dict.fromkeys(normalise_gold_id(g) for g in _strings(row, "gold")))
     if not gold and "answerable" not in row:
         raise ValueError("give 'gold' (the arXiv ids that answer it) or \"answerable\": false")
     answerable = row.get("answerable", True)
@@ -120,22 +153,44 @@ def question_from_row(row: Any, n: int) -> Question:
     history = row.get("history") or []
     if not isinstance(history, list):
         raise ValueError("'history' must be a list of messages")
+    as_turns(history)  # read as the assistant will read it: HistoryError names the item
+    lang = row.get("lang") or detect_language(question)  # optional: the report groups on it
+    category = row.get("category", default_category)
+    at = f"{where}: " if where else ""
+    # Unknown values are warned about, not refused: a set may have its own categories (the
+    # report gives each its own row) or languages, but a typo should not pass unseen.
+    if lang not in LANGS:
+        warnings.warn(
+            f"{at}lang {lang!r} is not one of {', '.join(LANGS)}; reported as its own language",
+            UserWarning,
+            stacklevel=2,
+        )
+    if category not in CATEGORIES:
+        warnings.warn(
+            f"{at}category {category!r} is not one of {', '.join(CATEGORIES)}; reported as its "
+            "own category",
+            UserWarning,
+            stacklevel=2,
+        )
     return Question(
         id=str(row.get("id", f"line{n}")),
         question=question,
-        lang=str(row.get("lang", "")),
-        category=str(row.get("category", default_category)),
+        lang=str(lang),
+        category=str(category),
         gold=gold,
         key_facts=_strings(row, "key_facts"),
         answerable=answerable,
         split=str(row.get("split", "dev")),
         history=history,
+        where=where,
     )
 
 
 def load_questions(path: Path = DEFAULT_SET) -> list[Question]:
-    out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    out: list[Question] = []
+    first_line: dict[str, int] = {}
+    # utf-8-sig: a BOM (Windows Notepad) is read like the digests' and not taken for bad JSON.
+    for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -143,9 +198,17 @@ def load_questions(path: Path = DEFAULT_SET) -> list[Question]:
         except ValueError as exc:
             raise AssistantError(f"{path}:{n}: not JSON ({exc})") from None
         try:
-            out.append(question_from_row(row, n))
+            q = question_from_row(row, n, f"{path}:{n}")
         except ValueError as exc:
             raise AssistantError(f"{path}:{n}: bad question row: {exc}") from None
+        if q.id in first_line:
+            # Results are keyed by id: a second q7 would hide which row a result belongs to.
+            raise AssistantError(
+                f"{path}:{n}: bad question row: duplicate id {q.id!r} (first on line "
+                f"{first_line[q.id]})"
+            )
+        first_line[q.id] = n
+        out.append(q)
     return out
 
 
@@ -223,6 +286,43 @@ def make_judge(assistant: Assistant, kind: str = "auto") -> SupportJudge:
             )
         return LLMJudge.from_settings(assistant.settings)
     return OfflineJudge(assistant.index.embed)
+
+
+def _fallback_patterns(prompts_dir: Path) -> list[tuple[re.Pattern[str], str]]:
+    """The notices an answer carries when it was meant for the LLM and was quoted instead,
+    as (pattern, reason); the LLM's error is group 1 where the notice quotes it."""
+    table = tomllib.loads((prompts_dir / "messages.toml").read_text(encoding="utf-8"))
+    out = []
+    for lang in table.values():
+        for key, reason in (("llm_fallback", "LLM unavailable"), ("llm_no_room", "no room")):
+            if key in lang:
+                head, _, rest = str(lang[key]).partition("{")
+                tail = rest.partition("}")[2]
+                out.append((re.compile(re.escape(head) + "(.*)" + re.escape(tail), re.S), reason))
+    return out
+
+
+def fallbacks(rows: Sequence[dict[str, Any]], prompts_dir: Path) -> dict[str, Any]:
+    """Answers of an LLM run that the LLM did not write: not refused, not read from the index
+    (a list of papers, a date), yet quoted (mode extractive). Counted so a report of an LLM
+    that was down is not read as LLM numbers."""
+    patterns = _fallback_patterns(prompts_dir)
+    meant = [r for r in rows if not r["answer"]["refused"] and r["answer"]["mode"] != "index"]
+    fell = [r for r in meant if r["answer"]["mode"] != "llm"]
+    reasons: dict[str, int] = {}
+    for r in fell:
+        said = [
+            (m, why) for n in r["answer"]["notices"] for pat, why in patterns
+            if (m := pat.fullmatch(n))
+        ]  # fmt: skip
+        if not said:
+            reason = "no notice said why"
+        else:
+            m, why = said[0]
+            reason = f"{why}: {m.group(1)}" if why == "LLM unavailable" else why
+        reasons[reason] = reasons.get(reason, 0) + 1
+    ordered = dict(sorted(reasons.items(), key=lambda kv: -kv[1]))
+    return {"n": len(fell), "of": len(meant), "reasons": ordered}
 
 
 def boilerplate(prompts_dir: Path) -> list[str]:
@@ -423,14 +523,19 @@ def run_eval(
             judge_info["agreement_source"] = "stored at calibration (judge_calibration.json)"
     if isinstance(judge, OfflineJudge):
         judge_info["calibration"] = judge.calibration.notes
+    llm = assistant.settings.llm_active
     run = EvalRun(
         meta={
             **(meta or {}),
             "started": datetime.fromtimestamp(started).isoformat(timespec="seconds"),
             "seconds": round(time.time() - started, 1),
             "n_questions": len(rows),
-            "answer_mode": "llm" if assistant.settings.llm_active else "extractive",
-            "llm_model": assistant.settings.llm_model if assistant.settings.llm_active else None,
+            "answer_mode": "llm" if llm else "extractive",
+            "llm_model": assistant.settings.llm_model if llm else None,
+            # What each baseline that reads a corpus of its own was built over.
+            "corpus": {r.name: c for r in retrievers if (c := getattr(r, "corpus", ""))},
+            # LLM answers that fell back to quoting (the LLM down, no room for a source).
+            "fallbacks": fallbacks(rows, assistant.settings.prompts_dir) if llm else None,
             "settings": {
                 k: getattr(assistant.settings, k)
                 for k in (
@@ -515,6 +620,9 @@ def summarise_group(rows: Sequence[dict[str, Any]], systems: Sequence[str]) -> d
         + sum(c["out_of_range_markers"] for c in checks)
     )
     out["judge_errors"] = sum(c["judge_errors"] for c in checks)
+    out["first_judge_error"] = next(
+        (c.get("first_judge_error") for c in checks if c.get("first_judge_error")), ""
+    )
     return out
 
 
@@ -572,18 +680,94 @@ def check_floors(values: dict[str, float], floors: dict[str, Any]) -> list[str]:
 # --- CLI ----------------------------------------------------------------------------------------
 
 
+def gold_problems(questions: Sequence[Question], indexed: set[str]) -> list[str]:
+    """One line per gold id the index does not hold, naming the question's file:line: such a
+    question can only score 0 on retrieval, which would read as a retrieval miss."""
+    out = []
+    for q in questions:
+        for g in q.gold:
+            if g not in indexed:
+                at = f"{q.where}: " if q.where else f"{q.id}: "
+                out.append(f"{at}gold id {g} is not in the index; this question scores 0 for it")
+    return out
+
+
+def check_gold(questions: Sequence[Question], indexed: set[str], where: str) -> None:
+    """Warn about gold ids missing from the index; stop when none is there (a wrong index or
+    question set: every retrieval number would be 0)."""
+    gold = {g for q in questions for g in q.gold}
+    if gold and not gold & indexed:
+        raise AssistantError(
+            f"none of the {len(gold)} gold ids of the questions is in the index ({where}, "
+            f"{len(indexed)} papers): wrong index or question set?"
+        )
+    for line in gold_problems(questions, indexed):
+        warnings.warn(line, UserWarning, stacklevel=2)
+
+
+def writable_folder(out: Path) -> None:
+    """Create the report folder and check a file can be written in it, so a bad --out fails in
+    a second, not after the whole run."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            why = "not a folder"
+        raise AssistantError(f"--out {out}: cannot write a report there ({why})") from None
+
+
 def run_from_args(assistant: Assistant, args: argparse.Namespace) -> int:
     from .report import print_summary, write_report
 
     path = Path(args.question_set)
     if not path.exists():
         raise AssistantError(f"{path}: no such question set")
+    if args.limit is not None and args.limit < 1:
+        raise AssistantError(f"--limit must be 1 or more, got {args.limit}")
     overrides = parse_overrides(args.config or [])
     questions = select_questions(load_questions(path), args.split, args.fast, args.limit)
     if not questions:
         raise AssistantError(f"no questions in split {args.split!r} of {path}")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out or REPORTS_DIR / stamp)
+    made = not out.exists()
+    writable_folder(out)
+    try:
+        run = _run_checked(assistant, args, path, questions, overrides)
+    except BaseException:
+        if made and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # the folder made for a report that never came
+        raise
+    write_report(run, out)
+    print_summary(run)
+    print(f"report: {out}")
+    if args.check_floors:
+        failures = check_floors(run.headline, load_floors())
+        for f in failures:
+            print(f"FLOOR MISSED: {f}")
+        return 1 if failures else 0
+    return 0
+
+
+def _run_checked(
+    assistant: Assistant,
+    args: argparse.Namespace,
+    path: Path,
+    questions: Sequence[Question],
+    overrides: dict[str, str],
+) -> EvalRun:
+    """The gold ids checked against the index, then the run."""
+    assistant.ensure_indexed()
+    indexed = {str(p["paper_id"]) for p in assistant.papers()}
+    if not indexed:
+        raise AssistantError(assistant.empty_index_hint())
+    s = assistant.settings
+    check_gold(questions, indexed, s.chroma_url or str(s.index_dir))
     with overridden(assistant.settings, overrides):
-        run = run_eval(
+        return run_eval(
             assistant,
             questions,
             judge=make_judge(assistant, args.judge),
@@ -598,14 +782,3 @@ def run_from_args(assistant: Assistant, args: argparse.Namespace) -> int:
                 "config": overrides,
             },
         )
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = args.out or REPORTS_DIR / stamp
-    write_report(run, out)
-    print_summary(run)
-    print(f"report: {out}")
-    if args.check_floors:
-        failures = check_floors(run.headline, load_floors())
-        for f in failures:
-            print(f"FLOOR MISSED: {f}")
-        return 1 if failures else 0
-    return 0
