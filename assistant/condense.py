@@ -218,6 +218,35 @@ def elliptical(question: str) -> bool:
     return bool(_ELLIPSIS.search(question) or _FOLLOW_UP_START.search(question))
 
 
+# "How many legs does a spider have?", "calories in an apple", "the speed of light",
+# "地球的半径是多少", "光速是多少": a thing of the question's own, introduced by an article, by
+# "of", before 的, or as what 是多少/是什么 asks about.
+_OWN_THING_EN = re.compile(r"\b(?:a|an|of)\s+(?:the\s+)?([A-Za-z][A-Za-z\-]*)", re.IGNORECASE)
+_OWN_THING_ZH = re.compile(
+    r"^\s*(?:请问|那么?)?\s*(?:([^\s是哪什么几多吗呢?？,，。]+?)(?:是多少|是什么|有多[大长高重远少]|有几)"
+    r"|([^\s是哪什么几多吗呢?？,，。的]+?)的)"
+)
+
+
+def owns_subject(question: str, doc_freq: dict[str, int]) -> bool:
+    """The question is about a thing of its own that no digest names: "How many legs does a
+    spider have?" after AndroidLab, "光速是多少？" after UCFE. Read in the chat, such a
+    question was answered with the paper before (804 participants for the speed of light).
+    "How many gold medals?" and "核心trick是什么" name no such thing (核心, the core, is an
+    aspect of any paper)."""
+    phrases = [m.group(1) for m in _OWN_THING_EN.finditer(question)]
+    phrases += [m.group(1) or m.group(2) for m in _OWN_THING_ZH.finditer(question)]
+    for phrase in phrases:
+        terms = content_terms(phrase)
+        if (
+            terms
+            and not set(terms) & ASPECTS
+            and all(doc_freq.get(t, 0) == 0 and dictionary_word(t) for t in terms)
+        ):
+            return True
+    return False
+
+
 # "more", "继续": what else the papers just quoted say.
 _MORE = re.compile(
     r"^\s*(?:(?:tell\s+me\s+)?more(?:\s+details?)?|go\s+on|continue|keep\s+going|and\??"

@@ -27,6 +27,7 @@ from .condense import (
     is_rare,
     last_answered,
     new_subject,
+    owns_subject,
     points_back,
     starts_a_search,
     the_other,
@@ -178,6 +179,8 @@ class FollowUpResolver:
         new, unknown = new_subject(q, "\n".join(known.values()), df, n_docs)
         if new:
             return False, ids, focus
+        if unknown and owns_subject(q, df):
+            return False, ids, focus  # "光速是多少？": read alone, not with the paper before
         if unknown and (set(content_terms(q)) & ASPECTS or asks_for_quantity(q) or elliptical(q)):
             # "How many gold medals?" of a digest that says 金牌: read alone first, and in the
             # chat if the digests lack it. "What's the capital of France?" asks nothing of a

@@ -1083,6 +1083,35 @@ def test_mid_chat_who_wrote_it_and_an_unrelated_question_are_refused(
 
 
 @pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        ("UCFE 的用户研究有多少名参与者？", "光速是多少？"),
+        ("UCFE 的用户研究有多少名参与者？", "地球的半径是多少？"),
+        ("What is AndroidLab?", "How many legs does a spider have?"),
+        ("PUMA 是什么？", "What is the speed of light?"),
+        ("What does the Kaggle grandmaster paper do?", "how many calories in an apple?"),
+    ],
+)
+def test_mid_chat_a_question_about_a_thing_of_its_own_is_not_read_as_the_paper_before(
+    assistant: Assistant, first: str, then: str
+) -> None:
+    """Before, each was answered with the paper before: 804 participants for the speed of
+    light. A measure with no thing of its own is still asked of it (below)."""
+    answer = chat(assistant, first, then)[-1]
+    assert answer.refused and answer.citations == [], answer.retrieval_query
+
+
+def test_mid_chat_a_measure_alone_is_still_asked_of_the_paper_before(
+    assistant: Assistant,
+) -> None:
+    # "gold medals" is in no digest (Agent K's says 金牌), and has no thing of its own.
+    answer = chat(assistant, "What does the Kaggle grandmaster paper do?", "How many gold medals?")[
+        -1
+    ]
+    assert not answer.refused and cited(answer)[0] == "2411.03562"
+
+
+@pytest.mark.parametrize(
     ("question", "fact", "lang"),
     [
         ("Who funded AndroidLab?", "funding", "en"),  # before: quotes of AndroidLab
