@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cite import find_markers
 from .condense import (
     ASPECTS,
     COMPARES,
@@ -34,7 +35,7 @@ from .condense import (
 )
 from .gate import unknown_names
 from .llm import ChatLLM, LLMError, LLMUnreachable
-from .prompt import build_condense_prompt
+from .prompt import NOT_IN_DIGESTS, build_condense_prompt
 from .records import Turn
 from .retrieve import Retrieval, question_names_title, title_has_identifier
 from .text import asks_for_quantity, content_terms, dictionary_word, wants_several
@@ -48,6 +49,19 @@ _COMPARED_WITH_IT = re.compile(
     r"[和跟与同]\s*(?:它|它们|其|这篇|那篇)\s*(?:相)?比|\b(?:with|to|and)\s+(?:it|that|this)\b",
     re.I,
 )
+
+
+def is_rewrite(out: str, question: str) -> bool:
+    """The LLM's reply reads as the question rewritten, not as an answer: one line, no citation
+    marker, no refusal sentinel, not far longer than the question. A small chatty model
+    answered instead ("FrostNet 只有 42K 参数 [1]。它在 SIDD 上…"), and that answer was
+    searched, so the follow-up was refused; the history heuristic resolves it instead."""
+    return (
+        0 < len(out) <= 4 * len(question) + 200
+        and "\n" not in out
+        and not find_markers(out)
+        and NOT_IN_DIGESTS not in out
+    )
 
 
 @dataclass
@@ -104,7 +118,7 @@ class FollowUpResolver:
             try:
                 prompt = build_condense_prompt(self.prompts_dir, q, turns)
                 out = llm.complete(prompt, retries=0).strip().strip('"').strip()
-                if 0 < len(out) <= 4 * len(q) + 200:
+                if is_rewrite(out, q):
                     return out, False
             except LLMUnreachable as exc:
                 failed.append(str(exc))  # the heuristic below still resolves it

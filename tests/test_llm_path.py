@@ -409,6 +409,25 @@ def test_failed_condense_falls_back_to_the_history_heuristic(llm_index: Path) ->
     assert answer.mode == "llm"
 
 
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        "UCFE 有 804 名参与者 [1]。",  # an answer with a marker
+        "UCFE 是金融基准。\n它的用户研究有 804 名参与者。",  # several lines
+        "NOT_IN_DIGESTS",
+    ],
+)
+def test_a_rewrite_that_reads_as_an_answer_is_not_searched(llm_index: Path, rewrite: str) -> None:
+    """Before, a chatty model's answer to the rewrite prompt became the search query, and the
+    follow-up was refused; the history heuristic resolves it instead."""
+    script = scripted(Reply(text=rewrite), Reply(text="共有 804 名参与者 [1]。"))
+    with ScriptedOpenAIServer(script) as server, llm_assistant(llm_index, server) as a:
+        _, answer = run(a, "它用了多少名参与者？", HISTORY)
+    assert answer.retrieval_query and answer.retrieval_query != rewrite.strip()
+    assert "UCFE" in answer.retrieval_query and "[1]" not in answer.retrieval_query
+    assert answer.sources[0].paper_id == UCFE and answer.mode == "llm" and not answer.refused
+
+
 UNREACHABLE = {
     # Before, a login page answering with HTTP 200 raised AttributeError or JSONDecodeError
     # out of ask() on every follow-up (the condense call).
