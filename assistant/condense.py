@@ -8,7 +8,7 @@ from typing import Any
 
 from .records import Turn
 from .retrieve import ARXIV_ID, short_name
-from .text import chinese_number, content_terms, dictionary_word, tokenize
+from .text import chinese_nouns, chinese_number, content_terms, dictionary_word, tokenize
 
 # References back to the conversation ("it", "该方法", "this paper"...).
 _ANAPHORA = re.compile(
@@ -218,13 +218,20 @@ def elliptical(question: str) -> bool:
     return bool(_ELLIPSIS.search(question) or _FOLLOW_UP_START.search(question))
 
 
-# "How many legs does a spider have?", "calories in an apple", "the speed of light",
-# "地球的半径是多少", "光速是多少": a thing of the question's own, introduced by an article, by
-# "of", before 的, or as what 是多少/是什么 asks about.
-_OWN_THING_EN = re.compile(r"\b(?:a|an|of)\s+(?:the\s+)?([A-Za-z][A-Za-z\-]*)", re.IGNORECASE)
-_OWN_THING_ZH = re.compile(
-    r"^\s*(?:请问|那么?)?\s*(?:([^\s是哪什么几多吗呢?？,，。]+?)(?:是多少|是什么|有多[大长高重远少]|有几)"
-    r"|([^\s是哪什么几多吗呢?？,，。的]+?)的)"
+# "How many legs does a spider have?", "calories in an apple", "the speed of light", "bones in
+# the adult human body", "地球的半径是多少", "光速是多少", "珠峰海拔多少米": a thing of the
+# question's own, introduced by an article, by "of", by "in the", before 的, or as what
+# 是多少/多少/多高 asks about. ("the Moon" is not read: "the wall-clock numbers" is the paper's.)
+_OWN_THING_EN = re.compile(
+    r"\b(?:an?|of(?:\s+(?:the|an?))?|in\s+(?:the|an?))\s+([A-Za-z][A-Za-z\-]*)", re.IGNORECASE
+)
+_ZH_START = r"^\s*(?:请问|那么?|那)?\s*"
+_OWN_THING_ZH = (
+    re.compile(_ZH_START + r"([^\s是哪什么几多吗呢?？,，。的]+?)的"),
+    re.compile(
+        _ZH_START + r"([^\s是哪什么几多吗呢?？,，。]+?)"
+        r"(?:是多少|是什么|是几|有多少|有多[大长高重远]|有几|多少)"
+    ),
 )
 
 
@@ -232,17 +239,21 @@ def owns_subject(question: str, doc_freq: dict[str, int]) -> bool:
     """The question is about a thing of its own that no digest names: "How many legs does a
     spider have?" after AndroidLab, "光速是多少？" after UCFE. Read in the chat, such a
     question was answered with the paper before (804 participants for the speed of light).
-    "How many gold medals?" and "核心trick是什么" name no such thing (核心, the core, is an
-    aspect of any paper)."""
-    phrases = [m.group(1) for m in _OWN_THING_EN.finditer(question)]
-    phrases += [m.group(1) or m.group(2) for m in _OWN_THING_ZH.finditer(question)]
-    for phrase in phrases:
-        terms = content_terms(phrase)
-        if (
-            terms
-            and not set(terms) & ASPECTS
-            and all(doc_freq.get(t, 0) == 0 and dictionary_word(t) for t in terms)
-        ):
+    "How many gold medals?", "里面一共有多少个任务" and "核心trick是什么" name no such thing
+    (里面 and 一共 are no nouns; 核心, the core, is an aspect of any paper)."""
+
+    def unknown(terms: list[str]) -> bool:
+        return bool(terms) and all(doc_freq.get(t, 0) == 0 and dictionary_word(t) for t in terms)
+
+    for word in _OWN_THING_EN.findall(question):
+        terms = content_terms(word)
+        if not set(terms) & ASPECTS and unknown(terms):
+            return True
+    for pattern in _OWN_THING_ZH:
+        if (found := pattern.search(question)) is None:
+            continue
+        phrase = found.group(1)
+        if not set(content_terms(phrase)) & ASPECTS and unknown(chinese_nouns(phrase)):
             return True
     return False
 

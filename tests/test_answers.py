@@ -1090,6 +1090,8 @@ def test_mid_chat_who_wrote_it_and_an_unrelated_question_are_refused(
         ("What is AndroidLab?", "How many legs does a spider have?"),
         ("PUMA 是什么？", "What is the speed of light?"),
         ("What does the Kaggle grandmaster paper do?", "how many calories in an apple?"),
+        ("SAM2Long 的记忆树结构是什么样的？", "珠峰海拔多少米？"),
+        ("What is NaturalBench?", "How many bones are in the adult human body?"),
     ],
 )
 def test_mid_chat_a_question_about_a_thing_of_its_own_is_not_read_as_the_paper_before(
@@ -1104,11 +1106,13 @@ def test_mid_chat_a_question_about_a_thing_of_its_own_is_not_read_as_the_paper_b
 def test_mid_chat_a_measure_alone_is_still_asked_of_the_paper_before(
     assistant: Assistant,
 ) -> None:
-    # "gold medals" is in no digest (Agent K's says 金牌), and has no thing of its own.
-    answer = chat(assistant, "What does the Kaggle grandmaster paper do?", "How many gold medals?")[
-        -1
-    ]
+    # "gold medals" is in no digest (Agent K's says 金牌), and has no thing of its own;
+    # 里面 and 一共 are no nouns.
+    kaggle = "What does the Kaggle grandmaster paper do?"
+    answer = chat(assistant, kaggle, "How many gold medals?")[-1]
     assert not answer.refused and cited(answer)[0] == "2411.03562"
+    answer = chat(assistant, "AndroidLab 这篇论文讲了什么？", "里面一共有多少个任务")[-1]
+    assert not answer.refused and cited(answer)[0] == "2410.24024" and "138" in answer.text
 
 
 @pytest.mark.parametrize(
