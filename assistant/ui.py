@@ -650,7 +650,9 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                 gr.Dataframe(
                     value=[
                         [
-                            p.get("paper_id"),
+                            # A link (ids and URLs come from the parser, which accepts only
+                            # arXiv links); titles stay plain text, as digests wrote them.
+                            f"[{p.get('paper_id')}]({p.get('url')})",
                             p.get("title"),
                             p.get("title_zh"),
                             f"{str(p.get('source_file') or '').rsplit('/', 1)[-1]}:{p.get('line')}",
@@ -658,7 +660,7 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                         for p in papers
                     ],
                     headers=["arXiv", "Title", "中文标题", "Digest file"],
-                    datatype=["str", "str", "str", "str"],
+                    datatype=["markdown", "str", "str", "str"],
                     interactive=False,
                     wrap=True,
                     show_search="search",

@@ -240,6 +240,10 @@ def test_chat_streams_links_follows_up_and_survives_a_reload(
     table = page.locator("#da-papers")
     assert "34 papers" in page.inner_text("body") and "2 digest files" in page.inner_text("body")
     assert "SAM2Long" in table.inner_text() and "通过无训练记忆树增强" in table.inner_text()
+    # Each arXiv id links to its paper (before: plain text).
+    links = table.locator(f"a[href='{ARXIV}2410.16268']")
+    links.first.wait_for()
+    assert links.first.inner_text() == "2410.16268"
     shot(page, "05-papers")
 
     assert not errors, errors
