@@ -64,7 +64,13 @@ def check_citations(text: str, sources: list[Source]) -> CheckedText:
                     seen.add(n)
                     s = sources[n - 1]
                     result.citations.append(
-                        Citation(marker=n, paper_id=s.paper_id, title=s.title, url=s.url)
+                        Citation(
+                            marker=n,
+                            paper_id=s.paper_id,
+                            title=s.title,
+                            title_zh=s.title_zh,
+                            url=s.url,
+                        )
                     )
             else:
                 result.removed.append(n)

@@ -103,6 +103,7 @@ class Citation(BaseModel):
     marker: int
     paper_id: str
     title: str
+    title_zh: str = ""
     url: str
 
 

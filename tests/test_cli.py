@@ -94,7 +94,7 @@ def test_ask_json(index_copy: Path, tmp_path: Path) -> None:
     assert answer["mode"] == "extractive" and answer["refused"] is False
     assert answer["language"] == "en" and "804" in answer["text"]
     [citation] = answer["citations"]
-    assert set(citation) == {"marker", "paper_id", "title", "url"}
+    assert set(citation) == {"marker", "paper_id", "title", "title_zh", "url"}
     assert citation["paper_id"] == "2410.14059"
     assert answer["sources"][citation["marker"] - 1]["paper_id"] == "2410.14059"
     assert set(answer["sources"][0]) >= SOURCE_FIELDS
