@@ -459,6 +459,16 @@ CSS = """
 @keyframes da-blink { 50% { opacity: 0; } }
 .da-wait { opacity: .6; }
 #da-header h1 { margin-bottom: 0; }
+/* A phone (390 px): the input took a third of the row and sat below the fold, under a header of
+   five lines. The intro is left out there (the placeholder and the examples say it), and the
+   input gets a row of its own above the two buttons. */
+@media (max-width: 640px) {
+  #da-header h1 { font-size: 1.3em; }
+  #da-header p { display: none; }
+  #da-input-row { flex-wrap: wrap; }
+  #da-input-row > .form { flex: 1 1 100% !important; min-width: 100% !important; }
+  #da-input-row > button { flex: 1 1 40% !important; min-width: 0 !important; }
+}
 #da-papers .virtual-row, #da-papers .virtual-row *, #da-papers td,
 #da-papers th, #da-papers input { font-family: var(--font) !important; }
 """
@@ -615,7 +625,7 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                     examples=[{"text": q} for q, _ in EXAMPLES],
                     placeholder="**Ask a question about the papers** · 针对论文摘要提问",
                 )
-                with gr.Row(equal_height=True):
+                with gr.Row(equal_height=True, elem_id="da-input-row"):
                     box = gr.Textbox(
                         show_label=False,
                         placeholder="Ask in Chinese or English · 用中文或英文提问，回车发送",

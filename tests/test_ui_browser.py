@@ -317,3 +317,17 @@ def test_a_long_paste_shows_only_what_was_read(browser: Any, evil_ui: str) -> No
     assert 2000 <= len(bubble.strip()) <= 2010, len(bubble)
     assert "2000" in answers(page).nth(0).inner_text()  # the notice: cut to 2000 characters
     page.close()
+
+
+def test_on_a_phone_the_input_has_a_row_of_its_own_above_the_fold(
+    browser: Any, evil_ui: str
+) -> None:
+    """Before, at 390 px the input took a third of its row (134 px wide), under a header of
+    five lines."""
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(evil_ui)
+    page.wait_for_selector("#da-input textarea")
+    box = page.locator("#da-input textarea").bounding_box()
+    assert box is not None and box["width"] >= 280 and box["y"] + box["height"] <= 844, box
+    shot(page, "07-phone")
+    page.close()
