@@ -346,6 +346,36 @@ def the_other(question: str, history: Sequence[Turn]) -> str | None:
     return next(p for p in listed if p != current[0])
 
 
+# "和上一篇比呢？", "how's that different from the previous one": the paper discussed before the
+# one the last answer was about. Not "前面那篇 X", which names or describes its paper.
+_PREVIOUS = re.compile(
+    r"上一篇|前一篇|上一个|\b(?:the\s+)?(?:previous|prior)\s+(?:one|paper)\b|\bthe\s+one\s+before\b",
+    re.IGNORECASE,
+)
+# "和上一篇比呢": set beside it.
+_WITH_PREVIOUS = re.compile(r"[和跟与同]\s*(?:上一篇|前一篇|上一个)\s*(?:相)?比")
+
+
+def previous_paper(question: str, history: Sequence[Turn]) -> tuple[str, str] | None:
+    """(the paper the last answer was about, the one discussed before it) when the question
+    points to the previous one: ReCapture, then "and DimensionX?", then "how's that different
+    from the previous one"; a list of GUI agent papers, "第二篇呢？", then "和上一篇比呢？"."""
+    if not _PREVIOUS.search(question):
+        return None
+    answered = [t.paper_ids for t in history if t.role == "assistant" and t.paper_ids]
+    if len(answered) < 2:
+        return None
+    current = answered[-1][0]
+    for ids in reversed(answered[:-1]):
+        if before := next((p for p in ids if p != current), None):
+            return current, before
+    return None
+
+
+def compares_with_previous(question: str) -> bool:
+    return bool(COMPARES.search(question) or _WITH_PREVIOUS.search(question))
+
+
 def asks_for_others(question: str) -> bool:
     """ "Any other web agent papers?", "还有讲幻觉的论文吗": papers besides the chat's; not
     "vs other memory-efficient methods?", which compares the paper before with them."""

@@ -20,6 +20,7 @@ from .condense import (
     asks_for_more,
     asks_for_others,
     chat_papers,
+    compares_with_previous,
     described,
     elliptical,
     goes_back,
@@ -30,6 +31,7 @@ from .condense import (
     new_subject,
     owns_subject,
     points_back,
+    previous_paper,
     starts_a_search,
     the_other,
 )
@@ -97,6 +99,9 @@ class FollowUpResolver:
         picked: list[str] = []
         if not force and (other := the_other(q, turns)):
             picked = [other]
+        elif not force and (prev := previous_paper(q, turns)):
+            # "how's that different from the previous one": both; "上一篇呢": the one before.
+            picked = list(prev) if compares_with_previous(q) else [prev[1]]
         elif not force and (desc := described(q)):
             # "镜面反光那篇用的是什么表示方法", "the camera one": the chat's paper it describes;
             # "the one about data contamination" after the October list: a search of its own.

@@ -1013,6 +1013,18 @@ def test_an_acknowledgement_is_no_follow_up_on_the_paper_before(
             ),
             ["2410.16256"],
         ),
+        # "The previous one": the paper discussed before the one the last answer was about.
+        # Before, "和上一篇比呢？" was asked of OmniParser alone, and "how's that different from
+        # the previous one" was read alone (HtmlRAG and CompassJudger were quoted).
+        (
+            ("哪些论文研究 GUI 智能体？", "第二篇呢？", "和上一篇比呢？"),
+            ["2410.23218", "2408.00203"],
+        ),
+        (
+            ("What is ReCapture?", "and DimensionX?", "how's that different from the previous one"),
+            ["2411.04928", "2411.05003"],
+        ),
+        (("What is PUMA?", "What is SAM2Long?", "上一篇用了什么数据？"), ["2410.13861"]),
         # "This one and the specular one": the paper before and the one described.
         (
             (
@@ -1024,7 +1036,7 @@ def test_an_acknowledgement_is_no_follow_up_on_the_paper_before(
         ),
     ],
 )
-def test_a_paper_picked_by_description_in_a_chat(
+def test_a_paper_picked_by_description_or_place_in_a_chat(
     assistant: Assistant, questions: tuple[str, ...], papers: list[str]
 ) -> None:
     *_, last = chat(assistant, *questions)
