@@ -113,10 +113,6 @@ _OTHER_RELEASE = re.compile(
     re.IGNORECASE | re.ASCII,
 )
 
-# The lines of an extractive answer: "sentence [n]", or "- **title** [n]：sentence" in a list.
-_QUOTED = re.compile(r"(?P<said>\S.*?)\s*\[(?P<n>\d+)\]\s*$")
-_LISTED = re.compile(r"- \*\*.*\*\* \[(?P<n>\d+)\][：:]\s*(?P<said>\S.*?)\s*$")
-
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -491,7 +487,7 @@ class Assistant:
                     answer.notices.append(message(s.prompts_dir, lang, "uncited"))
                 yield answer
                 return
-        text, quoted = extractive_answer(
+        text, quoted, quotes = extractive_answer(
             q,
             ret.query_vec,
             chosen,
@@ -504,7 +500,7 @@ class Assistant:
             said=said_before(turns) if turns and asks_for_more(q) else "",
         )
         yield text
-        yield self._finish(base, text, self._quoting_passages(text, quoted), "extractive")
+        yield self._finish(base, text, self._quoting_passages(quoted, quotes), "extractive")
 
     def _generate(
         self, llm: ChatLLM, messages: list[dict[str, str]], base: Answer
@@ -665,24 +661,21 @@ class Assistant:
         yield text
         yield self._finish(base, text, dated[1], "index")
 
-    def _quoting_passages(self, text: str, sources: list[Source]) -> list[Source]:
+    def _quoting_passages(
+        self, sources: list[Source], quotes: dict[str, list[str]]
+    ) -> list[Source]:
         """The sources with, as their passage, the chunk the answer quotes from. A long paper
         has several chunks, and the one retrieval ranked best may not hold the quoted
         sentence: the source card then showed a passage without it, so the quote could not be
         checked against it."""
-        quotes: dict[int, list[str]] = {}
-        for line in text.splitlines()[1:]:  # the first line is the lead, naming the papers
-            if m := _LISTED.match(line) or _QUOTED.match(line):
-                quotes.setdefault(int(m["n"]), []).append(m["said"])
         out = list(sources)
-        for n, said in quotes.items():
-            src = out[n - 1] if 0 < n <= len(out) else None
-            if src is None or any(q in src.text for q in said):
+        for n, src in enumerate(sources):
+            said = quotes.get(src.paper_id, [])
+            if not said or any(q in src.text for q in said):
                 continue
-            got = self.index.chunks.get(where={"paper_id": src.paper_id}, include=["documents"])
-            holding = [d for d in got["documents"] or [] if d and any(q in d for q in said)]
+            holding = [t for t in self.index.chunk_texts(src.paper_id) if any(q in t for q in said)]
             if holding:
-                out[n - 1] = src.model_copy(update={"text": holding[0]})
+                out[n] = src.model_copy(update={"text": holding[0]})
         return out
 
     def _first_chunks(self, ids: list[str]) -> list[Source]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -122,6 +123,15 @@ def _score_sentences(
     return cos + bonus
 
 
+class Extract(NamedTuple):
+    """An extractive answer: its Markdown, the sources it quotes (marker [n] is the n-th) and
+    the sentences quoted from each paper, as its digest has them."""
+
+    text: str
+    sources: list[Source]
+    quotes: dict[str, list[str]]
+
+
 def extractive_answer(
     question: str,
     query_vec: np.ndarray,
@@ -133,22 +143,24 @@ def extractive_answer(
     max_sentences: int,
     prompts_dir: Path,
     said: str = "",
-) -> tuple[str, list[Source]]:
-    """Markdown text, and the sources it quotes: marker [n] refers to the n-th of them.
-    `said`: the answer before, when the user asked for more: its sentences are not quoted
-    again."""
+) -> Extract:
+    """Markdown text, the sources it quotes (marker [n] refers to the n-th of them) and the
+    sentences quoted from each. `said`: the answer before, when the user asked for more: its
+    sentences are not quoted again."""
     named = frozenset().union(*(_names(s) for s in sources if s.named))
     if wants_several(question) and len(sources) > 1:
         lines = [message(prompts_dir, lang, "multi_lead")]
+        quotes: dict[str, list[str]] = {}
         for i, src in enumerate(sources):
             sv = sentences.get(src.paper_id)
             best = ""
             if sv is not None and sv.texts:
                 scores = _score_sentences(question, query_vec, sv, doc_freq, n_docs, src, named)
-                best = defuse_markers(sv.texts[int(np.argmax(scores))])
+                quotes[src.paper_id] = [sv.texts[int(np.argmax(scores))].strip()]
+                best = defuse_markers(quotes[src.paper_id][0])
             title = src.title if lang == "en" else (src.title_zh or src.title)
             lines.append(f"- **{title}** [{i + 1}]" + (f"：{best}" if best else ""))
-        return "\n".join(lines), sources
+        return Extract("\n".join(lines), sources, quotes)
 
     picked: list[tuple[int, int, float]] = []  # (source index, sentence index, score)
     part_best: list[tuple[int, int, float]] = []  # the best paper's best sentence per part
@@ -171,7 +183,7 @@ def extractive_answer(
                 j = int(np.argmax(ps))
                 part_best.append((i, j, float(scores[j])))
     if not picked:
-        return "", []
+        return Extract("", [], {})
     # The best source, and every paper the question names ("Compare A and B"), each get
     # their best sentence; others only when they come close to the best one.
     must = [i for i, src in enumerate(sources) if i == 0 or src.named]
@@ -194,9 +206,11 @@ def extractive_answer(
     quoted = sorted({i for i, _, _ in chosen})
     marker = {i: n for n, i in enumerate(quoted, 1)}
     body: list[str] = []
+    quotes = {}
     for i, j, _ in chosen:
-        sentence = defuse_markers(sentences[sources[i].paper_id].texts[j].strip())
-        body.append(f"{sentence} [{marker[i]}]")
+        sentence = sentences[sources[i].paper_id].texts[j].strip()
+        quotes.setdefault(sources[i].paper_id, []).append(sentence)
+        body.append(f"{defuse_markers(sentence)} [{marker[i]}]")
     # The lead names the papers quoted: asked "哪篇论文…?", the paper is the answer, and the
     # sentences rarely say their paper's name.
     en = lang == "en"
@@ -207,4 +221,4 @@ def extractive_answer(
     chinese = any(is_cjk_term(line) for line in body)  # any Chinese character
     key = "extractive_lead" if chinese or not en else "extractive_lead_plain"
     lead = message(prompts_dir, lang, key) + (" " if en else "") + names
-    return lead + "\n\n" + "\n".join(body), [sources[i] for i in quoted]
+    return Extract(lead + "\n\n" + "\n".join(body), [sources[i] for i in quoted], quotes)

@@ -136,7 +136,7 @@ def title_topic(query: str, sources: list[Source]) -> set[str]:
     words = [
         t
         for t in content_terms(query)
-        if t.isalpha() and len(t) >= 3 and t not in STOPWORDS and not IDENTIFIER.fullmatch(t)
+        if t.isalpha() and len(t) >= 3 and t not in STOPWORDS  # not Llama-3.1: a name
     ]
     titles = {src.paper_id: _stems(src.title) for src in sources}
     topic = set()

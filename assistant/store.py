@@ -559,6 +559,11 @@ class PaperIndex:
             parts[pid].append(doc or "")
         return titles, {p: "\n".join(texts).lower() for p, texts in parts.items()}
 
+    def chunk_texts(self, paper_id: str) -> list[str]:
+        """The texts of a paper's chunks."""
+        got = self.chunks.get(where={"paper_id": paper_id}, include=["documents"])
+        return [d for d in got["documents"] or [] if d]
+
     def sentence_vectors(self, paper_ids: list[str]) -> dict[str, SentenceVectors]:
         if not paper_ids:
             return {}
