@@ -83,6 +83,7 @@ from .retrieve import (
     ARXIV_ID,
     HybridRetriever,
     Retrieval,
+    named_at,
     question_names_title,
     select_for_answer,
     title_has_identifier,
@@ -794,6 +795,12 @@ class Assistant:
         query, asked = without_filler(query), without_filler(asked or query)
         ret = self._retrieve(query)
         chosen = select_for_answer(ret.sources, s, ret.holders, ret.topical)
+        # "Compare FrostNet and TideFormer": the papers the user's own words name are cited in
+        # their order, so "the first one" next is [1] too. Not those of a follow-up rewritten
+        # with the chat's titles: the titles' order is the chat's, not the user's.
+        at = {c.paper_id: named_at(c.title, c.paper_id, asked) for c in chosen if c.named}
+        if sum(i < len(asked) for i in at.values()) > 1:
+            chosen.sort(key=lambda c: (not c.named, at.get(c.paper_id, 0)))
         if not wants_several(query) and not COMPARES.search(query):
             # "https://arxiv.org/abs/2410.16268 讲了什么?" asks about that paper alone; another
             # one close on the scores would be quoted as if it were part of the answer. ("Compare

@@ -87,17 +87,35 @@ _DISJUNCTION = re.compile(r"\bor\b|或|还是", re.IGNORECASE | re.ASCII)
 _ACRONYM = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Z0-9]+(?![A-Za-z0-9])")
 
 
-def title_has_identifier(title: str, question: str) -> bool:
-    """An identifier of the question is a word of the title: "OmniParser" of "OmniParser for
-    Pure Vision Based GUI Agent", a title with no short name before a colon. A name a digest
-    only mentions (Sora, in the paper on physical laws) is not in that paper's title."""
+def _identifier_in_title(title: str, question: str) -> int | None:
+    """Where the question has an identifier that is a word of the title, or None."""
     for m in [*IDENTIFIER.finditer(question), *_ACRONYM.finditer(question)]:
         tok = m.group(0).strip(".-")
         if len(tok) >= 3 and re.search(
             rf"(?<![A-Za-z0-9]){re.escape(tok)}(?![A-Za-z0-9])", title, re.IGNORECASE
         ):
-            return True
-    return False
+            return m.start()
+    return None
+
+
+def title_has_identifier(title: str, question: str) -> bool:
+    """An identifier of the question is a word of the title: "OmniParser" of "OmniParser for
+    Pure Vision Based GUI Agent", a title with no short name before a colon. A name a digest
+    only mentions (Sora, in the paper on physical laws) is not in that paper's title."""
+    return _identifier_in_title(title, question) is not None
+
+
+def named_at(title: str, paper_id: str, question: str) -> int:
+    """Where the question names the paper: by its arXiv id, its short name, or a name that is a
+    word of its title (OmniParser); past the question's end when by none of them (a name only
+    its digest has)."""
+    if (i := question.find(paper_id)) >= 0:
+        return i
+    pattern = title_name(title)
+    if pattern is not None and (found := pattern.search(question)) is not None:
+        return found.start()
+    at = _identifier_in_title(title, question)
+    return at if at is not None else len(question)
 
 
 def rare_identifiers(query: str, bm25: JiebaBM25Retriever) -> set[str]:
