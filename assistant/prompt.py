@@ -30,12 +30,13 @@ def template(prompts_dir: Path, name: str) -> PromptTemplate:
 
 
 @lru_cache(maxsize=4)
-def _messages(prompts_dir: Path) -> dict[str, dict[str, str]]:
+def messages(prompts_dir: Path) -> dict[str, dict[str, str]]:
+    """prompts/messages.toml: the fixed texts of each answer language, by key."""
     return tomllib.loads(_read(prompts_dir / "messages.toml"))
 
 
 def message(prompts_dir: Path, lang: str, key: str, **kwargs: object) -> str:
-    text = _messages(prompts_dir)[lang][key]
+    text = messages(prompts_dir)[lang][key]
     return text.format(**kwargs) if kwargs else text
 
 

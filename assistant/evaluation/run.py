@@ -16,7 +16,6 @@ import math
 import re
 import tempfile
 import time
-import tomllib
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from pydantic import ValidationError
 from ..assistant import Assistant, AssistantError
 from ..cite import find_markers
 from ..condense import as_turns
+from ..prompt import messages
 from ..records import Answer, Source
 from ..settings import REPO_ROOT, Settings
 from ..text import detect_language
@@ -291,7 +291,7 @@ def make_judge(assistant: Assistant, kind: str = "auto") -> SupportJudge:
 def _fallback_patterns(prompts_dir: Path) -> list[tuple[re.Pattern[str], str]]:
     """The notices an answer carries when it was meant for the LLM and was quoted instead,
     as (pattern, reason); the LLM's error is group 1 where the notice quotes it."""
-    table = tomllib.loads((prompts_dir / "messages.toml").read_text(encoding="utf-8"))
+    table = messages(prompts_dir)
     out = []
     for lang in table.values():
         for key, reason in (("llm_fallback", "LLM unavailable"), ("llm_no_room", "no room")):
@@ -327,7 +327,7 @@ def fallbacks(rows: Sequence[dict[str, Any]], prompts_dir: Path) -> dict[str, An
 
 def boilerplate(prompts_dir: Path) -> list[str]:
     """Fixed lead-ins of our answers (not claims about papers)."""
-    table = tomllib.loads((prompts_dir / "messages.toml").read_text(encoding="utf-8"))
+    table = messages(prompts_dir)
     out = []
     for lang in table.values():
         for key in ("extractive_lead", "multi_lead", "closest"):
