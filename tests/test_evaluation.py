@@ -48,6 +48,7 @@ from assistant.evaluation.run import (
     run_from_args,
     select_questions,
 )
+from assistant.prompt import message
 from assistant.records import Source
 from assistant.settings import Settings
 
@@ -237,6 +238,17 @@ def test_offline_judge_catches_a_citation_to_the_wrong_paper(
     assert len(right.statements) >= 2  # the quoted sentences; the lead line is not a claim
     assert right.citation_precision == 1.0 and right.faithfulness == 1.0
     assert wrong.citation_precision == 0.0 and wrong.citation_recall == 0.0
+
+
+def test_every_answer_lead_is_boilerplate_not_a_claim(assistant: Assistant) -> None:
+    """The lead an answer quoting English digests starts with ("From the digests:") was
+    missing, so its line of titles was judged as a claim."""
+    leads = boilerplate(assistant.settings.prompts_dir)
+    for lang in ("en", "zh"):
+        for key in ("extractive_lead", "extractive_lead_plain", "multi_lead"):
+            lead = message(assistant.settings.prompts_dir, lang, key)
+            line = f"{lead} PUMA: Empowering Unified MLLM [1]"
+            assert M.split_statements(line, leads) == [], (lang, key)
 
 
 # --- LLM judge over a real loopback server -------------------------------------------------------

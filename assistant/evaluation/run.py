@@ -330,7 +330,7 @@ def boilerplate(prompts_dir: Path) -> list[str]:
     table = messages(prompts_dir)
     out = []
     for lang in table.values():
-        for key in ("extractive_lead", "multi_lead", "closest"):
+        for key in ("extractive_lead", "extractive_lead_plain", "multi_lead", "closest"):
             if key in lang:
                 out.append(str(lang[key]))
         if "llm_fallback" in lang:
