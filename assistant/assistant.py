@@ -87,6 +87,7 @@ from .retrieve import (
     question_names_title,
     select_for_answer,
     title_has_identifier,
+    title_holds_question,
 )
 from .sentences import SentenceVectors
 from .settings import Settings, explain, unknown_environment
@@ -819,6 +820,9 @@ class Assistant:
             # The question names the best paper by its arXiv id, so it is about that paper
             # however little else it shares with the digest ("2411.02337 讲了什么?"). The rules
             # below still refuse a detail the digest lacks.
+            support = 1.0
+        elif ret.topical and title_holds_question(query, chosen):
+            # "Which papers are about LLM agents?": a cited paper's title says every word of it.
             support = 1.0
         missing: dict[str, list[str]] = {}
         if asked_ids := sorted(set(ARXIV_ID.findall(query))):

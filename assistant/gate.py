@@ -66,7 +66,9 @@ FEATURES = list(GateFeatures.__dataclass_fields__)
 
 
 def paper_tokens(src: Source) -> frozenset[str]:
-    return token_set(f"arXiv {src.paper_id}\n{src.title}\n{src.title_zh}\n{src.text}")
+    """The words a paper has, as BM25 reads them: a digest writing "LoRAs" has LoRA."""
+    text = f"arXiv {src.paper_id}\n{src.title}\n{src.title_zh}\n{src.text}"
+    return token_set(text, singulars=True)
 
 
 def _fold(text: str) -> str:

@@ -140,6 +140,22 @@ def _stems(text: str) -> set[str]:
     return set(_STEM.stemWords(re.findall(r"[a-z0-9]+", text.lower())))
 
 
+def _topic_words(query: str) -> list[str]:
+    """The English words that say what a question is about (not Llama-3.1: a name)."""
+    return [
+        t for t in content_terms(query) if t.isalpha() and len(t) >= 3 and t not in STOPWORDS
+    ]
+
+
+def title_holds_question(query: str, sources: list[Source]) -> bool:
+    """Some paper's English title holds every word of an English question: "Which papers are
+    about LLM agents?" and "WebRL: Training LLM Web Agents via …". That is what the question
+    asks, said in the title; the refusal gate, which weighs the Chinese digests, gave it 0.45."""
+    if detect_language(query) != "en" or not (words := _stems(" ".join(_topic_words(query)))):
+        return False
+    return any(words <= _stems(src.title) for src in sources)
+
+
 def title_topic(query: str, sources: list[Source]) -> set[str]:
     """Papers whose English titles hold the topic of a "which papers" question in English:
     "Which papers are about agents?" → the titles with "Agents" or "Agent". Where the digests
@@ -151,11 +167,7 @@ def title_topic(query: str, sources: list[Source]) -> set[str]:
     one with "or" ("GUI or web agents"). Names (Llama-3.1) are left to the identifier rules."""
     if detect_language(query) != "en":
         return set()
-    words = [
-        t
-        for t in content_terms(query)
-        if t.isalpha() and len(t) >= 3 and t not in STOPWORDS  # not Llama-3.1: a name
-    ]
+    words = _topic_words(query)
     titles = {src.paper_id: _stems(src.title) for src in sources}
     topic = set()
     for st in _stems(" ".join(words)):

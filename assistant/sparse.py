@@ -86,7 +86,7 @@ class TokenTable:
         """Tokenize and append (chunk id, text, metadata) rows, in place."""
         vocab = self.vocab
         for id_, text, meta in rows:
-            tokens = tokenize(bm25_text(meta, text))
+            tokens = tokenize(bm25_text(meta, text), singulars=True)
             self.ids.append(id_)
             self.papers.append(str(meta.get("paper_id", "")))
             self.docs.append(array("i", [vocab.setdefault(t, len(vocab)) for t in tokens]))

@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -33,6 +34,7 @@ from .records import Paper
 from .sentences import FETCH, SentenceVectors, WindowRow, rescore, unpack, windows
 from .settings import Settings
 from .sparse import JiebaBM25Retriever, TokenTable, chunk_key
+from .text import TOKENIZER_VERSION
 
 _PAGE = 5000  # rows per Chroma get(); keeps memory flat on large collections
 _LOW_SPACE = 32 * 2**20  # free bytes below which a failed write is put down to a full disk
@@ -599,7 +601,9 @@ class PaperIndex:
     def _bm25_paths(self) -> tuple[Path, Path]:
         """The BM25 cache (bm25s's folder) and the token table it was built from."""
         base = self.settings.index_dir / "bm25"
-        return base / self.settings.collection, base / f"{self.settings.collection}.tokens"
+        # Per tokenizer version: tokens of another version are never reused (see text.py).
+        name = f"{self.settings.collection}.t{TOKENIZER_VERSION}"
+        return base / name, base / f"{name}.tokens"
 
     def bm25(self) -> JiebaBM25Retriever | None:
         """BM25 over the store's current contents: cached on disk per store generation, so a
@@ -628,6 +632,9 @@ class PaperIndex:
         with contextlib.suppress(OSError):  # a read-only cache folder only costs speed
             table.save(table_path, generation)
             retriever.save(cache, generation)
+            # The first tokenizer's files had no version in their names; nothing reads them now.
+            for legacy in (self.settings.collection, f"{self.settings.collection}.tokens"):
+                shutil.rmtree(cache.parent / legacy, ignore_errors=True)
         self._bm25, self._bm25_generation = retriever, generation
         return retriever
 

@@ -20,6 +20,13 @@ _CJK_RE = re.compile(f"[{CJK}]")
 _ASCII_TOKEN = r"[A-Za-z0-9](?:[A-Za-z0-9&+._/\-]*[A-Za-z0-9+])?"
 _TOKEN_RE = re.compile(f"({_ASCII_TOKEN})|([{CJK}]+)")
 _PARTS_RE = re.compile(r"[&._/\-]")
+# An acronym's English plural: LLMs, VLMs, LoRAs, GPUs. BM25 reads it as the acronym too:
+# "papers that use LoRA" found no digest, as DimensionX's writes "维度感知的LoRAs". Only BM25:
+# sentence choice and the gate read words as written.
+_ACRONYM_PLURAL = re.compile(r"[A-Za-z0-9]*[A-Z]s")
+# Bumped whenever tokenize() changes: BM25's saved token tables are kept per version, so an
+# index built with other tokens is re-tokenized rather than mixed with new ones.
+TOKENIZER_VERSION = 2
 # A period ends a sentence before a space, except after a list number ("它能够：1. 作为…；
 # 2. 按照…"): splitting there quoted "它能够：1." as a sentence of its own.
 _SENTENCE_END = re.compile(
@@ -47,7 +54,7 @@ STOPWORDS_ZH = frozenset(
     多长 几个 几种 一篇 一下 分别 具体 大概 怎么样 是否是 能否 有关 方法 模型 论文中
     区别 不同 异同 比较 相比 差异 共同点 各自 总结 概括 概述 简介 简述 说说 讲讲
     你好 您好 谢谢 多谢 再见 好的 嗨 哈喽 请问 还有 别的 其他 其它 另外
-    库里 库中 收录 这里 你们 你这""".split()
+    库里 库中 收录 这里 你们 你这 系列""".split()
 )
 STOPWORDS = STOPWORDS_EN | STOPWORDS_ZH
 
@@ -104,9 +111,10 @@ def _ensure_jieba() -> None:
                 _jieba_ready = True
 
 
-def tokenize(text: str, *, for_search: bool = True) -> list[str]:
+def tokenize(text: str, *, for_search: bool = True, singulars: bool = False) -> list[str]:
     """Lower-cased tokens: jieba words for Chinese runs, whole ASCII identifiers (plus their
-    parts, so 'Claude-3.5-Sonnet' also matches 'Claude'). Punctuation is dropped."""
+    parts, so 'Claude-3.5-Sonnet' also matches 'Claude'). Punctuation is dropped.
+    `singulars` (BM25): an acronym's plural also gives the acronym (LoRAs: loras, lora)."""
     _ensure_jieba()
     out: list[str] = []
     for m in _TOKEN_RE.finditer(text):
@@ -114,6 +122,8 @@ def tokenize(text: str, *, for_search: bool = True) -> list[str]:
         if ascii_tok:
             tok = ascii_tok.lower()
             out.append(tok)
+            if singulars and _ACRONYM_PLURAL.fullmatch(ascii_tok):
+                out.append(tok[:-1])
             parts = [p for p in _PARTS_RE.split(tok) if p]
             if len(parts) > 1:
                 out.extend(p for p in parts if len(p) > 1 or p.isdigit())
@@ -204,9 +214,9 @@ def split_sentences(text: str, min_chars: int = 8) -> list[str]:
 
 
 @lru_cache(maxsize=4096)
-def token_set(text: str) -> frozenset[str]:
-    """Cached token set of a passage, for overlap features."""
-    return frozenset(tokenize(text, for_search=True))
+def token_set(text: str, singulars: bool = False) -> frozenset[str]:
+    """Cached token set of a passage, for overlap features (`singulars`: see tokenize)."""
+    return frozenset(tokenize(text, for_search=True, singulars=singulars))
 
 
 _QUANTITY = re.compile(

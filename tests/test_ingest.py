@@ -251,7 +251,9 @@ def test_bm25_after_another_writer_tokenizes_only_what_changed(
 
     calls: list[str] = []
     real = sparse.tokenize
-    monkeypatch.setattr(sparse, "tokenize", lambda text: calls.append(text) or real(text))
+    monkeypatch.setattr(
+        sparse, "tokenize", lambda text, **kw: calls.append(text) or real(text, **kw)
+    )
     after = index.bm25()
     assert after is not None
     tokenized = {text.split("\n", 1)[0] for text in calls}  # bm25_text starts "arXiv <id>"
@@ -729,3 +731,34 @@ def test_a_missing_path_is_a_problem_the_rest_is_indexed_and_nothing_is_lost(
     with pytest.raises(AssistantError, match=r"one\.md, .*other\.md: no such file or folder$"):
         a.ingest([one, tmp_path / "no" / "other.md"], progress=False)
     assert a.index.count_papers() == 4
+
+
+def test_bm25_files_of_the_first_tokenizer_are_not_reused_and_are_removed(
+    a: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BM25's files are named by tokenizer version. An index whose files an older version
+    wrote (no version in the name) is tokenized afresh, never mixed with the old tokens, and
+    the old files go."""
+    index = a.index
+    assert a.search("Quokka", k=1)
+    cache, table = index._bm25_paths()
+    name = index.settings.collection
+    legacy = [cache.parent / name, table.parent / f"{name}.tokens"]
+    cache.rename(legacy[0])
+    table.rename(legacy[1])
+    a.close()
+    calls: list[str] = []
+    real = sparse.tokenize
+    monkeypatch.setattr(
+        sparse, "tokenize", lambda text, **kw: calls.append(text) or real(text, **kw)
+    )
+    b = Assistant(index_dir=index.settings.index_dir, llm_enabled=False)
+    try:
+        assert b.search("Quokka", k=1)[0].paper_id == A[0]
+        assert {text.split("\n", 1)[0] for text in calls} == {
+            f"arXiv {pid}" for pid in (A[0], B[0], C[0])
+        }
+        assert cache.is_dir() and table.is_dir()
+        assert not legacy[0].exists() and not legacy[1].exists()
+    finally:
+        b.close()
