@@ -66,6 +66,19 @@ def is_rewrite(out: str, question: str) -> bool:
     )
 
 
+def names_paper(text: str, paper_id: str, titles: str) -> bool:
+    """Whether a rewrite names the paper: its arXiv id, its short name or a name in its title
+    (SAM2Long, OmniParser), or the start of its English or Chinese title. `titles`: "title
+    title_zh", as PaperIndex.digests gives them."""
+    low = text.lower()
+    if paper_id in text or question_names_title(titles, text) or title_has_identifier(titles, text):
+        return True
+    english = " ".join(re.findall(r"[A-Za-z0-9]+", titles)[:4]).lower()
+    chinese = "".join(re.findall(r"[\u4e00-\u9fff]", titles)[:6])
+    flat = " ".join(re.findall(r"[a-z0-9]+", low))
+    return bool(english and english in flat) or bool(chinese and chinese in text)
+
+
 @dataclass
 class FollowUpResolver:
     """Reads a chat turn against the papers the chat has cited. It holds the three index reads
@@ -123,7 +136,13 @@ class FollowUpResolver:
             try:
                 prompt = build_condense_prompt(self.prompts_dir, q, turns)
                 out = llm.complete(prompt, retries=0).strip().strip('"').strip()
-                if is_rewrite(out, q):
+                # A small model returns the follow-up unchanged, or puts another paper in it
+                # ("它的代码开源了吗?" after PUMA, searched alone, cited OpenCoder): only a
+                # rewrite that names a paper this chat is about is searched.
+                subject = focus or ids
+                if is_rewrite(out, q) and any(
+                    names_paper(out, p, titles.get(p, "")) for p in subject
+                ):
                     return out, False
             except LLMUnreachable as exc:
                 failed.append(str(exc))  # the heuristic below still resolves it
