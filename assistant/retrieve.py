@@ -142,9 +142,7 @@ def _stems(text: str) -> set[str]:
 
 def _topic_words(query: str) -> list[str]:
     """The English words that say what a question is about (not Llama-3.1: a name)."""
-    return [
-        t for t in content_terms(query) if t.isalpha() and len(t) >= 3 and t not in STOPWORDS
-    ]
+    return [t for t in content_terms(query) if t.isalpha() and len(t) >= 3 and t not in STOPWORDS]
 
 
 def title_holds_question(query: str, sources: list[Source]) -> bool:

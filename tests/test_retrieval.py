@@ -237,7 +237,7 @@ def test_bm25_reads_an_acronyms_plural_as_the_acronym(assistant: Assistant) -> N
 def test_a_title_holding_every_word_of_a_which_papers_question_answers_it(
     assistant: Assistant,
 ) -> None:
-    """"Which papers are about LLM agents?" was refused (support 0.45) although WebRL's title
+    """ "Which papers are about LLM agents?" was refused (support 0.45) although WebRL's title
     is "Training LLM Web Agents …"; "LLM" is in too many titles to be a topic word alone."""
     answer = assistant.ask("Which papers are about LLM agents?")
     assert not answer.refused
@@ -251,7 +251,7 @@ def test_a_title_holding_every_word_of_a_which_papers_question_answers_it(
 
 
 def test_a_model_family_series_is_asked_for_by_its_name(assistant: Assistant) -> None:
-    """"LLaVA 系列模型": 系列 (series) frames the name; no digest says it, and the gate refused."""
+    """ "LLaVA 系列模型": 系列 (series) frames the name; no digest says it, and the gate refused."""
     answer = assistant.ask("有哪些论文用到了 LLaVA 系列模型？")
     assert not answer.refused
     assert {"2410.17247", "2410.17637"} <= {c.paper_id for c in answer.citations}
