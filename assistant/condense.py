@@ -404,12 +404,12 @@ def last_answered(history: Sequence[Turn]) -> tuple[str, list[str]]:
     # An API caller's plain messages: "SAM2Long 是什么？" → "用了哪些数据集" → "效果怎么样": the
     # last question that named something.
     users = [t.content for t in reversed(history) if t.role == "user"]
-    named = (q for q in users if _NAMES_SOMETHING.search(q) or not is_follow_up(q))
+    named = (q for q in users if NAMES_SOMETHING.search(q) or not is_follow_up(q))
     return _shortened(next(named, users[0] if users else "")), []
 
 
 # A name or an id: "SAM2Long", "PUMA", "2410.16268", "hep-th/9901001".
-_NAMES_SOMETHING = re.compile(rf"[A-Za-z]*[A-Z][A-Za-z0-9]|{ARXIV_ID.pattern}")
+NAMES_SOMETHING = re.compile(rf"[A-Za-z]*[A-Z][A-Za-z0-9]|{ARXIV_ID.pattern}")
 
 
 def _shortened(text: str, limit: int = 300) -> str:

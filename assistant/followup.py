@@ -16,6 +16,7 @@ from .cite import find_markers
 from .condense import (
     ASPECTS,
     COMPARES,
+    NAMES_SOMETHING,
     asks_about_chat_papers,
     asks_for_more,
     asks_for_others,
@@ -156,6 +157,17 @@ class FollowUpResolver:
             return " ".join([q, *(titles[p] for p in chosen if p in titles)]), False
         return heuristic_query(q, turns, titles, force=True, focus=focus), False
 
+    def _names_another_paper(self, q: str, last_q: str) -> bool:
+        """The question names a paper (its arXiv id or short name) that the last question did
+        not: a search of its own."""
+        if not NAMES_SOMETHING.search(q):
+            return False  # nothing that could name a paper: no search needed
+        named = [src for src in self.retrieve(q).sources if src.named]
+        return any(
+            src.paper_id not in last_q and not question_names_title(src.title, last_q)
+            for src in named
+        )
+
     def _chat_subject(
         self,
         q: str,
@@ -186,6 +198,11 @@ class FollowUpResolver:
         if back:
             ids = chat_papers(turns)  # "Going back to the contrastive loss paper": which one
         elif not ids or force:
+            if not force and self._names_another_paper(q, last_q):
+                # No answer before cited a paper (an LLM answer citing nothing, an API caller's
+                # plain messages): "PUMA 是什么?" after "FrugalNeRF 用了哪些数据集?" names its
+                # own paper, and was searched with FrugalNeRF's question (cited first).
+                return False, ids, []
             return force or is_follow_up(q), ids, []
         known = {p: texts.get(p, "") for p in ids}
         df, n_docs = self.doc_freq()

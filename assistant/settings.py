@@ -133,7 +133,15 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = Field(
         None, description="API key; falls back to OPENAI_API_KEY. Never logged."
     )
-    llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM call gives up.")
+    llm_timeout: float = Field(
+        30.0, gt=0, description="Seconds an LLM call waits for a reply, or for the next token."
+    )
+    llm_stream_timeout: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds a streamed answer may take in all while tokens keep arriving: a "
+        "slow local model is not cut at llm_timeout, and a slow drip does not run forever.",
+    )
     llm_max_retries: int = Field(1, ge=0, le=5, description="Retries on 429/5xx/timeouts.")
     llm_max_tokens: int = Field(600, ge=16, description="Max tokens the LLM may generate.")
     llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")

@@ -65,6 +65,7 @@ def llm_assistant(index_dir: Path, server: ScriptedOpenAIServer, **overrides: An
         "llm_base_url": server.base_url,
         "llm_model": "scripted-model",
         "llm_timeout": 2,
+        "llm_stream_timeout": 3,
         "llm_max_retries": 0,
         "llm_api_key": KEY,
     }
@@ -344,6 +345,23 @@ def test_llm_failure_falls_back_to_extractive_with_a_notice(llm_index: Path, fai
     assert streamed.endswith(answer.text)
     draft = streamed[: -len(answer.text)]
     assert draft == "" or draft.endswith("\n\n")
+
+
+def test_a_slow_model_that_keeps_streaming_is_not_cut_at_llm_timeout(llm_index: Path) -> None:
+    """From the LLM-path user test: a 7B model on CPU at 3 tokens/s was cut after
+    llm_timeout (30 s, then for the whole call) and its answer replaced by quotes. Now
+    llm_timeout bounds each wait and llm_stream_timeout the whole stream."""
+    slow = Reply(text="UCFE 的用户研究共有 804 名参与者 [1]。" * 2, chunk_size=2, chunk_delay=0.1)
+    with (
+        ScriptedOpenAIServer([slow, slow]) as server,
+        llm_assistant(llm_index, server, llm_timeout=1, llm_stream_timeout=30) as a,
+    ):
+        _, kept = run(a, QUESTION_ZH)  # ~2.4 s of tokens, none more than 0.1 s apart
+        assert kept.mode == "llm" and not kept.notices and "804" in kept.text
+        a.settings.llm_stream_timeout = 1
+        _, cut = run(a, QUESTION_ZH)
+    assert cut.mode == "extractive"
+    assert any("ASSISTANT_LLM_STREAM_TIMEOUT" in n for n in cut.notices), cut.notices
 
 
 def test_a_wrong_model_name_is_named_in_the_notice(llm_index: Path) -> None:
