@@ -743,6 +743,24 @@ def test_new_topic_is_not_dragged_back_to_the_history(assistant: Assistant) -> N
     assert answer.sources[0].paper_id == "2410.16153"
 
 
+@pytest.mark.parametrize("paper_ids", [[], None])
+def test_a_paper_named_after_an_answer_citing_nothing_is_read_alone(
+    assistant: Assistant, paper_ids: list[str] | None
+) -> None:
+    """From the LLM-path user test: after an LLM answer that cited nothing (or an API caller's
+    plain messages), "PUMA 是什么?" was searched with the question before and cited FrugalNeRF
+    first. Unnamed follow-ups still take their subject from the question before."""
+    answer_turn: dict[str, Any] = {"role": "assistant", "content": "Published in 2019 by X."}
+    if paper_ids is not None:
+        answer_turn["paper_ids"] = paper_ids
+    history = [{"role": "user", "content": "FrugalNeRF 用了哪些数据集?"}, answer_turn]
+    answer = assistant.ask("PUMA 是什么?", history)
+    assert answer.retrieval_query is None
+    assert cited(answer) == ["2410.13861"]
+    follow = assistant.ask("它在几个数据集上做了实验?", history)
+    assert cited(follow)[:1] == ["2410.16271"]
+
+
 def said(question: str, answer: Answer) -> list[dict[str, Any]]:
     """One turn of a chat as the UI keeps it: the question, the answer and the papers cited."""
     return [
