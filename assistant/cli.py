@@ -56,13 +56,19 @@ def _print_answer(ans: Answer, prompts_dir: Path, *, text_shown: bool = False) -
         print(ans.text.splitlines()[0] if listed else ans.text)
     for n in ans.notices:
         print(f"note: {n}", file=sys.stderr)
-    if ans.refused and ans.sources:
+    # An LLM answer citing nothing is told to "check it against them below": its sources are.
+    uncited = not ans.refused and not ans.citations and bool(ans.sources)
+    if (ans.refused or uncited) and ans.sources:
         from .prompt import message  # loaded by now: answering imported it
 
-        print("\n" + message(prompts_dir, ans.language, "closest"))
+        print("\n" + message(prompts_dir, ans.language, "given" if uncited else "closest"))
     elif ans.citations and not listed:
         print()
-    shown = ans.sources if ans.refused else [ans.sources[c.marker - 1] for c in ans.citations]
+    shown = (
+        ans.sources
+        if ans.refused or uncited
+        else [ans.sources[c.marker - 1] for c in ans.citations]
+    )
     for s in shown:
         marker = next((c.marker for c in ans.citations if c.paper_id == s.paper_id), None)
         tag = f"[{marker}]" if marker else "-"

@@ -326,6 +326,7 @@ def test_an_llm_answer_and_what_no_llm_wrote_are_printed_once(
         Reply(text="NOT_IN_DIGESTS"),
         Reply(status=500),
         Reply(text="UCFE 有 804 名参与者 [1][7]。"),  # [7] points to no source
+        Reply(text="UCFE 有 804 名参与者。"),  # cites nothing
     ]
     with ScriptedOpenAIServer(replies) as server:
         env = {
@@ -357,12 +358,17 @@ def test_an_llm_answer_and_what_no_llm_wrote_are_printed_once(
         assert draft == "UCFE 有 804 名参与者 [1][7]。" and checked == "UCFE 有 804 名参与者 [1]。"
         assert len(server.requests) == 4
 
+        # Told to "check it against them below", an uncited answer's sources are below.
+        uncited = ask(question)
+        assert "请对照下列来源核实" in uncited.stderr
+        assert "提供给 LLM 的来源：\n- UCFE: A User-Centric" in uncited.stdout, uncited.stdout
+
         # Nothing is sent to the LLM for these; each is printed once.
         out = ask("红烧肉怎么做才好吃？").stdout
         assert out.count("not in the digests") == 1, out
         lines = ask("What papers do you have?").stdout.strip().splitlines()
         assert lines[0] == "The digests cover 34 papers:" and len(lines) == 35
-        assert len(server.requests) == 4
+        assert len(server.requests) == 5
 
 
 # --- assistant eval --------------------------------------------------------------------------
