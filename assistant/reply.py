@@ -8,8 +8,10 @@ import re
 from .cite import find_markers
 from .prompt import NOT_IN_DIGESTS
 
-# Markdown a model may wrap the sentinel in: **NOT_IN_DIGESTS**, `NOT_IN_DIGESTS`, NOT\_IN\_DIGESTS.
-_SENTINEL = re.compile(r"[*_`]*NOT_IN_DIGESTS[*_`]*")
+# Markdown a model may wrap the sentinel in: **NOT_IN_DIGESTS**, `NOT_IN_DIGESTS`, NOT\_IN\_DIGESTS;
+# and how small models retype it: "NOT IN DIGESTS", "not_in_digests" (the LLM-path user test saw
+# both shown as answers).
+_SENTINEL = re.compile(r"[*_`]*NOT[ _-]IN[ _-]DIGESTS[*_`]*", re.IGNORECASE)
 
 
 class SentinelFilter:
@@ -51,8 +53,8 @@ class SentinelFilter:
     def _maybe_start(self) -> int:
         """Where an unfinished sentinel may begin at the end of buf (else its length)."""
         for i in range(max(0, len(self.buf) - 24), len(self.buf)):
-            tail = re.sub(r"[*_`\\]", "", self.buf[i:])
-            if self.buf[i] in "N*`" and NOT_IN_DIGESTS.replace("_", "").startswith(tail):
+            tail = re.sub(r"[*_`\\ -]", "", self.buf[i:]).upper()
+            if self.buf[i] in "Nn*`" and NOT_IN_DIGESTS.replace("_", "").startswith(tail):
                 return i
         return len(self.buf)
 
@@ -66,7 +68,7 @@ def read_sentinel(raw: str, instead: str = "") -> tuple[bool, str]:
     NOT_IN_DIGESTS" is a refusal. An answer with citations that also says the sentinel for a
     part it cannot answer keeps its cited part, with `instead` where the sentinel was."""
     plain = raw.replace("\\_", "_")
-    if NOT_IN_DIGESTS not in plain:
+    if not _SENTINEL.search(plain):
         return False, raw
     if not find_markers(_SENTINEL.sub("", plain)):
         return True, ""

@@ -213,6 +213,9 @@ def test_with_no_room_for_a_source_the_llm_is_not_asked(llm_index: Path) -> None
         "Sorry, the sources do not say. NOT_IN_DIGESTS",
         "**NOT_IN_DIGESTS**",
         "<think>No source fits [9].</think>\nNOT_IN_DIGESTS",
+        # From the LLM-path user test: retyped by small models, shown as answers before.
+        "NOT IN DIGESTS",
+        "not_in_digests",
     ],
 )
 def test_llm_sentinel_anywhere_is_a_refusal_and_never_streamed(llm_index: Path, reply: str) -> None:
@@ -226,7 +229,7 @@ def test_llm_sentinel_anywhere_is_a_refusal_and_never_streamed(llm_index: Path, 
     assert answer.text == message(PROMPTS, "zh", "refusal")
     assert answer.citations == [] and 1 <= len(answer.sources) <= 3
     streamed = "".join(pieces)
-    assert "NOT_IN_DIGESTS" not in streamed and "<think>" not in streamed
+    assert "IN_DIGESTS" not in streamed.upper().replace(" ", "_") and "<think>" not in streamed
     assert streamed.endswith(answer.text)
 
 
