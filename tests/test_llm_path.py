@@ -19,6 +19,7 @@ from assistant import Assistant
 from assistant.cite import find_markers
 from assistant.prompt import build_answer_messages, count_tokens, message
 from assistant.records import Answer
+from assistant.settings import Settings
 
 # A hung stream must fail its test, not stall the session (setup may build the seeds index).
 pytestmark = pytest.mark.timeout(240)
@@ -529,3 +530,22 @@ def test_what_the_index_answers_is_not_sent_to_the_llm(
     assert server.requests == []
     assert answer.mode == "index" and not answer.refused
     assert [c.paper_id for c in answer.citations] == (paper_ids or every)
+
+
+def test_a_shells_openai_key_is_not_sent_to_another_server(
+    llm_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the LLM-path user test: OPENAI_API_KEY, exported for other tools, went to the local
+    server of ASSISTANT_LLM_BASE_URL. It is OpenAI's key: only an explicit llm_api_key goes
+    elsewhere."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-REAL")
+    with (
+        ScriptedOpenAIServer([Reply(text="共有 804 名参与者 [1]。")]) as server,
+        llm_assistant(llm_index, server, llm_api_key=None) as a,
+    ):
+        _, answer = run(a, QUESTION_ZH)
+    assert answer.mode == "llm"
+    assert "sk-openai-REAL" not in server.requests[0]["_headers"]["authorization"]
+    assert Settings(llm_base_url="https://api.openai.com/v1").api_key() == "sk-openai-REAL"
+    assert Settings().api_key() == "sk-openai-REAL"
+    assert Settings(llm_base_url="http://127.0.0.1:11434/v1").api_key() is None
