@@ -367,6 +367,10 @@ def _stored_answer(ans: Answer) -> dict[str, Any]:
     return data
 
 
+# Marks a stored question whose answer had not come yet (see respond and restore).
+PENDING = "pending"
+
+
 def _turns(state: Any) -> list[dict[str, Any]]:
     """The conversation in the browser state (ignoring anything malformed)."""
     if isinstance(state, dict):
@@ -520,7 +524,7 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
     ) -> Iterator[tuple[Any, Any, Any]]:
         """Yields (textbox, chatbot, stored state) while the answer streams."""
         question = (message or "").strip()
-        turns = _turns(state)
+        turns = [t for t in _turns(state) if not t.get(PENDING)]
         if not question:
             yield gr.skip(), gr.skip(), gr.skip()
             return
@@ -529,7 +533,13 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
         limit = assistant.settings.max_question_chars
         asked = question if len(question) <= limit else question[:limit] + " …"
         shown = [*render_chat(turns), {"role": "user", "content": render_user(asked)}]
-        yield "", [*shown, {"role": "assistant", "content": render_pending("")}], gr.skip()
+        # The question is stored at once, marked pending: a reload mid-answer puts it back in
+        # the box (restore) instead of losing it; the answer replaces the mark.
+        pending_state = {
+            "v": 1,
+            "turns": [*turns, {"role": "user", "content": asked, PENDING: True}],
+        }
+        yield "", [*shown, {"role": "assistant", "content": render_pending("")}], pending_state
         draft = ""
         final: Answer | None = None
         try:
@@ -547,12 +557,12 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
             # Bad input: say so (in Chinese too: the page is bilingual), keep the question in
             # the box, store nothing.
             gr.Warning(f"{exc} · {exc.zh}" if exc.zh else str(exc))
-            yield question, render_chat(turns), gr.skip()
+            yield question, render_chat(turns), {"v": 1, "turns": turns}
             return
         except Exception as exc:  # a clear line in the chat, the traceback in the server log
             log.exception("answering %r failed", question)
             err = {"role": "assistant", "content": render_error(f"{type(exc).__name__}: {exc}")}
-            yield gr.skip(), [*shown, err], gr.skip()
+            yield gr.skip(), [*shown, err], {"v": 1, "turns": turns}
             return
         assert final is not None
         turns = [
@@ -562,8 +572,15 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
         ][-MAX_STORED_MESSAGES:]
         yield gr.skip(), render_chat(turns), {"v": 1, "turns": turns}
 
-    def restore(state: Any) -> list[dict[str, str]]:
-        return render_chat(_turns(state))
+    def restore(state: Any) -> tuple[list[dict[str, str]], Any, Any]:
+        """The stored chat, on load and after Stop: a question left pending (the page was
+        reloaded, or the answer stopped, before it came) goes back into the box."""
+        turns = _turns(state)
+        if turns and turns[-1].get(PENDING):
+            question = str(turns[-1].get("content") or "")
+            turns = turns[:-1]
+            return render_chat(turns), question, {"v": 1, "turns": turns}
+        return render_chat(turns), gr.skip(), gr.skip()
 
     def new_chat() -> tuple[list[Any], dict[str, Any], str]:
         return [], {"v": 1, "turns": []}, ""
@@ -639,6 +656,7 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                         elem_id="da-input",
                     )
                     send = gr.Button("Ask · 提问", variant="primary", scale=0, min_width=120)
+                    stop = gr.Button("Stop · 停止", variant="stop", scale=0, min_width=110)
                     clear = gr.Button("New chat · 新对话", scale=0, min_width=170)
                 with gr.Accordion("Settings · 设置", open=False), gr.Row():
                     top_k = gr.Slider(
@@ -692,13 +710,22 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
             "show_progress": "hidden",
             "concurrency_limit": None,
         }
-        box.submit(**ask_event)
-        send.click(**ask_event)
-        chatbot.example_select(pick_example, None, box, api_visibility="private").then(**ask_event)
-        clear.click(new_chat, None, [chatbot, store, box], api_visibility="private")
+        asking = [
+            box.submit(**ask_event),
+            send.click(**ask_event),
+            chatbot.example_select(pick_example, None, box, api_visibility="private").then(
+                **ask_event
+            ),
+        ]
+        # Stop and New chat end an answer being written (a slow local LLM): before, New chat
+        # was ignored mid-answer and the old chat was sent with the next question.
+        stop.click(restore, store, [chatbot, box, store], cancels=asking, api_visibility="private")
+        clear.click(new_chat, None, [chatbot, store, box], cancels=asking, api_visibility="private")
         # The chatbot's own trash icon must forget the stored chat too, or it would come back.
         chatbot.clear(new_chat, None, [chatbot, store, box], api_visibility="private")
-        demo.load(restore, store, chatbot, api_visibility="private", show_progress="hidden")
+        demo.load(
+            restore, store, [chatbot, box, store], api_visibility="private", show_progress="hidden"
+        )
 
         # Several API callers are answered at once (the Assistant is thread-safe); the queue
         # still bounds the total through Gradio's worker threads.

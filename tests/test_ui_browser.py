@@ -37,6 +37,7 @@ Q_ZH = "UCFE 的用户研究有多少名参与者？"
 Q_EN = "How many tasks does the AndroidLab benchmark contain?"
 Q_FOLLOW = "How many apps does it cover?"
 Q_FALLBACK = "SAM2Long 在一对一比较中平均提高了多少分？"  # the scripted LLM fails on this one
+Q_SLOW = "DimensionX 能从单张图像生成什么？"  # the scripted LLM answers this one slowly
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
@@ -65,6 +66,10 @@ def script(body: dict[str, Any]) -> Reply:
     question = prompt.rsplit("Question:", 1)[-1]
     if "SAM2Long" in question:
         return Reply(status=500)
+    if "DimensionX" in question:  # a slow local model: ~12 s for the whole answer
+        return Reply(
+            text="DimensionX 从单张图像生成 3D 和 4D 场景。" * 2, chunk_size=1, chunk_delay=0.25
+        )
     if "UCFE" in question:
         paper, text = (
             UCFE,
@@ -331,3 +336,59 @@ def test_on_a_phone_the_input_has_a_row_of_its_own_above_the_fold(
     assert box is not None and box["width"] >= 280 and box["y"] + box["height"] <= 844, box
     shot(page, "07-phone")
     page.close()
+
+
+def streaming(page: Any) -> None:
+    """Wait until the answer being written shows some text."""
+    page.wait_for_function(
+        "() => { const s = document.querySelector('.da-streaming');"
+        " return s && s.innerText.replace(/Searching the digests.*$/s, '').trim().length > 0; }"
+    )
+
+
+def test_a_slow_answer_can_be_stopped_reloaded_or_dropped_by_new_chat(
+    browser: Any, llm_ui: tuple[str, ScriptedOpenAIServer]
+) -> None:
+    """From the LLM-path user test: a reload mid-answer lost the question, New chat was ignored
+    mid-answer (and the old chat was sent with the next question), and nothing stopped a slow
+    answer."""
+    url, llm = llm_ui
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("#da-input textarea")
+    ask(page, Q_ZH)
+    box = page.locator("#da-input textarea")
+
+    # Reload while the slow answer streams: the question is back in the box, the chat as before.
+    box.fill(Q_SLOW)
+    page.keyboard.press("Enter")
+    streaming(page)
+    page.reload()
+    page.wait_for_selector(".da-answer")
+    page.wait_for_function(f"document.querySelector('#da-input textarea').value === {Q_SLOW!r}")
+    assert answers(page).count() == 1 and page.locator(".da-streaming").count() == 0
+
+    # Stop: the answer ends where it is, the question goes back to the box, nothing is stored.
+    page.keyboard.press("Enter") if box.focus() is None else None
+    streaming(page)
+    page.get_by_role("button", name="Stop · 停止").click()
+    page.wait_for_function("document.querySelectorAll('.da-streaming').length === 0")
+    assert box.input_value() == Q_SLOW
+    assert answers(page).count() == 1
+    page.wait_for_timeout(1500)  # the stopped answer never comes
+    assert answers(page).count() == 1 and page.locator(".da-streaming").count() == 0
+
+    # New chat mid-answer clears the chat, and the next question is asked without it.
+    page.keyboard.press("Enter") if box.focus() is None else None
+    streaming(page)
+    page.get_by_role("button", name="New chat · 新对话").click()
+    page.wait_for_function("document.querySelectorAll('.da-answer').length === 0")
+    page.wait_for_timeout(1000)  # New chat's reply (an empty box) has landed
+    ask(page, Q_EN)
+    last = [r for r in llm.requests if r.get("stream")][-1]
+    assert Q_ZH not in str(last["messages"]) and Q_SLOW not in str(last["messages"])
+    page.reload()
+    page.wait_for_selector(".da-answer")
+    assert answers(page).count() == 1
+    context.close()
