@@ -101,7 +101,7 @@ def _describe(exc: Exception, settings: Settings) -> str:
     if isinstance(exc, openai.APITimeoutError):
         return "timed out"
     if isinstance(exc, openai.APIConnectionError):
-        return "cannot connect"
+        return f"cannot connect to {settings.llm_base_url or 'the OpenAI API'}"
     if isinstance(exc, openai.RateLimitError):
         return "rate limited (429)"
     if isinstance(exc, openai.AuthenticationError):
@@ -112,9 +112,16 @@ def _describe(exc: Exception, settings: Settings) -> str:
         if key:
             said = said.replace(key, "***")  # some servers echo what they were sent
         out = f"server error {exc.status_code}" + (f": {said}" if said else "")
-        if exc.status_code == 404:
+        if exc.status_code == 404 and "model" in said.lower():
             # The usual slip: only a base URL set, so the default model name goes to Ollama.
             out += f" (model {settings.llm_model!r}; set ASSISTANT_LLM_MODEL)"
+        elif exc.status_code == 404:
+            # No such route: a base URL without /v1 (Ollama, llama.cpp answer "404 page not
+            # found"), or with /chat/completions pasted on. The hint named the model before.
+            out += (
+                f" (no chat endpoint under {settings.llm_base_url or 'the base URL'}; "
+                "ASSISTANT_LLM_BASE_URL usually ends in /v1)"
+            )
         return out
     return type(exc).__name__
 

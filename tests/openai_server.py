@@ -34,6 +34,7 @@ class Reply:
 
     text: str = ""  # assistant content to return
     status: int = 200  # != 200 -> OpenAI-style error JSON {"error": {...}}
+    error: str | None = None  # that error's message (default "Scripted error (HTTP n)")
     delay: float = 0.0  # seconds to sleep before answering (to test timeouts)
     chunk_delay: float = 0.0  # seconds between streamed chunks
     cut_after: int | None = None  # streaming: close the connection after N content chunks
@@ -188,7 +189,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(data)
                 self.wfile.flush()
             elif reply.status != 200:
-                self._send_error_json(reply.status, f"Scripted error (HTTP {reply.status})")
+                said = reply.error or f"Scripted error (HTTP {reply.status})"
+                self._send_error_json(reply.status, said)
             elif body.get("stream"):
                 self._stream(body, reply)
             else:

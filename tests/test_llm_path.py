@@ -370,13 +370,36 @@ def test_a_slow_model_that_keeps_streaming_is_not_cut_at_llm_timeout(llm_index: 
 
 def test_a_wrong_model_name_is_named_in_the_notice(llm_index: Path) -> None:
     """Before: "The LLM is unavailable (server error 404)"."""
+    missing = Reply(status=404, error='model "scripted-model" not found, try pulling it first')
     with (
-        ScriptedOpenAIServer([Reply(status=404)]) as server,
+        ScriptedOpenAIServer([missing]) as server,
         llm_assistant(llm_index, server) as a,
     ):
         _, answer = run(a, QUESTION_EN)
     [notice] = answer.notices
     assert "404" in notice and "'scripted-model'" in notice and "ASSISTANT_LLM_MODEL" in notice
+
+
+def test_a_base_url_without_the_api_path_is_named_in_the_notice(llm_index: Path) -> None:
+    """From the LLM-path user test: a base URL without /v1 got "404 page not found" from the
+    server, and the notice told the user to set ASSISTANT_LLM_MODEL."""
+    with (
+        ScriptedOpenAIServer([Reply(status=404, error="404 page not found")]) as server,
+        llm_assistant(llm_index, server) as a,
+    ):
+        _, answer = run(a, QUESTION_EN)
+    [notice] = answer.notices
+    assert "ASSISTANT_LLM_MODEL" not in notice
+    assert server.base_url in notice and "/v1" in notice
+
+
+def test_a_server_that_is_not_running_is_named_in_the_notice(llm_index: Path) -> None:
+    with ScriptedOpenAIServer([Reply(text="unused")]) as server:
+        url = server.base_url
+    with llm_assistant(llm_index, server) as a:  # stopped: nothing listens there now
+        _, answer = run(a, QUESTION_EN)
+    assert answer.mode == "extractive"
+    assert any(f"cannot connect to {url}" in n for n in answer.notices), answer.notices
 
 
 def test_retry_then_success_uses_the_llm(llm_index: Path) -> None:
