@@ -57,11 +57,23 @@ def _attr(text: str) -> str:
     return text.replace('"', "'").replace("\n", " ")
 
 
-def format_history(history: Sequence[Turn], max_turns: int = 6) -> str:
+def format_history(history: Sequence[Turn], max_turns: int = 6, cap: int | None = None) -> str:
     """The last turns, their citation markers removed: the new prompt numbers its sources
-    afresh, and an old "[2]" copied into the answer would cite whichever paper is [2] now."""
-    lines = [f"{t.role}: {strip_markers(t.content).strip()}" for t in list(history)[-max_turns:]]
+    afresh, and an old "[2]" copied into the answer would cite whichever paper is [2] now.
+    `cap`: the characters kept of each answer (its start: the lead and first claims)."""
+    lines = []
+    for t in list(history)[-max_turns:]:
+        text = strip_markers(t.content).strip()
+        if cap is not None and t.role == "assistant" and len(text) > cap:
+            text = text[:cap].rstrip() + "…"
+        lines.append(f"{t.role}: {text}")
     return "\n".join(lines)
+
+
+# How the history is shortened to fit the budget, step by step, before any source is: long
+# answers cut to their start, then fewer turns. Dropping it whole at once left a follow-up
+# after two long answers with no conversation at all (the LLM-path user test).
+_HISTORY_STEPS: list[tuple[int, int | None]] = [(6, None), (6, 400), (4, 400), (2, 400), (2, 150)]
 
 
 def build_answer_messages(
@@ -74,15 +86,17 @@ def build_answer_messages(
 ) -> tuple[list[dict[str, str]], list[Source]]:
     """System + user messages, sources numbered [1].. in order, cut to `budget` tokens, and
     the sources the prompt holds (the first ones of `sources`: only their markers are real).
-    History goes first, then the tail of the longest passages, then whole sources from the
-    last. Over the budget only when the instructions and the question alone are; when they
-    leave no room for a source, it holds none."""
+    History goes first (shortened step by step, see _HISTORY_STEPS), then the tail of the
+    longest passages, then whole sources from the last. Over the budget only when the
+    instructions and the question alone are; when they leave no room for a source, it holds
+    none."""
     system = template(prompts_dir, "answer_system.md").format(
         language_instruction=message(prompts_dir, lang, "language_instruction")
     )
     source_tpl = template(prompts_dir, "source.md")
     user_tpl = template(prompts_dir, "answer_user.md")
     texts = [_quote(s.text) for s in sources]
+    step = 0
     hist = format_history(history)
     kept = len(sources)
 
@@ -104,7 +118,10 @@ def build_answer_messages(
     user = render()
     while fixed + count_tokens(user) > budget:
         longest = max(range(kept), key=lambda i: len(texts[i]), default=None)
-        if hist:
+        if hist and step + 1 < len(_HISTORY_STEPS):
+            step += 1
+            hist = format_history(history, *_HISTORY_STEPS[step])
+        elif hist:
             hist = ""
         elif longest is not None and len(texts[longest]) >= 40:
             texts[longest] = texts[longest][: int(len(texts[longest]) * 0.8)] + "…"

@@ -18,7 +18,7 @@ from openai_server import Reply, ScriptedOpenAIServer
 from assistant import Assistant
 from assistant.cite import find_markers
 from assistant.prompt import build_answer_messages, count_tokens, message
-from assistant.records import Answer
+from assistant.records import Answer, Turn
 from assistant.settings import Settings
 
 # A hung stream must fail its test, not stall the session (setup may build the seeds index).
@@ -172,6 +172,28 @@ def test_the_prompt_never_exceeds_its_budget(assistant: Assistant, budget: int) 
     assert sent == sources[: len(sent)] and len(sent) == {256: 0, 400: 2, 3000: 5}[budget]
     tags = SOURCE_TAG.findall(user_message({"messages": messages}))
     assert [(int(n), pid) for n, pid, _ in tags] == [(i, s.paper_id) for i, s in enumerate(sent, 1)]
+
+
+def test_a_long_history_is_shortened_to_fit_not_dropped(assistant: Assistant) -> None:
+    """From the LLM-path user test: after two answers of ~2,400 characters, the prompt held no
+    conversation at all, not even the last question. Now long answers are cut to their start
+    and older turns go first."""
+    long_answer = "UCFE 的用户研究共有 804 名参与者。" + "这是一段很长的引用。" * 240
+    history = [
+        Turn(role="user", content="FrugalNeRF 用了哪些数据集？"),
+        Turn(role="assistant", content=long_answer),
+        Turn(role="user", content="UCFE 是什么？"),
+        Turn(role="assistant", content=long_answer),
+    ]
+    sources = assistant.search("它的用户研究有多少人？", k=3)
+    messages, sent = build_answer_messages(
+        PROMPTS, "它的用户研究有多少人？", sources, history, "zh", 1500
+    )
+    user = user_message({"messages": messages})
+    assert sum(count_tokens(m["content"]) for m in messages) <= 1500
+    assert "UCFE 是什么？" in user and "804 名参与者" in user  # the last exchange, its start
+    assert user.count("这是一段很长的引用。") < 240
+    assert len(sent) == len(sources)  # no source gave way to the history
 
 
 def test_a_question_over_the_budget_keeps_its_best_source(assistant: Assistant) -> None:
