@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .records import Paper, Problem, Severity
+from .text import without_latex
 
 # Compared lower-cased: "x.MD" is a digest too. Messages list them in this order.
 DIGEST_SUFFIXES = (".md", ".markdown", ".txt")
@@ -155,7 +156,7 @@ def _entry(
     paper_id = link.group("id")
     if not title:
         return skipped("empty title")
-    summary = "\n".join(ln.rstrip() for ln in body[link_idx + 1 :]).strip()
+    summary = without_latex("\n".join(ln.rstrip() for ln in body[link_idx + 1 :]).strip())
     if not summary:
         return skipped(f"empty summary for {paper_id}")
     return Paper(

@@ -94,6 +94,19 @@ def without_markup(text: str) -> str:
     return re.sub(r"\s+", " ", out).strip() if out != text else text
 
 
+# A text-style LaTeX command around a word, as arXiv abstracts copy it: "\textsc{OmniParser}".
+_LATEX_STYLE = re.compile(
+    r"\\(?:textsc|textbf|textit|texttt|textrm|textsf|emph|mathrm|mathbf|mathit|mathsf|text)"
+    r"\{([^{}\\]*)\}"
+)
+
+
+def without_latex(text: str) -> str:
+    """The text with LaTeX style commands replaced by the words they style. Quoted as written,
+    "\textsc{OmniParser} 在性能上超越了…" showed the markup, and BM25 read "textsc"."""
+    return _LATEX_STYLE.sub(r"\1", text)
+
+
 def without_filler(question: str) -> str:
     """The question without what is said around it ("btw", "换个话题", "来着"); the question
     itself when nothing else would be left."""

@@ -69,7 +69,9 @@ EXAMPLES: list[tuple[str, str]] = [
     ("哪些论文涉及 3D 场景的重建或生成？", "2410.17249"),
     ("How many tasks does the AndroidLab benchmark contain?", "2410.24024"),
     ("Which datasets were used to evaluate FrugalNeRF?", "2410.16271"),
-    ("Which papers are about video generation?", "2411.02385"),
+    # Not "Which papers are about video generation?": it cites PUMA and SAM2Long and misses
+    # DimensionX ("Video Diffusion"), and a shipped example should not show a wrong list.
+    ("Which papers study GUI or web agents?", "2410.23218"),
 ]
 
 LANGUAGES = [("Follow the question · 跟随提问", "auto"), ("中文", "zh"), ("English", "en")]

@@ -18,6 +18,7 @@ from assistant.parse import (
     parse_text,
 )
 from assistant.records import Paper, Problem, Severity
+from assistant.text import without_latex
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_FILES = sorted((REPO / "seeds").glob("*.txt"))
@@ -145,6 +146,16 @@ MIXED = """\
 
 第二篇的摘要。
 """
+
+
+def test_latex_style_commands_give_way_to_the_words_they_style() -> None:
+    """OmniParser's digest writes "\\textsc{OmniParser}": quoted as written, the markup showed
+    in answers and BM25 read "textsc". Other LaTeX is left as written."""
+    omni = by_id(parse_paths(SEED_FILES).papers)["2408.00203"]
+    raw = SEED_FILES[0].read_text(encoding="utf-8")
+    assert "\\textsc{OmniParser}" in raw
+    assert "\\textsc" not in omni.text and "仅依靠截图输入的 OmniParser 在性能上" in omni.text
+    assert without_latex("\\emph{a} \\frac{1}{2} \\textbf{B}") == "a \\frac{1}{2} B"
 
 
 def test_malformed_entries_reported_at_their_lines_and_good_entries_kept(tmp_path: Path) -> None:
