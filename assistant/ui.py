@@ -313,13 +313,16 @@ def render_answer(answer: dict[str, Any]) -> str:
     return f'<div class="{cls}">' + "".join(parts) + "</div>"
 
 
-def render_pending(text: str) -> str:
-    """The answer while it streams: plain escaped text, markers not yet checked or linked."""
-    body = (
-        render_text(text)
-        if text.strip()
-        else '<p class="da-wait">Searching the digests · 正在检索摘要…</p>'
+def render_pending(text: str, model: str | None = None) -> str:
+    """The answer while it streams: plain escaped text, markers not yet checked or linked.
+    Before any text: what it waits for, the LLM (`model`) included. "Searching the digests"
+    alone stood for a minute while a hung local server was waited on."""
+    wait = (
+        f"Searching the digests, then asking {_esc(model)} · 正在检索摘要并等待 LLM 回答…"
+        if model
+        else "Searching the digests · 正在检索摘要…"
     )
+    body = render_text(text) if text.strip() else f'<p class="da-wait">{wait}</p>'
     return f'<div class="da-answer da-streaming">{body}<span class="da-caret"></span></div>'
 
 
@@ -541,13 +544,15 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
             "v": 1,
             "turns": [*turns, {"role": "user", "content": asked, PENDING: True}],
         }
-        yield "", [*shown, {"role": "assistant", "content": render_pending("")}], pending_state
+        overrides = ui_overrides(top_k, language, use_llm)
+        asks_llm = llm_configured and overrides.get("llm_enabled", s.llm_active)
+        model = s.llm_model if asks_llm else None
+        waiting = {"role": "assistant", "content": render_pending("", model)}
+        yield "", [*shown, waiting], pending_state
         draft = ""
         final: Answer | None = None
         try:
-            pieces = assistant.stream(
-                question, history_for(turns), **ui_overrides(top_k, language, use_llm)
-            )
+            pieces = assistant.stream(question, history_for(turns), **overrides)
             for piece in pieces:
                 if isinstance(piece, Answer):
                     final = piece

@@ -19,7 +19,14 @@ from gradio_client.exceptions import AppError
 
 from assistant import Assistant
 from assistant.assistant import AssistantError
-from assistant.ui import EXAMPLES, launch, render_answer, render_chat, render_text
+from assistant.ui import (
+    EXAMPLES,
+    launch,
+    render_answer,
+    render_chat,
+    render_pending,
+    render_text,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -302,6 +309,15 @@ def test_an_llm_answer_citing_nothing_shows_the_sources_it_was_given() -> None:
     )
     assert "提供给 LLM 的来源" in out and out.count('class="da-card"') == 2
     assert 'class="da-cite"' not in out and "da-refused" not in out
+
+
+def test_the_wait_names_the_llm_it_waits_for() -> None:
+    """From the LLM-path user test: "Searching the digests" stood for a minute while a hung
+    local server was waited on."""
+    assert "asking qwen2.5:7b-instruct" in render_pending("", "qwen2.5:7b-instruct")
+    assert "asking" not in render_pending("") and "Searching the digests" in render_pending("")
+    assert "&lt;b&gt;" in render_pending("", "<b>")  # a model name is escaped
+    assert "asking" not in render_pending("已有文字", "m")  # text shown: no label
 
 
 def test_stored_chat_renders_each_answer_with_its_own_sources() -> None:
