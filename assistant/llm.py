@@ -204,6 +204,13 @@ class ChatLLM:
             if text := reasoning.flush():
                 said = said or bool(text.strip())
                 yield text
+            if not said and finish == "length":
+                # A reasoning model that spent llm_max_tokens thinking: no answer is left, and
+                # "empty reply" sent the user looking at the server.
+                raise LLMError(
+                    f"the reply was cut at {self.settings.llm_max_tokens} tokens before any "
+                    "answer (reasoning?); raise ASSISTANT_LLM_MAX_TOKENS"
+                )
             if not said:
                 raise LLMError("empty reply")
             if on_finish is not None:

@@ -390,6 +390,19 @@ def test_a_slow_model_that_keeps_streaming_is_not_cut_at_llm_timeout(llm_index: 
     assert any("ASSISTANT_LLM_STREAM_TIMEOUT" in n for n in cut.notices), cut.notices
 
 
+def test_a_reply_cut_while_reasoning_says_so(llm_index: Path) -> None:
+    """From the LLM-path user test: a reasoning model that used up the token limit thinking was
+    reported as "empty reply"."""
+    thinking = Reply(text="<think>Let me look at source 1 carefully", finish_reason="length")
+    with (
+        ScriptedOpenAIServer([thinking]) as server,
+        llm_assistant(llm_index, server) as a,
+    ):
+        _, answer = run(a, QUESTION_EN)
+    assert answer.mode == "extractive"
+    assert any("ASSISTANT_LLM_MAX_TOKENS" in n for n in answer.notices), answer.notices
+
+
 def test_a_wrong_model_name_is_named_in_the_notice(llm_index: Path) -> None:
     """Before: "The LLM is unavailable (server error 404)"."""
     missing = Reply(status=404, error='model "scripted-model" not found, try pulling it first')
