@@ -589,6 +589,21 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
             return render_chat(turns), question, {"v": 1, "turns": turns}
         return render_chat(turns), gr.skip(), gr.skip()
 
+    def load_prefs(saved: Any) -> tuple[Any, Any, Any]:
+        """The settings the user chose, as stored; anything missing or invalid stays as is."""
+        saved = saved if isinstance(saved, dict) else {}
+        k = saved.get("top_k")
+        lang = saved.get("language")
+        llm = saved.get("use_llm")
+        return (
+            k if isinstance(k, int) and 1 <= k <= 10 else gr.skip(),
+            lang if lang in ("auto", "zh", "en") else gr.skip(),
+            llm if isinstance(llm, bool) and llm_configured else gr.skip(),
+        )
+
+    def save_prefs(top_k: float, language: str, use_llm: bool) -> dict[str, Any]:
+        return {"top_k": int(top_k), "language": language, "use_llm": bool(use_llm)}
+
     def new_chat() -> tuple[list[Any], dict[str, Any], str]:
         return [], {"v": 1, "turns": []}, ""
 
@@ -630,6 +645,9 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
     # -- layout -------------------------------------------------------------------------------
     with gr.Blocks(title="Digest assistant · 论文摘要问答", fill_height=True) as demo:
         store = gr.BrowserState({"v": 1, "turns": []}, storage_key=key, secret=secret)
+        # The settings panel's choices, kept apart from the chat: a reload (or New chat) must
+        # not turn the LLM back on or reset the language after the user chose otherwise.
+        prefs = gr.BrowserState({}, storage_key=f"{key}-settings", secret=secret)
         gr.Markdown(
             "# Digest assistant · 论文摘要问答\n"
             f"Ask about {len(papers)} papers from {len(files)} digest "
@@ -733,6 +751,10 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
         demo.load(
             restore, store, [chatbot, box, store], api_visibility="private", show_progress="hidden"
         )
+        controls = [top_k, language, use_llm]
+        demo.load(load_prefs, prefs, controls, api_visibility="private", show_progress="hidden")
+        for changed in (top_k.change, language.change, use_llm.change):
+            changed(save_prefs, controls, prefs, api_visibility="private")
 
         # Several API callers are answered at once (the Assistant is thread-safe); the queue
         # still bounds the total through Gradio's worker threads.

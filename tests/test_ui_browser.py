@@ -234,6 +234,12 @@ def test_chat_streams_links_follows_up_and_survives_a_reload(
     page.wait_for_selector("#da-input textarea")
     page.wait_for_timeout(500)
     assert answers(page).count() == 0
+    # The settings chosen survive it (before, a reload turned the LLM back on).
+    page.get_by_text("Settings · 设置").click()
+    sync_api.expect(page.get_by_label("English")).to_be_checked()
+    sync_api.expect(
+        page.get_by_label("Use the LLM (scripted-model) · 使用 LLM")
+    ).not_to_be_checked()
 
     # The empty chat offers example questions; clicking one asks it.
     page.locator("#da-chat").get_by_text(EXAMPLES[0][0]).click()
