@@ -58,7 +58,7 @@ def _print_answer(ans: Answer, prompts_dir: Path, *, text_shown: bool = False) -
         print(f"note: {n}", file=sys.stderr)
     # An LLM answer citing nothing is told to "check it against them below": its sources are.
     uncited = not ans.refused and not ans.citations and bool(ans.sources)
-    if (ans.refused or uncited) and ans.sources:
+    if (ans.refused and ans.sources) or uncited:
         from .prompt import message  # loaded by now: answering imported it
 
         print("\n" + message(prompts_dir, ans.language, "given" if uncited else "closest"))

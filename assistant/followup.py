@@ -40,7 +40,7 @@ from .gate import unknown_names
 from .llm import ChatLLM, LLMError, LLMUnreachable
 from .prompt import NOT_IN_DIGESTS, build_condense_prompt
 from .records import Turn
-from .retrieve import Retrieval, question_names_title, title_has_identifier
+from .retrieve import Retrieval, named_at, question_names_title, title_has_identifier
 from .text import asks_for_quantity, content_terms, dictionary_word, wants_several
 
 # "PUMA 和它比怎么样": set beside the paper before.
@@ -71,12 +71,11 @@ def names_paper(text: str, paper_id: str, titles: str) -> bool:
     """Whether a rewrite names the paper: its arXiv id, its short name or a name in its title
     (SAM2Long, OmniParser), or the start of its English or Chinese title. `titles`: "title
     title_zh", as PaperIndex.digests gives them."""
-    low = text.lower()
-    if paper_id in text or question_names_title(titles, text) or title_has_identifier(titles, text):
+    if named_at(titles, paper_id, text) < len(text):  # id, short name, a name in the title
         return True
     english = " ".join(re.findall(r"[A-Za-z0-9]+", titles)[:4]).lower()
     chinese = "".join(re.findall(r"[\u4e00-\u9fff]", titles)[:6])
-    flat = " ".join(re.findall(r"[a-z0-9]+", low))
+    flat = " ".join(re.findall(r"[a-z0-9]+", text.lower()))
     return bool(english and english in flat) or bool(chinese and chinese in text)
 
 
