@@ -2,7 +2,16 @@
 
 from typing import TYPE_CHECKING, Any
 
-from .records import Answer, Citation, IngestReport, Paper, Problem, Source, Turn
+from .records import (
+    Answer,
+    Citation,
+    IngestReport,
+    Paper,
+    Problem,
+    Source,
+    Turn,
+    UnsupportedClaim,
+)
 from .settings import PRESETS, Settings
 
 if TYPE_CHECKING:
@@ -20,6 +29,7 @@ __all__ = [
     "Settings",
     "Source",
     "Turn",
+    "UnsupportedClaim",
 ]
 
 

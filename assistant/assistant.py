@@ -100,6 +100,7 @@ from .text import (
     without_filler,
     without_markup,
 )
+from .verify import unsupported_claims
 
 log = logging.getLogger(__name__)
 
@@ -487,6 +488,7 @@ class Assistant:
                 answer = self._finish(base, raw, sent, "llm")
                 if not answer.citations:
                     answer.notices.append(message(s.prompts_dir, lang, "uncited"))
+                self._verify(answer)
                 yield answer
                 return
         text, quoted, quotes = extractive_answer(
@@ -712,6 +714,25 @@ class Assistant:
                 "notices": notices,
             }
         )
+
+    def _verify(self, answer: Answer) -> None:
+        """Checks a generated answer's cited sentences against the whole digests they cite
+        (not only the passage the prompt held: a fact the digest states elsewhere is true of
+        the paper), and says which numbers and names none of them holds."""
+        if not answer.citations:
+            return
+        texts = self.index.paper_texts([c.paper_id for c in answer.citations])
+        cited = {c.marker: texts.get(c.paper_id, c.paper_id) for c in answer.citations}
+        answer.unsupported = unsupported_claims(answer.text, cited)
+        if answer.unsupported:
+            s = self.settings
+            items = message(s.prompts_dir, answer.language, "list_sep").join(
+                f"{word} {''.join(f'[{n}]' for n in claim.markers)}"
+                for claim in answer.unsupported
+                for word in claim.missing
+            )
+            note = message(s.prompts_dir, answer.language, "unsupported", items=items)
+            answer.notices.append(note)
 
     def _refuse(
         self, base: Answer, closest: list[Source], reason: str = "refusal", **fill: Any

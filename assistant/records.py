@@ -107,6 +107,15 @@ class Citation(BaseModel):
     url: str
 
 
+class UnsupportedClaim(BaseModel):
+    """A sentence of a generated answer stating numbers or names that none of the digests it
+    cites contains (verify.py)."""
+
+    sentence: str
+    markers: list[int] = Field(description="The markers the sentence cites")
+    missing: list[str] = Field(description="The numbers and names, as the sentence writes them")
+
+
 class Answer(BaseModel):
     """A cited answer, or a refusal."""
 
@@ -122,6 +131,10 @@ class Answer(BaseModel):
     )
     language: Literal["zh", "en"] = "en"
     notices: list[str] = Field(default_factory=list, description="Fallbacks, cuts, repairs")
+    unsupported: list[UnsupportedClaim] = Field(
+        default_factory=list,
+        description="Generated sentences whose numbers or names the cited digests do not hold",
+    )
     support: float | None = Field(None, description="Refusal-gate support probability")
     retrieval_query: str | None = Field(
         None, description="The question as resolved against the chat history"

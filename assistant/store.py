@@ -561,6 +561,26 @@ class PaperIndex:
             parts[pid].append(doc or "")
         return titles, {p: "\n".join(texts).lower() for p, texts in parts.items()}
 
+    def paper_texts(self, paper_ids: list[str]) -> dict[str, str]:
+        """Each paper's arXiv id, titles and whole digest, from its sentences: the chunks
+        cannot give it whole, as the splitter may cut inside a number ("优于 1." | "4B 密集基线")
+        and its overlap repeats text."""
+        if not paper_ids:
+            return {}
+        ids = list(dict.fromkeys(paper_ids))
+        titles, _ = self.digests(ids)
+        got = self.windows.get(where={"paper_id": {"$in": ids}}, include=["documents", "metadatas"])
+        rows: dict[str, list[tuple[int, list[str]]]] = {}
+        for doc, meta in zip(got["documents"] or [], got["metadatas"] or [], strict=True):
+            rows.setdefault(str(meta["paper_id"]), []).append(
+                (int(meta["window"]), json.loads(doc or "[]"))
+            )
+        out: dict[str, str] = {}
+        for pid in ids:
+            sentences = [t for _, texts in sorted(rows.get(pid, [])) for t in texts]
+            out[pid] = "\n".join([pid, titles.get(pid, ""), *sentences])
+        return out
+
     def chunk_texts(self, paper_id: str) -> list[str]:
         """The texts of a paper's chunks."""
         got = self.chunks.get(where={"paper_id": paper_id}, include=["documents"])

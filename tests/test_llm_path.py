@@ -324,6 +324,33 @@ def test_marker_styles_are_read_and_an_uncited_answer_is_flagged(
     assert (uncited in answer.notices) == (not markers)
 
 
+@pytest.mark.parametrize(
+    ("reply", "missing"),
+    [
+        ("UCFE 的用户研究共有 804 名参与者 [1]。", []),
+        ("The UCFE user study had 840 participants [1].", ["840"]),
+        ("UCFE's 804 participants were compared against DreamBooth [1].", ["DreamBooth"]),
+    ],
+)
+def test_numbers_and_names_the_cited_digest_lacks_are_flagged(
+    llm_index: Path, reply: str, missing: list[str]
+) -> None:
+    with (
+        ScriptedOpenAIServer([Reply(text=reply)]) as server,
+        llm_assistant(llm_index, server) as a,
+    ):
+        _, answer = run(a, QUESTION_EN)
+        dumped = answer.model_dump(mode="json")  # what `assistant ask --json` prints
+    assert answer.mode == "llm" and answer.citations[0].paper_id == UCFE
+    assert [c.missing for c in answer.unsupported] == ([missing] if missing else [])
+    assert dumped["unsupported"] == [c.model_dump() for c in answer.unsupported]
+    notes = [n for n in answer.notices if n.startswith("Not found in the digests cited")]
+    if missing:
+        assert notes == [message(PROMPTS, "en", "unsupported", items=f"{missing[0]} [1]")]
+    else:
+        assert notes == []
+
+
 def test_a_reply_cut_at_the_token_limit_says_so(llm_index: Path) -> None:
     with (
         ScriptedOpenAIServer(

@@ -19,7 +19,6 @@ import json
 import math
 import re
 import sys
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 from ..llm import ChatLLM, LLMError
 from ..settings import REPO_ROOT, Settings
 from ..text import content_terms, is_cjk_term, split_sentences, token_set
+from ..verify import claim_names, mispaired_numbers, missing_numbers
 
 CALIBRATION_FILE = Path(__file__).with_name("judge_calibration.json")
 LABELS_FILE = REPO_ROOT / "eval" / "judge_labels.jsonl"
@@ -64,156 +64,7 @@ class SupportJudge(Protocol):
     def supports(self, claim: str, passages: Sequence[Passage]) -> bool: ...
 
 
-# --- numbers ------------------------------------------------------------------------------------
-
-_NUMBER = re.compile(r"\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
-_UNIT = re.compile(
-    r"\s*(%|百万|万|亿|千|thousand\b|million\b|billion\b|[KMB](?![A-Za-z]))", re.IGNORECASE
-)
-_SCALE = {
-    "%": 1.0,
-    "百万": 1e6,
-    "万": 1e4,
-    "亿": 1e8,
-    "千": 1e3,
-    "thousand": 1e3,
-    "million": 1e6,
-    "billion": 1e9,
-    "k": 1e3,
-    "m": 1e6,
-    "b": 1e9,
-}
-_ZH_DIGIT = {"两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-# Chinese numerals only before a counter word ("九个应用", "两张图像"): elsewhere 一/二/三 are
-# parts of ordinary words (一种, 统一). 一 itself is skipped: it mostly means "a".
-_ZH_NUMBER = re.compile(
-    r"(?<![一二三四五六七八九十百千万两])([二三四五六七八九]?十[一二三四五六七八九]?|[两二三四五六七八九])"
-    r"(?=[个种项篇位名条类步张枚层倍阶次款组])"
-)
-_EN_NUMBER = re.compile(
-    r"\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b", re.IGNORECASE
-)
-_EN_VALUE = {
-    w: i + 2
-    for i, w in enumerate("two three four five six seven eight nine ten eleven twelve".split())
-}
-
-
-def _zh_value(s: str) -> int:
-    if "十" not in s:
-        return _ZH_DIGIT[s]
-    tens, _, ones = s.partition("十")
-    return (_ZH_DIGIT[tens] if tens else 1) * 10 + (_ZH_DIGIT[ones] if ones else 0)
-
-
-@dataclass(frozen=True)
-class Quantity:
-    written: float  # the number as written: 1200 in "1200 万"
-    value: float  # with its unit applied: 1.2e7
-    word: bool = False  # written as a word (九个, nine) rather than digits
-
-
-def quantities(text: str) -> list[Quantity]:
-    """The quantities a text states: '12M', '1200 万' and '12 million' all have the value 1.2e7;
-    '5,856' is 5856; '九个' and 'nine' are 9. Digits inside identifiers (GPT-4o, W8A8, 3DGS,
-    Llama-3.1, arXiv ids in URLs) are names, not quantities, and are skipped."""
-    text = unicodedata.normalize("NFKC", text)
-    out: list[Quantity] = []
-    for m in _NUMBER.finditer(text):
-        start, end = m.start(), m.end()
-        before = text[start - 1] if start else ""
-        if before.isascii() and (before.isalpha() or before in "._/#"):
-            continue
-        if before == "-" and start >= 2 and text[start - 2].isascii() and text[start - 2].isalpha():
-            continue
-        unit = _UNIT.match(text, end)
-        after = text[end] if end < len(text) else ""
-        if unit is None and after.isascii() and after.isalpha():
-            continue  # 3D, 4o, 80GB: part of a name, or a unit we do not convert
-        written = float(m.group().replace(",", ""))
-        scale = _SCALE[unit.group(1).lower()] if unit else 1.0
-        out.append(Quantity(written, written * scale))
-    for m in _ZH_NUMBER.finditer(text):
-        v = float(_zh_value(m.group(1)))
-        out.append(Quantity(v, v, word=True))
-    for m in _EN_NUMBER.finditer(text):
-        v = float(_EN_VALUE[m.group(1).lower()])
-        out.append(Quantity(v, v, word=True))
-    return out
-
-
-_DIGITS = re.compile(r"\d+(?:\.\d+)?")
-
-
-def missing_numbers(claim: str, passage_text: str) -> list[float]:
-    """Quantities of the claim that the passage does not state.
-
-    The passage counts a number as written, with its unit applied, and digits inside names too
-    (INT4 states a 4). The claim's numbers count with their unit applied (its '12M' must match
-    12M, 1200 万 or 12 million). "Two" written as a word is exempt: claims use it to count what
-    the passage lists without stating the count ("用到了 GPT-4o-mini 和 Llama-3.1 两种模型")."""
-    have = {v for q in quantities(passage_text) for v in (q.written, q.value)}
-    have |= {float(d) for d in _DIGITS.findall(unicodedata.normalize("NFKC", passage_text))}
-    want = {q.value for q in quantities(claim) if not (q.word and q.value == 2)}
-    return sorted(v for v in want if not any(math.isclose(v, h, rel_tol=1e-9) for h in have))
-
-
-# Clause boundaries for pairing numbers with what they measure. Not parentheses: in
-# "GPT-4-Turbo (17.6%)" the number belongs to the name before it. Not 与/及: they are also
-# word-internal (参与者).
-_CLAUSE = re.compile(r"[，,；;、。.!?！？：:\n]+(?!\d)|\s+(?:and|but|while|whereas)\s+|和|而|但")
-
-
-def _clauses(text: str) -> list[str]:
-    return [c for c in _CLAUSE.split(unicodedata.normalize("NFKC", text)) if c.strip()]
-
-
-def _anchors(clause: str) -> set[str]:
-    """What a clause talks about: its Chinese content words and names (numbers removed)."""
-    terms = {t for t in content_terms(clause) if is_cjk_term(t)} | set(claim_names(clause))
-    return {t for t in terms if not re.fullmatch(r"[\d.,%]+", t)}
-
-
-def mispaired_numbers(claim: str, passage_text: str) -> list[float]:
-    """Numbers the claim attaches to the wrong thing: swapped ("training 55%, FLOPs 40%" when
-    the passage says training 40%, FLOPs 55%). For each claim clause holding exactly one
-    number, the passage clause holding any of the claim's numbers that best matches the claim
-    clause's words must hold that number (ties pass). Claims whose clauses share no words with
-    the passage (translations) are never flagged."""
-    want = {q.value for q in quantities(claim) if not q.word}
-    candidates = []
-    for pc in _clauses(passage_text):
-        vals = {v for q in quantities(pc) for v in (q.written, q.value)}
-        vals |= {float(d) for d in _DIGITS.findall(pc)}  # INT4 states a 4, as in missing_numbers
-        if vals & want:
-            candidates.append((token_set(pc), vals))
-    out = []
-    for cc in _clauses(claim):
-        nums = {q.value for q in quantities(cc) if not q.word}
-        anchors = _anchors(cc)
-        if len(nums) != 1 or not anchors:
-            continue
-        (v,) = nums
-        scores = [(len(anchors & toks), v in vals) for toks, vals in candidates]
-        best = max((s for s, _ in scores), default=0)
-        if best > 0 and not any(has for s, has in scores if s == best):
-            out.append(v)
-    return out
-
-
 # --- lexical evidence ---------------------------------------------------------------------------
-
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9&+._/\-]*[A-Za-z0-9+]|[A-Z]")
-
-
-def claim_names(claim: str) -> list[str]:
-    """Names in a claim (UCFE, LLaVA-NeXT, GPT-4o, JudgerBench): ASCII tokens with a capital or
-    a digit, lower-cased like the passage tokens. Pure numbers are left to missing_numbers."""
-    out: dict[str, None] = {}
-    for tok in _NAME.findall(unicodedata.normalize("NFKC", claim)):
-        if any(ch.isupper() or ch.isdigit() for ch in tok) and not re.fullmatch(r"[\d.,%]+", tok):
-            out.setdefault(tok.lower(), None)
-    return list(out)
 
 
 def _coverage(terms: list[str], tokens: frozenset[str]) -> float:

@@ -443,6 +443,8 @@ def evaluate_question(
             "sources": [s.paper_id for s in ans.sources],
             "cited": [c.paper_id for c in ans.citations],
             "notices": ans.notices,
+            # Generated sentences whose numbers or names the cited digests lack (verify.py).
+            "unsupported": [c.model_dump() for c in ans.unsupported],
             # Markers in the generated text beyond the sources (removed before display).
             "draft_out_of_range": sum(
                 1 for m in find_markers(draft) if not 1 <= m <= len(ans.sources)

@@ -1,0 +1,324 @@
+"""Claims of a generated answer checked against the digests its markers cite. cite.py checks
+that each marker points to a source; this checks what the cited sentence says: every number it
+states and every name it uses must occur in the digest of a paper the sentence cites. A model
+that writes "840 participants [1]" where [1] says 804, or "outperforms DreamBooth [1]" where
+[1] never names DreamBooth, is caught; paraphrase and translation pass, because numbers are
+compared by value (12M = 1200 万 = 12 million) and names as written. The evaluation's offline
+judge uses the same number rules (evaluation/judge.py)."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .cite import find_markers, strip_markers
+from .records import UnsupportedClaim
+from .text import content_terms, is_cjk_term, split_sentences, token_set
+
+# --- numbers ------------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+_UNIT = re.compile(
+    r"\s*(%|百万|万|亿|千|thousand\b|million\b|billion\b|[KMB](?![A-Za-z]))", re.IGNORECASE
+)
+_SCALE = {
+    "%": 1.0,
+    "百万": 1e6,
+    "万": 1e4,
+    "亿": 1e8,
+    "千": 1e3,
+    "thousand": 1e3,
+    "million": 1e6,
+    "billion": 1e9,
+    "k": 1e3,
+    "m": 1e6,
+    "b": 1e9,
+}
+_ZH_DIGIT = {"两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+# Chinese numerals only before a counter word ("九个应用", "两张图像"): elsewhere 一/二/三 are
+# parts of ordinary words (一种, 统一). 一 itself is skipped: it mostly means "a".
+_ZH_NUMBER = re.compile(
+    r"(?<![一二三四五六七八九十百千万两])([二三四五六七八九]?十[一二三四五六七八九]?|[两二三四五六七八九])"
+    r"(?=[个种项篇位名条类步张枚层倍阶次款组])"
+)
+_EN_NUMBER = re.compile(
+    r"\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b", re.IGNORECASE
+)
+_EN_VALUE = {
+    w: i + 2
+    for i, w in enumerate("two three four five six seven eight nine ten eleven twelve".split())
+}
+
+
+def _zh_value(s: str) -> int:
+    if "十" not in s:
+        return _ZH_DIGIT[s]
+    tens, _, ones = s.partition("十")
+    return (_ZH_DIGIT[tens] if tens else 1) * 10 + (_ZH_DIGIT[ones] if ones else 0)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    written: float  # the number as written: 1200 in "1200 万"
+    value: float  # with its unit applied: 1.2e7
+    word: bool = False  # written as a word (九个, nine) rather than digits
+    text: str = ""  # as written, unit included: "12M", "1200 万"
+    at: int = 0  # where it starts in the (NFKC-normalised) text
+
+
+def quantities(text: str) -> list[Quantity]:
+    """The quantities a text states: '12M', '1200 万' and '12 million' all have the value 1.2e7;
+    '5,856' is 5856; '九个' and 'nine' are 9. Digits inside identifiers (GPT-4o, W8A8, 3DGS,
+    Llama-3.1, arXiv ids in URLs) are names, not quantities, and are skipped."""
+    text = unicodedata.normalize("NFKC", text)
+    out: list[Quantity] = []
+    for m in _NUMBER.finditer(text):
+        start, end = m.start(), m.end()
+        before = text[start - 1] if start else ""
+        if before.isascii() and (before.isalpha() or before in "._/#"):
+            continue
+        if before == "-" and start >= 2 and text[start - 2].isascii() and text[start - 2].isalpha():
+            continue
+        unit = _UNIT.match(text, end)
+        after = text[end] if end < len(text) else ""
+        if unit is None and after.isascii() and after.isalpha():
+            continue  # 3D, 4o, 80GB: part of a name, or a unit we do not convert
+        written = float(m.group().replace(",", ""))
+        scale = _SCALE[unit.group(1).lower()] if unit else 1.0
+        shown = text[start : unit.end() if unit else end].strip()
+        out.append(Quantity(written, written * scale, text=shown, at=start))
+    for m in _ZH_NUMBER.finditer(text):
+        v = float(_zh_value(m.group(1)))
+        out.append(Quantity(v, v, word=True, text=m.group(0), at=m.start()))
+    for m in _EN_NUMBER.finditer(text):
+        v = float(_EN_VALUE[m.group(1).lower()])
+        out.append(Quantity(v, v, word=True, text=m.group(0), at=m.start()))
+    return out
+
+
+DIGITS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _stated(passage_text: str) -> set[float]:
+    have = {v for q in quantities(passage_text) for v in (q.written, q.value)}
+    return have | {float(d) for d in DIGITS.findall(unicodedata.normalize("NFKC", passage_text))}
+
+
+def _is_stated(value: float, have: set[float]) -> bool:
+    return any(math.isclose(value, h, rel_tol=1e-9) for h in have)
+
+
+def missing_numbers(claim: str, passage_text: str) -> list[float]:
+    """Quantities of the claim that the passage does not state.
+
+    The passage counts a number as written, with its unit applied, and digits inside names too
+    (INT4 states a 4). The claim's numbers count with their unit applied (its '12M' must match
+    12M, 1200 万 or 12 million). "Two" written as a word is exempt: claims use it to count what
+    the passage lists without stating the count ("用到了 GPT-4o-mini 和 Llama-3.1 两种模型")."""
+    have = _stated(passage_text)
+    want = {q.value for q in quantities(claim) if not (q.word and q.value == 2)}
+    return sorted(v for v in want if not _is_stated(v, have))
+
+
+# Clause boundaries for pairing numbers with what they measure. Not parentheses: in
+# "GPT-4-Turbo (17.6%)" the number belongs to the name before it. Not 与/及: they are also
+# word-internal (参与者).
+_CLAUSE = re.compile(r"[，,；;、。.!?！？：:\n]+(?!\d)|\s+(?:and|but|while|whereas)\s+|和|而|但")
+
+
+def _clauses(text: str) -> list[str]:
+    return [c for c in _CLAUSE.split(unicodedata.normalize("NFKC", text)) if c.strip()]
+
+
+def _anchors(clause: str) -> set[str]:
+    """What a clause talks about: its Chinese content words and names (numbers removed)."""
+    terms = {t for t in content_terms(clause) if is_cjk_term(t)} | set(claim_names(clause))
+    return {t for t in terms if not re.fullmatch(r"[\d.,%]+", t)}
+
+
+def mispaired_numbers(claim: str, passage_text: str) -> list[float]:
+    """Numbers the claim attaches to the wrong thing: swapped ("training 55%, FLOPs 40%" when
+    the passage says training 40%, FLOPs 55%). For each claim clause holding exactly one
+    number, the passage clause holding any of the claim's numbers that best matches the claim
+    clause's words must hold that number (ties pass). Claims whose clauses share no words with
+    the passage (translations) are never flagged."""
+    want = {q.value for q in quantities(claim) if not q.word}
+    candidates = []
+    for pc in _clauses(passage_text):
+        vals = {v for q in quantities(pc) for v in (q.written, q.value)}
+        vals |= {float(d) for d in DIGITS.findall(pc)}  # INT4 states a 4, as in missing_numbers
+        if vals & want:
+            candidates.append((token_set(pc), vals))
+    out = []
+    for cc in _clauses(claim):
+        nums = {q.value for q in quantities(cc) if not q.word}
+        anchors = _anchors(cc)
+        if len(nums) != 1 or not anchors:
+            continue
+        (v,) = nums
+        scores = [(len(anchors & toks), v in vals) for toks, vals in candidates]
+        best = max((s for s, _ in scores), default=0)
+        if best > 0 and not any(has for s, has in scores if s == best):
+            out.append(v)
+    return out
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9&+._/\-]*[A-Za-z0-9+]|[A-Z]")
+
+
+def claim_names(claim: str) -> list[str]:
+    """Names in a claim (UCFE, LLaVA-NeXT, GPT-4o, JudgerBench): ASCII tokens with a capital or
+    a digit, lower-cased like the passage tokens. Pure numbers are left to missing_numbers."""
+    out: dict[str, None] = {}
+    for tok in _NAME.findall(unicodedata.normalize("NFKC", claim)):
+        if any(ch.isupper() or ch.isdigit() for ch in tok) and not re.fullmatch(r"[\d.,%]+", tok):
+            out.setdefault(tok.lower(), None)
+    return list(out)
+
+
+# --- names --------------------------------------------------------------------------------------
+
+# An ASCII word, with its inner - . + joins (GPT-4o, Llama-3.1, W8A8-FP, CLIP-ViT-L).
+_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9]*(?:[-.+][A-Za-z0-9]+)*")
+
+
+def answer_names(sentence: str) -> list[str]:
+    """Names a sentence uses, as written: words with a capital and a digit (GPT-4o, W8A8), an
+    inner capital (DreamBooth, LLaVA, MagicTailor) or four or more capitals (MMLU, COCO). Not
+    two- or three-letter acronyms (LLM, GUI, RL): an English answer writes them for the Chinese
+    terms the digests use (大语言模型, 图形界面, 强化学习), so they are translations, not names
+    the digest must contain. A plural's s goes (LoRAs, LLMs). In a Chinese sentence, any
+    capitalised English word of four or more letters is a name too (Blender, Gemini)."""
+    out: dict[str, None] = {}
+    chinese = is_cjk_term(sentence)
+    for m in _WORD.finditer(unicodedata.normalize("NFKC", sentence)):
+        word = m.group(0)
+        if word.endswith("s") and len(word) > 2 and word[-2].isupper():
+            word = word[:-1]
+        # "GPT-4-comparable", "LLaMA-based": the name without its English suffix.
+        word = re.sub(r"(?:-[a-z]+)+$", "", word)
+        upper = any(ch.isupper() for ch in word)
+        digit = upper and any(ch.isdigit() for ch in word)
+        inner = re.search(r"[a-z][A-Z]|[A-Z]{2}[a-z]", word) is not None
+        capitals = word.isupper() and sum(ch.isalpha() for ch in word) >= 4
+        # Among Chinese words, a capitalised English word is a name (Blender, Gemini); in
+        # English it may only start a sentence or be a language (Chinese, Hindi).
+        latin_in_cjk = chinese and word[:1].isupper() and len(word) >= 4 and not word.isupper()
+        if digit or inner or capitals or latin_in_cjk:
+            out.setdefault(word, None)
+    return list(out)
+
+
+def _compact(text: str) -> str:
+    # Names are compared without case, spaces or joins: "Llama 3.1" is "Llama-3.1".
+    return re.sub(r"[^a-z0-9]", "", unicodedata.normalize("NFKC", text).lower())
+
+
+# --- answers ------------------------------------------------------------------------------------
+
+# A list item's own number ("1. MagicTailor …", "2) …"): not a quantity the sentence states.
+_ENUMERATOR = re.compile(r"^\s*(?:\d{1,2}[.)、]|[-*•])\s+", re.MULTILINE)
+
+
+# Words that make a number a rounding of the stated one, and which way: "more than 800" and
+# "八百多" for 804 (stated at or above), "nearly 6,000" for 5,856 (below), "about 17" (either).
+_AT_LEAST = re.compile(r"(?:more than|over|at least|超过|逾|至少)\s*$", re.IGNORECASE)
+_AT_LEAST_AFTER = re.compile(r"\s*(?:多|余|\+)")
+_AT_MOST = re.compile(r"(?:nearly|almost|close to|近|接近|将近)\s*$", re.IGNORECASE)
+_ABOUT = re.compile(r"(?:about|around|roughly|approximately|some|~|约|大约)\s*$", re.IGNORECASE)
+_ABOUT_AFTER = re.compile(r"\s*(?:左右|上下)")
+# What a sentence lists: "Windows、Linux、MacOS、Android 和 Web 五个平台".
+_LIST_SEP = re.compile(r"[、，,;；]|\s+(?:and|or)\s+|和|与|及|或")
+
+
+def _rounded(value: float, target: float, written: float) -> bool:
+    """`value` is `target` to the precision `written` shows (17 for 16.91, 44 for 44.2)."""
+    text = f"{written:g}"
+    step = 10.0 ** -(len(text.split(".")[1]) if "." in text else 0)
+    return abs(value - target) <= step / 2 * (value / written if written else 1.0) + 1e-9
+
+
+def _supported(q: Quantity, claim: str, stated: list[Quantity], have: set[float]) -> bool:
+    """Whether the digest supports a quantity of the claim: stated as such, or what a careful
+    writer derives from it. Each derivation is a habit the blind answer set showed (eval/
+    claim_check.py): a rounding marked as one, the right way ("more than 800" for 804, never
+    "more than 1,000"), a sum or difference
+    of the sentence's own numbers ("from 4.59% to 21.50%, about 17 points"; "6 gold, 3 silver
+    and 7 bronze, 16 medals"), the rest of a percentage ("55.8% of the FLOPs, 44% fewer"), and
+    a small count of what the sentence lists ("Windows、Linux 和 Web 三个平台")."""
+    if q.word and q.value == 2:  # "two models" for two listed, as in missing_numbers
+        return True
+    if _is_stated(q.value, have):
+        return True
+    before, end, v = claim[: q.at], q.at + len(q.text), q.value
+    if _AT_LEAST.search(before) or _AT_LEAST_AFTER.match(claim, end):
+        lo, hi = v, 1.34 * v
+    elif _AT_MOST.search(before):
+        lo, hi = 0.75 * v, v
+    elif _ABOUT.search(before) or _ABOUT_AFTER.match(claim, end):
+        lo, hi = 0.9 * v, 1.1 * v
+    else:
+        lo, hi = v, v
+    if lo < hi and any(lo <= h <= hi for h in have):
+        return True
+    others = [o.value for o in stated if o is not q and _is_stated(o.value, have)]
+    derived = [sum(others), *(100 - o for o in others)]
+    derived += [a + b for i, a in enumerate(others) for b in others[i + 1 :]]
+    derived += [abs(a - b) for i, a in enumerate(others) for b in others[i + 1 :]]
+    enough = len(others) >= 2 or (others and q.text.endswith("%"))
+    if enough and any(_rounded(q.value, d, q.written) for d in derived if d > 0):
+        return True
+    listed = len([part for part in _LIST_SEP.split(claim) if part.strip()])
+    return q.value == q.written and q.value <= min(listed, 12) and q.value.is_integer()
+
+
+# Markers that open a sentence ("… participants. [1] It …") belong to the one before.
+_LEADING_MARKERS = re.compile(r"^\s*((?:\[\d+\]\s*)+)")
+
+
+def _cited_sentences(text: str) -> list[str]:
+    out: list[str] = []
+    for sentence in split_sentences(text):
+        if out and (m := _LEADING_MARKERS.match(sentence)):
+            out[-1] += " " + m.group(1).strip()
+            sentence = sentence[m.end() :]
+        if sentence.strip():
+            out.append(sentence)
+    return out
+
+
+def unsupported_claims(text: str, cited: Mapping[int, str]) -> list[UnsupportedClaim]:
+    """The sentences of a checked answer (markers already normalised to [n]) whose numbers or
+    names occur in none of the digests they cite, or whose number is tied to another thing than
+    in the digest (a swap: "training 55%, FLOPs 40%" where it says 40% and 55%). `cited` maps
+    a marker to its paper's text: titles, arXiv id and whole digest. Sentences without a
+    marker claim nothing about a source and are not checked."""
+    out: list[UnsupportedClaim] = []
+    for sentence in _cited_sentences(text):
+        markers = tuple(dict.fromkeys(n for n in find_markers(sentence) if n in cited))
+        if not markers:
+            continue
+        digest = "\n".join(cited[n] for n in markers)
+        claim = _ENUMERATOR.sub("", unicodedata.normalize("NFKC", strip_markers(sentence)))
+        have = _stated(digest)
+        stated = quantities(claim)
+        missing = [q.text for q in stated if not _supported(q, claim, stated, have)]
+        swapped = set(mispaired_numbers(claim, digest))
+        missing += [q.text for q in stated if not q.word and q.value in swapped]
+        compact = _compact(digest)
+        for name in answer_names(claim):
+            if _compact(name) not in compact:
+                missing.append(name)
+        if missing:
+            missing.sort(key=lambda item: claim.find(item) if item in claim else len(claim))
+            out.append(
+                UnsupportedClaim(
+                    sentence=sentence.strip(),
+                    markers=list(markers),
+                    missing=list(dict.fromkeys(missing)),
+                )
+            )
+    return out

@@ -1,0 +1,128 @@
+"""Claims of a generated answer against the digests its markers cite (assistant/verify.py), on
+the seeds' real digests: what passes (paraphrase, translation, unit changes) and what is
+flagged (a changed or invented number, a name the digest never uses, a swapped pair)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SEEDS
+
+from assistant.parse import parse_paths
+from assistant.verify import answer_names, unsupported_claims
+
+UCFE, PANGEA, PYRAMID, LLAMA_QUANT = "2410.14059", "2410.16153", "2410.17247", "2411.02355"
+
+
+@pytest.fixture(scope="module")
+def digests() -> dict[str, str]:
+    papers = parse_paths([SEEDS]).papers
+    return {p.paper_id: f"{p.paper_id}\n{p.title} {p.title_zh}\n{p.text}" for p in papers}
+
+
+def flagged(text: str, cited: dict[int, str]) -> list[list[str]]:
+    return [c.missing for c in unsupported_claims(text, cited)]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "The UCFE user study had 804 participants [1].",
+        "UCFE 的用户研究共有 804 名参与者 [1]。",
+        # 600 万条 is 6 million; 39 as written; the paper's name in its title.
+        "PangeaIns holds 6 million instructions in 39 languages [2].",
+        "Pangea's PangeaBench covers 14 datasets in 47 languages [2].",
+        "PyramidDrop speeds up LLaVA-NeXT training by 40% and inference FLOPs by 55% [3].",
+        # A list's own numbers and an uncited sentence are not claims about a source.
+        "1. UCFE: 804 participants [1]\n2. Pangea: 39 languages [2]\nThere were 1000 others.",
+        # Two-letter acronyms translate the digests' Chinese terms (大语言模型 → LLMs).
+        "UCFE evaluates LLMs on financial tasks with 804 users [1].",
+        # "Llama 3.1" is the digest's "Llama-3.1"; FP8 and INT4 as written.
+        "It quantizes Llama 3.1 to FP8, INT8 and INT4 over 500,000 evaluations [4].",
+    ],
+)
+def test_faithful_answers_pass(digests: dict[str, str], answer: str) -> None:
+    cited = {1: digests[UCFE], 2: digests[PANGEA], 3: digests[PYRAMID], 4: digests[LLAMA_QUANT]}
+    assert flagged(answer, cited) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "missing"),
+    [
+        ("The UCFE user study had 840 participants [1].", ["840"]),
+        ("UCFE 的用户研究共有 840 名参与者 [1]。", ["840"]),
+        ("PangeaIns holds 60 million instructions [2].", ["60 million"]),
+        ("UCFE was trained on 1.2M examples [1].", ["1.2M"]),
+        ("UCFE outperforms DreamBooth on financial tasks [1].", ["DreamBooth"]),
+        ("UCFE was evaluated with GPT-4o and MMLU [1].", ["GPT-4o", "MMLU"]),
+        # True of [2], cited as [1].
+        ("PangeaBench covers 14 datasets in 47 languages [1].", ["PangeaBench", "14", "47"]),
+        # The two figures swapped between training time and inference FLOPs.
+        ("PyramidDrop 将 LLaVA-NeXT 的训练时间加速 55%，推理 FLOPs 加速 40% [3]。", ["55%", "40%"]),
+    ],
+)
+def test_unsupported_numbers_and_names_are_flagged(
+    digests: dict[str, str], answer: str, missing: list[str]
+) -> None:
+    cited = {1: digests[UCFE], 2: digests[PANGEA], 3: digests[PYRAMID]}
+    assert flagged(answer, cited) == [missing]
+
+
+def test_a_sentence_is_checked_against_every_digest_it_cites(digests: dict[str, str]) -> None:
+    cited = {1: digests[UCFE], 2: digests[PANGEA]}
+    both = "UCFE had 804 participants and PangeaIns spans 39 languages [1][2]."
+    assert flagged(both, cited) == []
+    assert flagged(both.replace("[1][2]", "[1]"), cited) == [["PangeaIns", "39"]]
+    [claim] = unsupported_claims(both.replace("[1][2]", "[2]"), cited)
+    assert claim.markers == [2] and claim.missing == ["UCFE", "804"]
+
+
+def test_markers_after_the_full_stop_belong_to_the_sentence(digests: dict[str, str]) -> None:
+    cited = {1: digests[UCFE]}
+    [claim] = unsupported_claims("UCFE had 840 participants. [1] It is a benchmark.", cited)
+    assert claim.missing == ["840"] and claim.markers == [1]
+
+
+def test_names_are_words_that_look_like_names() -> None:
+    sentence = "The MagicTailor model beats LLaVA, GPT-4o and COCO with LoRAs, not LLMs or RL."
+    assert answer_names(sentence) == ["MagicTailor", "LLaVA", "GPT-4o", "COCO", "LoRA"]
+
+
+ANDROIDLAB, AGENT_K, MOT, OS_ATLAS = "2410.24024", "2411.03562", "2411.04996", "2410.23218"
+
+
+@pytest.mark.parametrize(
+    ("answer", "paper", "missing"),
+    [
+        # A rounding marked as one, the right way round: 804 participants.
+        ("UCFE's user study had more than 800 participants [1].", UCFE, []),
+        ("UCFE 的用户研究有八百多名参与者 [1]。", UCFE, []),
+        ("UCFE's user study had about 800 participants [1].", UCFE, []),
+        ("UCFE's user study had more than 1000 participants [1].", UCFE, ["1000"]),
+        ("UCFE's user study had nearly 800 participants [1].", UCFE, ["800"]),
+        # A difference of the sentence's own numbers (21.50 - 4.59 = 16.91), to its precision.
+        ("LLMs rose from 4.59% to 21.50%, about 17 points [1].", ANDROIDLAB, []),
+        ("LLMs rose from 4.59% to 21.50%, about 19 points [1].", ANDROIDLAB, ["19"]),
+        # A sum of them: 6 + 3 + 7.
+        ("Agent K won 6 gold, 3 silver and 7 bronze medals, 16 in all [1].", AGENT_K, []),
+        ("Agent K won 6 gold, 3 silver and 7 bronze medals, 18 in all [1].", AGENT_K, ["18"]),
+        # The rest of a percentage: 55.8% of the FLOPs is 44% fewer.
+        ("MoT needs only 55.8% of the FLOPs, roughly 44% fewer [1].", MOT, []),
+        ("MoT needs only 55.8% of the FLOPs, so 54% fewer [1].", MOT, ["54%"]),
+        # A count of what the sentence lists, not of more.
+        ("它覆盖 Windows、Linux、MacOS、Android 和 Web 五个平台 [1]。", OS_ATLAS, []),
+        ("它覆盖 Windows、Linux 和 Web 八个平台 [1]。", OS_ATLAS, ["八"]),
+        # A number the splitter would cut in a chunk ("优于 1." | "4B").
+        ("A 760M MoT beats a 1.4B dense baseline [1].", MOT, []),
+    ],
+)
+def test_what_a_careful_writer_derives_passes(
+    digests: dict[str, str], answer: str, paper: str, missing: list[str]
+) -> None:
+    assert flagged(answer, {1: digests[paper]}) == ([missing] if missing else [])
+
+
+def test_english_words_are_names_among_chinese_ones(digests: dict[str, str]) -> None:
+    assert answer_names("它在 LLFF、DTU 和 Blender 数据集上做了实验") == ["LLFF", "Blender"]
+    assert answer_names("It was tested on Blender scenes in English.") == []
+    # A name with an English suffix is the name: GPT-4-comparable is GPT-4.
+    assert answer_names("It reaches GPT-4-comparable quality.") == ["GPT-4"]
