@@ -8,10 +8,14 @@ from dataclasses import dataclass, field
 from .records import Citation, Source
 
 # [1], [1, 2], [1，2], [1-3], and what some models emit instead: 【1】, 【1，2】, [^1] (a
-# footnote), [source 1], [Doc 2].
+# footnote), [source 1], [Doc 2], [来源 1]; and in parentheses only with the word, as the
+# LLM-path user test saw small models write: (Source 2), (sources 1, 3), （来源 2）. A bare
+# "(2)" is not one: it numbers list items and steps.
 _NUMBERS = r"(\s*\d+(?:\s*(?:[,，、;]|-|–)\s*\d+)*\s*)"
+_WORD = r"(?:sources?|src|docs?|documents?|refs?|来源|文献|资料)\s*[:：#]?\s*"
 MARKER = re.compile(
-    rf"\[(?:\^|(?:source|src|doc|document|ref)\s*)?{_NUMBERS}\]|【{_NUMBERS}】", re.IGNORECASE
+    rf"\[(?:\^|{_WORD})?{_NUMBERS}\]|【(?:{_WORD})?{_NUMBERS}】|[(（]{_WORD}{_NUMBERS}[)）]",
+    re.IGNORECASE,
 )
 _SPLIT = re.compile(r"\s*(?:[,，、;])\s*")
 
@@ -25,6 +29,10 @@ class CheckedText:
     @property
     def markers(self) -> list[int]:
         return [c.marker for c in self.citations]
+
+
+def _numbers(m: re.Match[str]) -> str:
+    return next(g for g in m.groups() if g is not None)
 
 
 def _expand(group: str) -> list[int]:
@@ -45,7 +53,7 @@ def find_markers(text: str) -> list[int]:
     """Every marker number in order of appearance (duplicates kept)."""
     out: list[int] = []
     for m in MARKER.finditer(text):
-        out.extend(_expand(m.group(1) or m.group(2)))
+        out.extend(_expand(_numbers(m)))
     return out
 
 
@@ -57,7 +65,7 @@ def check_citations(text: str, sources: list[Source]) -> CheckedText:
 
     def repl(m: re.Match[str]) -> str:
         kept: list[str] = []
-        for n in _expand(m.group(1) or m.group(2)):
+        for n in _expand(_numbers(m)):
             if 1 <= n <= len(sources):
                 kept.append(f"[{n}]")
                 if n not in seen:

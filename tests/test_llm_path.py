@@ -307,6 +307,10 @@ def test_an_empty_reply_falls_back_to_the_extractive_answer(llm_index: Path, rep
         ("UCFE has 804 participants[^1].", [1]),
         ("UCFE has 804 participants [source 1].", [1]),
         ("UCFE has 804 participants 【1，2】.", [1, 2]),
+        # Small models in the LLM-path user test: shown as text, the answer flagged uncited.
+        ("UCFE has 804 participants (Source 1).", [1]),
+        ("UCFE 有 804 名参与者（来源 1）。", [1]),
+        ("Step (2) of UCFE had 804 participants.", []),  # a bare "(2)" numbers a step
     ],
 )
 def test_marker_styles_are_read_and_an_uncited_answer_is_flagged(
