@@ -78,7 +78,7 @@ from .llm import ChatLLM, LLMError, strip_reasoning
 from .parse import DigestError, digest_files
 from .prompt import build_answer_messages, message
 from .records import Answer, IngestReport, Source, Turn
-from .reply import SentinelFilter, read_sentinel
+from .reply import SentinelFilter, read_sentinel, refuses_in_words
 from .retrieve import (
     ARXIV_ID,
     HybridRetriever,
@@ -486,6 +486,11 @@ class Assistant:
                 # Only the sources the prompt held: a marker of one the budget left out would
                 # cite a paper the LLM never read.
                 answer = self._finish(base, raw, sent, "llm")
+                if not answer.citations and refuses_in_words(answer.text):
+                    if shown:
+                        yield "\n\n"
+                    yield from self._refuse(base, ret.sources[:3])
+                    return
                 if not answer.citations:
                     answer.notices.append(message(s.prompts_dir, lang, "uncited"))
                 self._verify(answer)

@@ -73,3 +73,28 @@ def read_sentinel(raw: str, instead: str = "") -> tuple[bool, str]:
     if not find_markers(_SENTINEL.sub("", plain)):
         return True, ""
     return False, _SENTINEL.sub(instead, plain).strip()
+
+
+# A refusal said in words instead of the sentinel, as the LLM-path user test saw small models
+# do: "The provided digests do not mention DreamBooth.", "摘要中没有提到相关信息。"
+_REFUSES = re.compile(
+    r"\b(?:digests?|sources?|context|passages?|documents?|papers?|excerpts?)\s+(?:provided\s+)?"
+    r"(?:do|does|did)\s*(?:n['’]t|not)\s+(?:contain|mention|include|provide|say|cover|discuss"
+    r"|address|specify|state|answer|describe|give)"
+    r"|\bno (?:relevant |such |specific )?(?:information|details?|mention)\b"
+    r"|\b(?:cannot|can['’]t|can not|could not|couldn['’]t|(?:am|are|is) unable to)\s+"
+    r"(?:find|answer|determine|locate|tell)"
+    r"|\bnot (?:mentioned|found|covered|discussed|provided|stated|specified) in\b"
+    r"|(?:摘要|来源|资料|文献|上下文|内容)[中里内]?(?:并|均|都)?(?:没有|未|不|无)(?:提到|提及|涉及|包含"
+    r"|说明|给出|出现|相关|找到)"
+    r"|(?:无法|不能)(?:从|根据|在)?[^，。,.]{0,8}?(?:回答|确定|找到|判断|得知)"
+    r"|没有(?:找到)?(?:相关|有关|具体)的?(?:信息|内容|说明)",
+    re.IGNORECASE,
+)
+
+
+def refuses_in_words(text: str) -> bool:
+    """Whether an uncited reply says, in words, that the sources do not answer. Only for a
+    reply citing nothing: "… [1]; the digest does not say how long training took" is an
+    answer with a gap, not a refusal."""
+    return _REFUSES.search(text) is not None

@@ -256,6 +256,34 @@ def test_llm_sentinel_anywhere_is_a_refusal_and_never_streamed(llm_index: Path, 
     assert streamed.endswith(answer.text)
 
 
+@pytest.mark.parametrize(
+    ("reply", "refused"),
+    [
+        # Small models in the LLM-path user test: a refusal in words, shown as an answer.
+        ("The provided digests do not mention how long UCFE's study took.", True),
+        ("I cannot find this in the sources.", True),
+        ("摘要中没有提到相关信息。", True),
+        ("无法根据所给来源回答这个问题。", True),
+        # Cited, it is an answer with a gap; uncited without such words, an uncited answer.
+        ("UCFE had 804 participants [1]; the digest does not say how long it took.", False),
+        ("UCFE had 804 participants.", False),
+    ],
+)
+def test_a_refusal_in_words_is_a_refusal(llm_index: Path, reply: str, refused: bool) -> None:
+    with (
+        ScriptedOpenAIServer([Reply(text=reply, chunk_size=4)]) as server,
+        llm_assistant(llm_index, server) as a,
+    ):
+        pieces, answer = run(a, QUESTION_EN)
+    assert answer.refused == refused
+    if refused:
+        assert answer.text == message(PROMPTS, "en", "refusal") and answer.citations == []
+        assert 1 <= len(answer.sources) <= 3  # the closest papers, as for any refusal
+        assert "".join(pieces).endswith("\n\n" + answer.text)
+    else:
+        assert answer.mode == "llm" and answer.text.startswith("UCFE had 804")
+
+
 @pytest.mark.parametrize("chunk_size", [3, 1000])
 def test_a_sentinel_after_a_cited_part_says_that_part_is_not_in_the_digests(
     llm_index: Path, chunk_size: int
