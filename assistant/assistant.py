@@ -77,7 +77,7 @@ from .ingest import ingest as run_ingest
 from .llm import ChatLLM, LLMError, strip_reasoning
 from .parse import DigestError, digest_files
 from .prompt import build_answer_messages, message
-from .records import Answer, IngestReport, Source, Turn
+from .records import Answer, IngestReport, Source, Turn, UnsupportedClaim
 from .reply import SentinelFilter, read_sentinel, refuses_in_words
 from .retrieve import (
     ARXIV_ID,
@@ -720,15 +720,27 @@ class Assistant:
             }
         )
 
+    def check_claims(self, text: str, cited: dict[int, str]) -> list[UnsupportedClaim]:
+        """The sentences of an answer whose numbers or names none of the papers they cite
+        holds (verify.py). `cited` maps each marker n of the text to its paper's arXiv id.
+        Checked against whole digests, not only the passage a prompt held: a fact the digest
+        states elsewhere is true of the paper."""
+        texts = self.index.paper_texts(list(cited.values()))
+        bm25 = self.index.bm25()
+
+        def field_term(acronym: str) -> bool:
+            return bm25 is None or bm25.doc_freq(acronym.lower()) > 0
+
+        by_marker = {n: texts.get(pid, pid) for n, pid in cited.items()}
+        return unsupported_claims(text, by_marker, field_term)
+
     def _verify(self, answer: Answer) -> None:
-        """Checks a generated answer's cited sentences against the whole digests they cite
-        (not only the passage the prompt held: a fact the digest states elsewhere is true of
-        the paper), and says which numbers and names none of them holds."""
+        """Flags a generated answer's sentences that state what the digests they cite do not."""
         if not answer.citations:
             return
-        texts = self.index.paper_texts([c.paper_id for c in answer.citations])
-        cited = {c.marker: texts.get(c.paper_id, c.paper_id) for c in answer.citations}
-        answer.unsupported = unsupported_claims(answer.text, cited)
+        answer.unsupported = self.check_claims(
+            answer.text, {c.marker: c.paper_id for c in answer.citations}
+        )
         if answer.unsupported:
             s = self.settings
             items = message(s.prompts_dir, answer.language, "list_sep").join(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .cite import find_markers, strip_markers
@@ -185,16 +185,25 @@ def claim_names(claim: str) -> list[str]:
 _WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9]*(?:[-.+][A-Za-z0-9]+)*")
 
 
+# Capitalised English words, one or several in a row: "Blender", "Stable Diffusion".
+_PHRASE = re.compile(r"(?<![A-Za-z0-9])[A-Z][a-z]+(?:[\s-]+[A-Z][a-z]+)*(?![A-Za-z0-9])")
+# An acronym in parentheses right after: the phrase spells it out ("Dynamic Masked
+# Degradation（DM-Deg）" for a digest's 动态掩码退化 (DM-Deg)).
+_SPELLED_OUT = re.compile(r"\s*[(（]\s*[A-Za-z]")
+
+
 def answer_names(sentence: str) -> list[str]:
     """Names a sentence uses, as written: words with a capital and a digit (GPT-4o, W8A8), an
-    inner capital (DreamBooth, LLaVA, MagicTailor) or four or more capitals (MMLU, COCO). Not
+    inner capital (DreamBooth, LLaVA, MagicTailor), four or more capitals (MMLU, COCO) or an
+    acronym joined to another part (DM-Deg). Not
     two- or three-letter acronyms (LLM, GUI, RL): an English answer writes them for the Chinese
     terms the digests use (大语言模型, 图形界面, 强化学习), so they are translations, not names
-    the digest must contain. A plural's s goes (LoRAs, LLMs). In a Chinese sentence, any
-    capitalised English word of four or more letters is a name too (Blender, Gemini)."""
+    the digest must contain. A plural's s goes (LoRAs, LLMs). In a Chinese sentence,
+    capitalised English words are a name too (Blender, Stable Diffusion), unless they spell out
+    the acronym in parentheses after them."""
     out: dict[str, None] = {}
-    chinese = is_cjk_term(sentence)
-    for m in _WORD.finditer(unicodedata.normalize("NFKC", sentence)):
+    text = unicodedata.normalize("NFKC", sentence)
+    for m in _WORD.finditer(text):
         word = m.group(0)
         if word.endswith("s") and len(word) > 2 and word[-2].isupper():
             word = word[:-1]
@@ -204,11 +213,18 @@ def answer_names(sentence: str) -> list[str]:
         digit = upper and any(ch.isdigit() for ch in word)
         inner = re.search(r"[a-z][A-Z]|[A-Z]{2}[a-z]", word) is not None
         capitals = word.isupper() and sum(ch.isalpha() for ch in word) >= 4
+        # An acronym joined to a part: DM-Deg, DS-Bal, MIA-DPO.
+        joined = "-" in word and re.search(r"(?:^|-)[A-Z]{2,}(?:-|$)", word) is not None
         # Among Chinese words, a capitalised English word is a name (Blender, Gemini); in
         # English it may only start a sentence or be a language (Chinese, Hindi).
-        latin_in_cjk = chinese and word[:1].isupper() and len(word) >= 4 and not word.isupper()
-        if digit or inner or capitals or latin_in_cjk:
+        if digit or inner or capitals or joined:
             out.setdefault(word, None)
+    # Among Chinese words, capitalised English is a name (Blender, Stable Diffusion). In English
+    # it may only start a sentence or be a language (Chinese, Hindi).
+    if is_cjk_term(sentence):
+        for m in _PHRASE.finditer(text):
+            if len(m.group(0)) >= 4 and not _SPELLED_OUT.match(text, m.end()):
+                out.setdefault(m.group(0), None)
     return list(out)
 
 
@@ -290,12 +306,27 @@ def _cited_sentences(text: str) -> list[str]:
     return out
 
 
-def unsupported_claims(text: str, cited: Mapping[int, str]) -> list[UnsupportedClaim]:
+# A short acronym (LLM, GUI, BGE), with a plural's s.
+_SHORT_ACRONYM = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2,3})s?(?![A-Za-z0-9])")
+
+
+def _everywhere(term: str) -> bool:
+    return True
+
+
+def unsupported_claims(
+    text: str, cited: Mapping[int, str], field_term: Callable[[str], bool] = _everywhere
+) -> list[UnsupportedClaim]:
     """The sentences of a checked answer (markers already normalised to [n]) whose numbers or
     names occur in none of the digests they cite, or whose number is tied to another thing than
     in the digest (a swap: "training 55%, FLOPs 40%" where it says 40% and 55%). `cited` maps
     a marker to its paper's text: titles, arXiv id and whole digest. Sentences without a
-    marker claim nothing about a source and are not checked."""
+    marker claim nothing about a source and are not checked.
+
+    `field_term` says whether a two- or three-letter acronym is a term of the field, which
+    an English answer may write for a digest's Chinese words (LLM for 大语言模型): the
+    assistant passes "some digest in the index uses it". One no digest uses (BGE) is a name,
+    checked like the others. By default every short acronym is a field term."""
     out: list[UnsupportedClaim] = []
     for sentence in _cited_sentences(text):
         markers = tuple(dict.fromkeys(n for n in find_markers(sentence) if n in cited))
@@ -307,9 +338,16 @@ def unsupported_claims(text: str, cited: Mapping[int, str]) -> list[UnsupportedC
         stated = quantities(claim)
         missing = [q.text for q in stated if not _supported(q, claim, stated, have)]
         swapped = set(mispaired_numbers(claim, digest))
-        missing += [q.text for q in stated if not q.word and q.value in swapped]
+        # Only a number the digest states can be tied to the wrong thing; one derived from
+        # them (47 - 39 = "8 more languages") is tied to nothing there.
+        missing += [
+            q.text
+            for q in stated
+            if not q.word and q.value in swapped and _is_stated(q.value, have)
+        ]
         compact = _compact(digest)
-        for name in answer_names(claim):
+        short = [m.group(1) for m in _SHORT_ACRONYM.finditer(claim)]
+        for name in [*answer_names(claim), *(a for a in short if not field_term(a))]:
             if _compact(name) not in compact:
                 missing.append(name)
         if missing:

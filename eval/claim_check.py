@@ -1,18 +1,28 @@
 """Does the claim check flag what a generated answer invents, and leave faithful answers alone?
 
-    .venv/bin/python eval/claim_check.py --index-dir .assistant [-v] [FILE]
+    .venv/bin/python eval/claim_check.py --index-dir .assistant [-v] [FILE …]
 
-claim_answers.jsonl (90 rows, half English, half Chinese) was written by a helper who saw
-neither the code nor the rules, from the digests alone: answers as LLMs write them, each
-sentence cited [n] (sources[n-1]). 45 are faithful, with the habits that trip a checker
-(600万 → 6 million, "more than 800", derived counts and sums, percentage-point arithmetic);
-45 carry one unsupported fact: a changed number (15), an invented name (12), a fact of another
-source cited (10), an invented number (8). Their "altered" field is the text that carries it.
+Two sets, each written by a helper who saw neither the code nor the rules nor the other set,
+from the digests alone: answers as LLMs write them, each sentence cited [n] (sources[n-1]).
+- claim_answers.jsonl (90 rows, half English, half Chinese): 45 faithful, with the habits
+  that trip a checker (600万 → 6 million, "more than 800", derived counts and sums,
+  percentage-point arithmetic); 45 with one unsupported fact: a changed number (15), an
+  invented name (12), a fact of another source cited (10), an invented number (8);
+- claim_answers2.jsonl (80 rows, another writer): styles of several models (bullet and
+  numbered lists, bold, markers after the full stop, one marker for a paragraph), 40
+  faithful, 40 with one unsupported fact (12 / 10 / 10 / 8 of the same kinds).
+The "altered" field of a row is the text that carries its unsupported fact.
 
 Each answer goes through the check the assistant runs on generated answers
-(verify.unsupported_claims against the cited papers' whole digests, read from the index).
-Printed: faithful answers flagged (false flags), altered answers flagged, per kind, and how
-many of those flags name the altered text.
+(Assistant.check_claims: verify.py against the cited papers' whole digests, read from the
+index). Printed per file: faithful answers flagged (false flags), altered answers flagged,
+per kind, and how many of those flags name the altered text.
+
+First readings. claim_answers.jsonl, with the first rules: 6/45 faithful flagged, 42/45
+altered; its misses were then read to add the derivations (roundings, sums, differences, list
+counts). claim_answers2.jsonl, read only after that: 4/40 faithful flagged, 35/40 altered; its
+misses were then read too (a swap rule applied to derived numbers, phrases spelling out an
+acronym, short acronyms no digest uses).
 """
 
 from __future__ import annotations
@@ -27,45 +37,49 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from assistant import Assistant  # noqa: E402
-from assistant.verify import unsupported_claims  # noqa: E402
+
+
+def report(a: Assistant, file: str, verbose: bool) -> None:
+    rows = [json.loads(line) for line in Path(file).read_text("utf-8").splitlines() if line]
+    total: Counter[str] = Counter()
+    flagged: Counter[str] = Counter()
+    named: Counter[str] = Counter()
+    for row in rows:
+        claims = a.check_claims(row["answer"], dict(enumerate(row["sources"], 1)))
+        items = [m for c in claims for m in c.missing]
+        kind = row["kind"]
+        total[kind] += 1
+        flagged[kind] += bool(claims)
+        hit = any(m in alt or alt in m for m in items for alt in row["altered"])
+        named[kind] += hit
+        wrong = bool(claims) == (kind == "faithful") or (kind != "faithful" and not hit)
+        if verbose and wrong:
+            print(f"  {row['id']} {kind:15} flagged={items} altered={row['altered']}")
+            print(f"      {row['answer'][:160]}")
+    print(f"  faithful answers flagged: {flagged['faithful']}/{total['faithful']}")
+    altered = [k for k in total if k != "faithful"]
+    n_alt = sum(total[k] for k in altered)
+    print(
+        f"  altered answers flagged: {sum(flagged[k] for k in altered)}/{n_alt}"
+        f" (naming the altered text: {sum(named[k] for k in altered)})"
+    )
+    for k in sorted(altered):
+        print(f"    {k:16} {flagged[k]}/{total[k]} (naming it: {named[k]})")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("file", nargs="?", default=str(REPO / "eval" / "claim_answers.jsonl"))
+    sets = [str(REPO / "eval" / f"claim_answers{n}.jsonl") for n in ("", "2")]
+    ap.add_argument("files", nargs="*", default=sets)
     ap.add_argument("--index-dir", default=None)
     ap.add_argument("-v", "--verbose", action="store_true", help="print every wrong call")
     args = ap.parse_args()
-    rows = [json.loads(line) for line in Path(args.file).read_text("utf-8").splitlines() if line]
     overrides = {"index_dir": args.index_dir} if args.index_dir else {}
-    total: Counter[str] = Counter()
-    flagged: Counter[str] = Counter()
-    named: Counter[str] = Counter()
     with Assistant(llm_enabled=False, **overrides) as a:
         a.ensure_indexed()
-        for row in rows:
-            texts = a.index.paper_texts(row["sources"])
-            cited = {n: texts[pid] for n, pid in enumerate(row["sources"], 1)}
-            claims = unsupported_claims(row["answer"], cited)
-            items = [m for c in claims for m in c.missing]
-            kind = row["kind"]
-            total[kind] += 1
-            flagged[kind] += bool(claims)
-            hit = any(m in alt or alt in m for m in items for alt in row["altered"])
-            named[kind] += hit
-            wrong = bool(claims) == (kind == "faithful") or (kind != "faithful" and not hit)
-            if args.verbose and wrong:
-                print(f"{row['id']} {kind:15} flagged={items} altered={row['altered']}")
-                print(f"    {row['answer'][:160]}")
-    print(f"faithful answers flagged: {flagged['faithful']}/{total['faithful']}")
-    altered = [k for k in total if k != "faithful"]
-    n_alt = sum(total[k] for k in altered)
-    print(
-        f"altered answers flagged: {sum(flagged[k] for k in altered)}/{n_alt}"
-        f" (naming the altered text: {sum(named[k] for k in altered)})"
-    )
-    for k in sorted(altered):
-        print(f"  {k:16} {flagged[k]}/{total[k]} (naming it: {named[k]})")
+        for file in args.files:
+            print(f"{Path(file).name}:")
+            report(a, file, args.verbose)
     return 0
 
 

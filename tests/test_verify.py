@@ -4,6 +4,8 @@ flagged (a changed or invented number, a name the digest never uses, a swapped p
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from conftest import SEEDS
 
@@ -19,8 +21,12 @@ def digests() -> dict[str, str]:
     return {p.paper_id: f"{p.paper_id}\n{p.title} {p.title_zh}\n{p.text}" for p in papers}
 
 
-def flagged(text: str, cited: dict[int, str]) -> list[list[str]]:
-    return [c.missing for c in unsupported_claims(text, cited)]
+def flagged(
+    text: str, cited: dict[int, str], field_term: Callable[[str], bool] | None = None
+) -> list[list[str]]:
+    if field_term is None:
+        return [c.missing for c in unsupported_claims(text, cited)]
+    return [c.missing for c in unsupported_claims(text, cited, field_term)]
 
 
 @pytest.mark.parametrize(
@@ -123,6 +129,24 @@ def test_what_a_careful_writer_derives_passes(
 
 def test_english_words_are_names_among_chinese_ones(digests: dict[str, str]) -> None:
     assert answer_names("它在 LLFF、DTU 和 Blender 数据集上做了实验") == ["LLFF", "Blender"]
+    assert answer_names("它以 Stable Diffusion 为基础模型") == ["Stable Diffusion"]
+    # Spelling out the acronym that follows is no name: the acronym is checked instead.
+    spelled = "它用 Dynamic Masked Degradation（DM-Deg）和 Dual-Stream Balancing (DS-Bal) 处理"
+    assert answer_names(spelled) == ["DM-Deg", "DS-Bal"]
     assert answer_names("It was tested on Blender scenes in English.") == []
     # A name with an English suffix is the name: GPT-4-comparable is GPT-4.
     assert answer_names("It reaches GPT-4-comparable quality.") == ["GPT-4"]
+
+
+def test_a_short_acronym_no_digest_uses_is_a_name(digests: dict[str, str]) -> None:
+    answer = "UCFE's 804 users compared LLM answers scored with a BGE model [1]."
+    cited = {1: digests[UCFE]}
+    assert flagged(answer, cited) == []  # by default every short acronym is a field term
+    used = {"LLM"}  # the field's acronyms: what some digest of the index says
+    assert flagged(answer, cited, lambda a: a in used) == [["BGE"]]
+
+
+def test_a_derived_number_is_not_read_as_swapped(digests: dict[str, str]) -> None:
+    # 47 - 39 = 8 more languages: derived, and tied to nothing in the digest.
+    answer = "PangeaIns 覆盖 39 种语言，PangeaBench 覆盖 47 种语言，评测比训练多 8 种语言[1]。"
+    assert flagged(answer, {1: digests[PANGEA]}) == []
