@@ -31,6 +31,13 @@ def paper_metadata(paper: Paper) -> dict[str, str | int]:
     }
 
 
+# Where a chunk may end. llama-index's default ("[^,.;。？！]+[,.;。？！]?") ends one at any
+# ASCII , . ; so a chunk could end inside a number or a name: "…优于 1." then "4B 密集基线",
+# "Llama-3." then "1", "500," then "000". Here those marks end a piece only before a space
+# or the end; Chinese 。？！ always do.
+SPLIT_POINTS = r"(?:[^,.;。？！]|[,.;](?=\S))+[,.;。？！]?|[,.;。？！]"
+
+
 class PaperChunker:
     """Splits papers into chunk nodes and sentence nodes with stable ids."""
 
@@ -42,6 +49,7 @@ class PaperChunker:
             chunk_overlap=min(40, chunk_tokens // 8),
             tokenizer=lambda text: range(token_count(text)),
             paragraph_separator="\n\n",
+            secondary_chunking_regex=SPLIT_POINTS,
         )
 
     def chunks(self, paper: Paper) -> list[TextNode]:

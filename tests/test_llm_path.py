@@ -179,6 +179,8 @@ def test_a_long_history_is_shortened_to_fit_not_dropped(assistant: Assistant) ->
     conversation at all, not even the last question. Now long answers are cut to their start
     and older turns go first."""
     long_answer = "UCFE 的用户研究共有 804 名参与者。" + "这是一段很长的引用。" * 240
+    # Room for the three sources (~1,250 tokens) and a part of the history (~3,300 tokens).
+    budget = 2000
     history = [
         Turn(role="user", content="FrugalNeRF 用了哪些数据集？"),
         Turn(role="assistant", content=long_answer),
@@ -187,10 +189,10 @@ def test_a_long_history_is_shortened_to_fit_not_dropped(assistant: Assistant) ->
     ]
     sources = assistant.search("它的用户研究有多少人？", k=3)
     messages, sent = build_answer_messages(
-        PROMPTS, "它的用户研究有多少人？", sources, history, "zh", 1500
+        PROMPTS, "它的用户研究有多少人？", sources, history, "zh", budget
     )
     user = user_message({"messages": messages})
-    assert sum(count_tokens(m["content"]) for m in messages) <= 1500
+    assert sum(count_tokens(m["content"]) for m in messages) <= budget
     assert "UCFE 是什么？" in user and "804 名参与者" in user  # the last exchange, its start
     assert user.count("这是一段很长的引用。") < 240
     assert len(sent) == len(sources)  # no source gave way to the history
