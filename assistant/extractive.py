@@ -47,6 +47,31 @@ _ASKS_WHAT_IT_IS = frozenset(
     "贡献 主要贡献 核心贡献 创新 创新点 亮点 核心 思想 核心思想 主要思想 主旨 要点 "
     "main key core idea ideas contribution contributions novelty novel gist".split()
 )
+# A question asking which datasets, benchmarks or baselines, and a sentence that names several
+# ("在 LLFF、DTU 和 RealEstate-10K 上的实验表明…"). Without it, "FrugalNeRF 用了哪些数据集？"
+# quoted "…从而充分利用训练数据" (cosine and the shared 数据) and not the sentence listing them.
+LIST_BONUS = 0.05
+_ASKS_NAMED_THINGS = re.compile(
+    r"哪些(?:数据集|基准|评测|测试集|基线|任务|环境|平台)|在哪些[^?？，,]{0,12}上"
+    r"|(?:which|what)\s+(?:\w+\s+)?(?:datasets?|benchmarks?|baselines?|test\s+sets?"
+    r"|environments?|platforms?)|(?:evaluated|tested|benchmarked|experiments?)\s+on",
+    re.IGNORECASE,
+)
+_LISTS_NAMES = re.compile(
+    r"[A-Za-z][\w\-.&]*\s*(?:、|,|，|和|与|及|以及|\band\b|\bor\b)\s*[A-Za-z]", re.IGNORECASE
+)
+# Where names are what a paper was tested on: "在 … 上的实验", "experiments on …" ("如 FreeNeRF
+# 和 SparseNeRF" lists methods it improves on).
+_TESTED = re.compile(
+    r"实验|评测|评估|测试|基准|数据集|benchmark|dataset|evaluat|experiment|tested", re.IGNORECASE
+)
+
+
+def lists_test_sets(sentence: str) -> bool:
+    """The sentence names several things a paper was tested on."""
+    return bool(_LISTS_NAMES.search(sentence) and _TESTED.search(sentence))
+
+
 LINK = re.compile(r"https?://|github\.com|\.github\.io", re.I)
 _URL = re.compile(r"https?://\S+|\S*github\.(?:com|io)\S*", re.I)
 # A question that asks where to get something: a link is then the answer.
@@ -97,6 +122,15 @@ def _score_sentences(
         names = {m.group(0).lower() for m in IDENTIFIER.finditer(question)}
         terms = [t for t in terms if not (t in names and doc_freq.get(t, 0) <= 1 and t in own)]
     bonus = np.zeros(len(sv.texts))
+    if asked := _ASKS_NAMED_THINGS.search(question):
+        # "哪些数据集" asks for names; its words are the kind of answer, not in it: their
+        # bonus went to "…充分利用训练数据" (数据) over the sentence listing the datasets.
+        kind = token_set(asked.group(0))
+        terms = [t for t in terms if t not in kind]
+        # Only for the paper asked about, when the question names one: "WMA 在哪些基准上做了实验"
+        # is not answered by AndroidLab's "开发了 Android 指令数据集，并训练了 LLMs 和 LMMs".
+        if source.named or not named:
+            bonus += LIST_BONUS * np.asarray([lists_test_sets(s) for s in sv.texts])
     # "SAM2Long 的主要贡献是什么?" asks what the paper is, as a bare name does: words that only
     # ask for the contribution pick no sentence (贡献 is rare in digests, which say 提出).
     if all(t in named or t in _ASKS_WHAT_IT_IS for t in terms):

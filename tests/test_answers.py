@@ -17,7 +17,7 @@ from conftest import write_digest
 from assistant import Assistant
 from assistant.assistant import AssistantError
 from assistant.cite import find_markers
-from assistant.extractive import link_only
+from assistant.extractive import link_only, lists_test_sets
 from assistant.gate import unnamed_in_sources, unpaired_names, unstated_measures
 from assistant.prompt import message
 from assistant.records import Answer, Source, Turn
@@ -236,6 +236,32 @@ def test_a_question_about_the_method_does_not_get_the_code_link(
     body = answer.text.split("\n\n", 1)[1]
     assert [c.paper_id for c in answer.citations] == ["2410.16268"]
     assert "http" not in body
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "FrugalNeRF 用了哪些数据集？",
+        "Which datasets did FrugalNeRF use?",
+        "FrugalNeRF 在哪些数据上测试？",
+    ],
+)
+def test_which_datasets_gets_the_sentence_that_lists_them(
+    assistant: Assistant, question: str
+) -> None:
+    """ "哪些数据集" asks for names: it quoted "…从而充分利用训练数据" (数据 in common) and the
+    methods it improves on ("如 FreeNeRF 和 SparseNeRF"), not the sentence naming the datasets."""
+    answer = assistant.ask(question)
+    assert [c.paper_id for c in answer.citations] == ["2410.16271"]
+    assert "LLFF、DTU 和 RealEstate-10K" in answer.text
+    assert "充分利用训练数据" not in answer.text
+
+
+def test_a_sentence_lists_test_sets_only_where_something_was_tested() -> None:
+    assert lists_test_sets("在 LLFF、DTU 和 RealEstate-10K 上的实验表明，它更好。")
+    assert lists_test_sets("Experiments on WebArena and Mind2Web show gains.")
+    assert not lists_test_sets("现有方法，如 FreeNeRF 和 SparseNeRF，使用频率正则化。")
+    assert not lists_test_sets("我们在五个数据集上做了实验。")  # tested, but nothing named
 
 
 def test_only_a_link_that_names_nothing_new_counts_as_link_only() -> None:
