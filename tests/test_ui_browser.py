@@ -76,7 +76,8 @@ def script(body: dict[str, Any]) -> Reply:
             "UCFE 的用户研究共有 804 名参与者 [{n}]，并评测了 12 个 LLM 服务 [{n}]。",
         )
     elif "apps" in question:
-        paper, text = ANDROIDLAB, "The AndroidLab benchmark covers nine apps [{n}]."
+        # "on 20 devices" is invented: the digest gives no such number.
+        paper, text = ANDROIDLAB, "The AndroidLab benchmark covers nine apps on 20 devices [{n}]."
     else:
         paper, text = ANDROIDLAB, "The AndroidLab benchmark contains 138 tasks [{n}] in nine apps."
     n = _marker(prompt, paper)
@@ -193,6 +194,9 @@ def test_chat_streams_links_follows_up_and_survives_a_reload(
     third = answers(page).nth(2)
     assert "nine apps" in third.inner_text()
     assert set(cite_hrefs(third)) == {ARXIV + ANDROIDLAB}
+    # The invented number is named above the answer; the rest of it passed the check.
+    [flag] = third.locator(".da-notice").all_inner_texts()
+    assert "Not found in the digests cited" in flag and "20 [" in flag and "nine" not in flag
     condense = [r for r in llm.requests if not r.get("stream")]
     assert len(condense) == 1 and Q_EN in str(condense[0]["messages"])
 
@@ -213,6 +217,7 @@ def test_chat_streams_links_follows_up_and_survives_a_reload(
         msg = answers(page).nth(i)
         assert set(cite_hrefs(msg)) == {ARXIV + paper}, i
         assert card_papers(msg) == [paper], i
+    assert "20 [" in answers(page).nth(2).locator(".da-notice").inner_text()
     assert "804" in answers(page).nth(0).inner_text()
     assert answers(page).nth(3).locator(".da-notice").count() == 1
     shot(page, "04-after-reload")
