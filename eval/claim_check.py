@@ -16,7 +16,7 @@ The "altered" field of a row is the text that carries its unsupported fact.
 Each answer goes through the check the assistant runs on generated answers
 (Assistant.check_claims: verify.py against the cited papers' whole digests, read from the
 index). Printed per file: faithful answers flagged (false flags), altered answers flagged,
-per kind, and how many of those flags name the altered text.
+per kind, how many of those flags name the altered text, and the check's time per answer.
 
 First readings. claim_answers.jsonl, with the first rules: 6/45 faithful flagged, 42/45
 altered; its misses were then read to add the derivations (roundings, sums, differences, list
@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -44,8 +46,11 @@ def report(a: Assistant, file: str, verbose: bool) -> None:
     total: Counter[str] = Counter()
     flagged: Counter[str] = Counter()
     named: Counter[str] = Counter()
+    times: list[float] = []
     for row in rows:
+        t0 = time.perf_counter()
         claims = a.check_claims(row["answer"], dict(enumerate(row["sources"], 1)))
+        times.append((time.perf_counter() - t0) * 1000)
         items = [m for c in claims for m in c.missing]
         kind = row["kind"]
         total[kind] += 1
@@ -65,6 +70,7 @@ def report(a: Assistant, file: str, verbose: bool) -> None:
     )
     for k in sorted(altered):
         print(f"    {k:16} {flagged[k]}/{total[k]} (naming it: {named[k]})")
+    print(f"  check per answer: p50 {statistics.median(times):.1f} ms, max {max(times):.1f} ms")
 
 
 def main() -> int:
@@ -77,6 +83,7 @@ def main() -> int:
     overrides = {"index_dir": args.index_dir} if args.index_dir else {}
     with Assistant(llm_enabled=False, **overrides) as a:
         a.ensure_indexed()
+        a.index.bm25()  # loaded on first use: not part of a check's time
         for file in args.files:
             print(f"{Path(file).name}:")
             report(a, file, args.verbose)

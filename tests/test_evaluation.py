@@ -295,6 +295,36 @@ def test_llm_judge_in_an_eval_run_is_named_in_the_report(
     assert f"support judge: `{judge.name}`" in summary_markdown(run)
 
 
+def test_an_llm_run_counts_the_answers_the_claim_check_flagged(index_copy: Path) -> None:
+    """A scripted model that invents a number for UCFE (840 for 804) and answers the other
+    question faithfully: the run counts one flagged answer and keeps the flag per question."""
+
+    def reply(body: dict) -> Reply:
+        prompt = str(body["messages"][-1]["content"])
+        n = re.search(r'<source id="(\d+)" arxiv="2410.14059"', prompt)
+        if "UCFE" in prompt.rsplit("Question:", 1)[-1] and n:
+            return Reply(text=f"The UCFE user study had 840 participants [{n.group(1)}].")
+        n = re.search(r'<source id="(\d+)" arxiv="2410.13232"', prompt)
+        return Reply(text=f"WMA 在 WebArena 和 Mind2Web 上做了实验 [{n.group(1) if n else 1}]。")
+
+    qs = [q for q in load_questions() if q.id in ("q001", "q002")]
+    with (
+        ScriptedOpenAIServer(reply) as server,
+        Assistant(
+            index_dir=index_copy, llm_base_url=server.base_url, llm_model="m", llm_max_retries=0
+        ) as llm_assistant,
+    ):
+        judge = OfflineJudge(llm_assistant.index.embed)
+        run = run_eval(llm_assistant, qs, judge=judge, judge_agreement=False, progress=False)
+    by_id = {r["id"]: r["answer"] for r in run.questions}
+    assert [c["missing"] for c in by_id["q001"]["unsupported"]] == [["840"]]
+    assert by_id["q002"]["unsupported"] == [] and by_id["q002"]["mode"] == "llm"
+    assert run.summary["overall"]["unsupported_answers"] == 1
+    from assistant.evaluation.report import summary_markdown
+
+    assert "`results.json`): 1" in summary_markdown(run)
+
+
 def test_parse_verdict_chinese_and_errors() -> None:
     assert parse_verdict("支持") is True
     assert parse_verdict("不支持") is False

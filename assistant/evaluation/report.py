@@ -187,6 +187,9 @@ def summary_markdown(run: EvalRun) -> str:
         "",
         f"- out-of-range citation markers (generated, then removed by the citation check): "
         f"{o['out_of_range_markers']:.0f}; judge errors: {o['judge_errors']}",
+        f"- answers whose cited sentences state numbers or names the cited digests lack "
+        f"(flagged to the user, `unsupported` in `results.json`): "
+        f"{o.get('unsupported_answers', 0)}",
         "- per-question results (answers, rankings, every judged statement): `results.json`",
         "",
     ]

@@ -621,6 +621,8 @@ def summarise_group(rows: Sequence[dict[str, Any]], systems: Sequence[str]) -> d
         sum(r["answer"]["draft_out_of_range"] for r in rows)
         + sum(c["out_of_range_markers"] for c in checks)
     )
+    # Generated answers the claim check flagged (verify.py; extractive answers quote and pass).
+    out["unsupported_answers"] = sum(bool(r["answer"].get("unsupported")) for r in rows)
     out["judge_errors"] = sum(c["judge_errors"] for c in checks)
     out["first_judge_error"] = next(
         (c.get("first_judge_error") for c in checks if c.get("first_judge_error")), ""
