@@ -722,25 +722,31 @@ class Assistant:
 
     def check_claims(self, text: str, cited: dict[int, str]) -> list[UnsupportedClaim]:
         """The sentences of an answer whose numbers or names none of the papers they cite
-        holds (verify.py). `cited` maps each marker n of the text to its paper's arXiv id.
+        holds (verify.py). `cited` maps each marker n of the text to its paper's arXiv id; an
+        id the index does not hold is an AssistantError.
         Checked against whole digests, not only the passage a prompt held: a fact the digest
         states elsewhere is true of the paper."""
         texts = self.index.paper_texts(list(cited.values()))
+        if missing := [pid for pid in cited.values() if pid not in texts]:
+            raise AssistantError(f"check_claims: not in the index: {', '.join(missing)}")
         bm25 = self.index.bm25()
 
         def field_term(acronym: str) -> bool:
             return bm25 is None or bm25.doc_freq(acronym.lower()) > 0
 
-        by_marker = {n: texts.get(pid, pid) for n, pid in cited.items()}
+        by_marker = {n: texts[pid] for n, pid in cited.items()}
         return unsupported_claims(text, by_marker, field_term)
 
     def _verify(self, answer: Answer) -> None:
         """Flags a generated answer's sentences that state what the digests they cite do not."""
         if not answer.citations:
             return
-        answer.unsupported = self.check_claims(
-            answer.text, {c.marker: c.paper_id for c in answer.citations}
-        )
+        try:
+            answer.unsupported = self.check_claims(
+                answer.text, {c.marker: c.paper_id for c in answer.citations}
+            )
+        except AssistantError:  # a cited paper removed by an ingest meanwhile: nothing to check
+            return
         if answer.unsupported:
             s = self.settings
             items = message(s.prompts_dir, answer.language, "list_sep").join(

@@ -562,7 +562,7 @@ class PaperIndex:
         return titles, {p: "\n".join(texts).lower() for p, texts in parts.items()}
 
     def paper_texts(self, paper_ids: list[str]) -> dict[str, str]:
-        """Each paper's arXiv id, titles and whole digest, from its sentences: the chunks
+        """Each indexed paper's arXiv id, titles and whole digest, from its sentences: the chunks
         cannot give it whole, as the splitter may cut inside a number ("优于 1." | "4B 密集基线")
         and its overlap repeats text."""
         if not paper_ids:
@@ -577,8 +577,10 @@ class PaperIndex:
             )
         out: dict[str, str] = {}
         for pid in ids:
+            if pid not in titles:  # not indexed
+                continue
             sentences = [t for _, texts in sorted(rows.get(pid, [])) for t in texts]
-            out[pid] = "\n".join([pid, titles.get(pid, ""), *sentences])
+            out[pid] = "\n".join([pid, titles[pid], *sentences])
         return out
 
     def chunk_texts(self, paper_id: str) -> list[str]:

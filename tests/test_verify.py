@@ -9,6 +9,8 @@ from collections.abc import Callable
 import pytest
 from conftest import SEEDS
 
+from assistant import Assistant
+from assistant.assistant import AssistantError
 from assistant.parse import parse_paths
 from assistant.verify import answer_names, unsupported_claims
 
@@ -150,3 +152,11 @@ def test_a_derived_number_is_not_read_as_swapped(digests: dict[str, str]) -> Non
     # 47 - 39 = 8 more languages: derived, and tied to nothing in the digest.
     answer = "PangeaIns 覆盖 39 种语言，PangeaBench 覆盖 47 种语言，评测比训练多 8 种语言[1]。"
     assert flagged(answer, {1: digests[PANGEA]}) == []
+
+
+def test_the_api_checks_any_text_against_indexed_papers(assistant: Assistant) -> None:
+    [claim] = assistant.check_claims("UCFE had 840 participants [1].", {1: UCFE})
+    assert claim.missing == ["840"] and claim.markers == [1]
+    assert assistant.check_claims("UCFE had 804 participants [1].", {1: UCFE}) == []
+    with pytest.raises(AssistantError, match=r"not in the index: 2599\.99999"):
+        assistant.check_claims("It had 804 participants [1].", {1: "2599.99999"})
