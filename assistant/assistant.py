@@ -12,7 +12,7 @@ import re
 import threading
 import unicodedata
 import warnings
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -720,12 +720,28 @@ class Assistant:
             }
         )
 
-    def check_claims(self, text: str, cited: dict[int, str]) -> list[UnsupportedClaim]:
+    def check_claims(self, text: str, cited: Mapping[Any, str]) -> list[UnsupportedClaim]:
         """The sentences of an answer whose numbers or names none of the papers they cite
         holds (verify.py). `cited` maps each marker n of the text to its paper's arXiv id; an
         id the index does not hold is an AssistantError.
         Checked against whole digests, not only the passage a prompt held: a fact the digest
         states elsewhere is true of the paper."""
+        if not isinstance(text, str):
+            raise AssistantError(f"check_claims: text must be a str, got {type(text).__name__}")
+        if not isinstance(cited, Mapping):
+            raise AssistantError(
+                "check_claims: cited must map each marker n to an arXiv id ({1: '2410.14059'}), "
+                f"got {type(cited).__name__}"
+            )
+        ids: dict[int, str] = {}
+        for n, ref in cited.items():
+            # A mapping read from JSON has "1" for 1; "2410.14059v2", "arXiv:…" and the arXiv
+            # link name the paper as ingest reads them.
+            if not str(n).strip().isdigit() or not isinstance(ref, str):
+                raise AssistantError(f"check_claims: bad entry {n!r}: {ref!r}")
+            found = ARXIV_ID.search(ref)
+            ids[int(n)] = found.group(1) if found else ref.strip()
+        cited = ids
         texts = self.index.paper_texts(list(cited.values()))
         if missing := [pid for pid in cited.values() if pid not in texts]:
             raise AssistantError(f"check_claims: not in the index: {', '.join(missing)}")

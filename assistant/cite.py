@@ -10,11 +10,15 @@ from .records import Citation, Source
 # [1], [1, 2], [1，2], [1-3], and what some models emit instead: 【1】, 【1，2】, [^1] (a
 # footnote), [source 1], [Doc 2], [来源 1]; and in parentheses only with the word, as the
 # LLM-path user test saw small models write: (Source 2), (sources 1, 3), （来源 2）. A bare
-# "(2)" is not one: it numbers list items and steps.
+# "(2)" is not one: it numbers list items and steps. Also [[1]], 【1†source】 and 〔1〕.
 _NUMBERS = r"(\s*\d+(?:\s*(?:[,，、;]|-|–)\s*\d+)*\s*)"
 _WORD = r"(?:sources?|src|docs?|documents?|refs?|来源|文献|资料)\s*[:：#]?\s*"
 MARKER = re.compile(
-    rf"\[(?:\^|{_WORD})?{_NUMBERS}\]|【(?:{_WORD})?{_NUMBERS}】|[(（]{_WORD}{_NUMBERS}[)）]",
+    rf"\[\[{_NUMBERS}\]\]"  # [[1]], a wiki-style link
+    rf"|\[(?:\^|{_WORD})?{_NUMBERS}\]"
+    rf"|【(?:{_WORD})?{_NUMBERS}(?:†[^】]{{0,40}})?】"  # 【1†source】, as GPT-4o writes it
+    rf"|〔{_NUMBERS}〕"
+    rf"|[(（]{_WORD}{_NUMBERS}[)）]",
     re.IGNORECASE,
 )
 _SPLIT = re.compile(r"\s*(?:[,，、;])\s*")

@@ -84,11 +84,19 @@ _REFUSES = re.compile(
     r"|\bno (?:relevant |such |specific )?(?:information|details?|mention)\b"
     r"|\b(?:cannot|can['’]t|can not|could not|couldn['’]t|(?:am|are|is) unable to)\s+"
     r"(?:find|answer|determine|locate|tell)"
+    r"|\b(?:do not|don['’]t|does not|doesn['’]t) (?:have|contain) (?:enough|sufficient|any)"
+    r" (?:information|details|context)"
+    r"|\bnot (?:available|covered|addressed) (?:in|by) the (?:provided |given )?"
+    r"(?:sources?|digests?|context|documents?|passages?|excerpts?)"
+    r"|\b(?:is|are)n['’]t (?:covered|addressed|mentioned|available) (?:in|by) the"
+    r"|\bI (?:do not|don['’]t) know\b"
     r"|\bnot (?:mentioned|found|covered|discussed|provided|stated|specified) in\b"
     r"|(?:摘要|来源|资料|文献|上下文|内容)[中里内]?(?:并|均|都)?(?:没有|未|不|无)(?:提到|提及|涉及|包含"
     r"|说明|给出|出现|相关|找到)"
     r"|(?:无法|不能)(?:从|根据|在)?[^，。,.]{0,8}?(?:回答|确定|找到|判断|得知)"
-    r"|没有(?:找到)?(?:相关|有关|具体)的?(?:信息|内容|说明)",
+    r"|(?:没有|未|并未)(?:找到|检索到)?(?:相关|有关|具体)的?(?:信息|内容|说明)"
+    r"|(?:文中|文章|摘要|资料|来源)[^，。,.]{0,4}?(?:并未|未|没有)(?:说明|提到|提及|给出|涉及)"
+    r"|不足以回答|我不知道|我不清楚",
     re.IGNORECASE,
 )
 

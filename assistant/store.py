@@ -580,7 +580,8 @@ class PaperIndex:
             if pid not in titles:  # not indexed
                 continue
             sentences = [t for _, texts in sorted(rows.get(pid, [])) for t in texts]
-            out[pid] = "\n".join([pid, titles[pid], *sentences])
+            # "arXiv 2410.14059" as an answer may write it.
+            out[pid] = "\n".join([f"arXiv {pid}", titles[pid], *sentences])
         return out
 
     def chunk_texts(self, paper_id: str) -> list[str]:

@@ -266,6 +266,14 @@ def test_llm_sentinel_anywhere_is_a_refusal_and_never_streamed(llm_index: Path, 
         ("I cannot find this in the sources.", True),
         ("摘要中没有提到相关信息。", True),
         ("无法根据所给来源回答这个问题。", True),
+        # The second LLM-path user test: seven more ways, shown as answers before.
+        ("I don't have enough information to answer that based on the provided context.", True),
+        ("This information is not available in the provided documents.", True),
+        ("Unfortunately, the answer isn't covered by the sources provided.", True),
+        ("未找到相关信息。", True),
+        ("文中并未说明具体的骨干网络。", True),
+        ("提供的资料不足以回答该问题。", True),
+        ("对不起，我不知道。", True),
         # Cited, it is an answer with a gap; uncited without such words, an uncited answer.
         ("UCFE had 804 participants [1]; the digest does not say how long it took.", False),
         ("UCFE had 804 participants.", False),
@@ -341,6 +349,9 @@ def test_an_empty_reply_falls_back_to_the_extractive_answer(llm_index: Path, rep
         ("UCFE has 804 participants (Source 1).", [1]),
         ("UCFE 有 804 名参与者（来源 1）。", [1]),
         ("Step (2) of UCFE had 804 participants.", []),  # a bare "(2)" numbers a step
+        ("UCFE has 804 participants [[1]].", [1]),
+        ("UCFE has 804 participants【1†source】.", [1]),  # GPT-4o's style
+        ("UCFE 有 804 名参与者〔1〕。", [1]),
     ],
 )
 def test_marker_styles_are_read_and_an_uncited_answer_is_flagged(

@@ -20,7 +20,8 @@ UCFE, PANGEA, PYRAMID, LLAMA_QUANT = "2410.14059", "2410.16153", "2410.17247", "
 @pytest.fixture(scope="module")
 def digests() -> dict[str, str]:
     papers = parse_paths([SEEDS]).papers
-    return {p.paper_id: f"{p.paper_id}\n{p.title} {p.title_zh}\n{p.text}" for p in papers}
+    # As the index gives them (PaperIndex.paper_texts).
+    return {p.paper_id: f"arXiv {p.paper_id}\n{p.title} {p.title_zh}\n{p.text}" for p in papers}
 
 
 def flagged(
@@ -160,3 +161,55 @@ def test_the_api_checks_any_text_against_indexed_papers(assistant: Assistant) ->
     assert assistant.check_claims("UCFE had 804 participants [1].", {1: UCFE}) == []
     with pytest.raises(AssistantError, match=r"not in the index: 2599\.99999"):
         assistant.check_claims("It had 804 participants [1].", {1: "2599.99999"})
+
+
+INF_CL, LOGO, WEBRL = "2410.17243", "2410.18533", "2411.02337"
+
+
+@pytest.mark.parametrize(
+    ("answer", "paper", "missing"),
+    [
+        # From the LLM-path user test. Chinese numerals are read whole: 八百零四 is 804.
+        ("UCFE 用户研究有八百零四名参与者 [1]。", UCFE, []),
+        ("UCFE 用户研究有八百四十名参与者 [1]。", UCFE, ["八百四十"]),
+        ("PangeaIns 有 6 百万条指令 [1]。", PANGEA, []),  # 百万 is the unit of 6, no numeral
+        # "arXiv 2410.14059" names the paper as its link does.
+        ("UCFE (arXiv 2410.14059) had 804 participants [1].", UCFE, []),
+        # "i.e." ends no sentence: 128 is 16 hours on 8 GPUs, in the same sentence.
+        ("LOGO trained 16 hours on 8×A800, i.e. 128 GPU-hours [1].", LOGO, []),
+        # 两个数量级 is what "100x" says; "3x faster" is said nowhere.
+        ("It cuts memory by two orders of magnitude (roughly 100x) [1].", INF_CL, []),
+        ("PyramidDrop makes training 3x faster [1].", PYRAMID, ["3"]),
+        # A name flagged whole is not flagged again for its number.
+        ("It was compared with Qwen2-7B [1].", UCFE, ["Qwen2-7B"]),
+    ],
+)
+def test_what_the_llm_path_user_test_found(
+    digests: dict[str, str], answer: str, paper: str, missing: list[str]
+) -> None:
+    assert flagged(answer, {1: digests[paper]}) == ([missing] if missing else [])
+
+
+def test_a_list_under_a_cited_lead_in_is_checked_against_its_source(
+    digests: dict[str, str],
+) -> None:
+    answer = (
+        "WebRL's results on WebArena-Lite [1]:\n"
+        "- Llama-3.1-8B: 4.8% → 44.2%\n"
+        "- GLM-4-9B: 6.1% → 43%\n"
+        "Other models were not tested.\n"
+        "- 99% of something"  # after a line that is no lead-in: cites nothing
+    )
+    assert flagged(answer, {1: digests[WEBRL]}) == [["44.2%"]]
+
+
+def test_the_api_reads_markers_and_ids_as_json_or_a_link_gives_them(
+    assistant: Assistant,
+) -> None:
+    for ref in ("2410.14059v2", "arXiv:2410.14059", "https://arxiv.org/abs/2410.14059"):
+        [claim] = assistant.check_claims("UCFE had 840 participants [1].", {"1": ref})
+        assert claim.missing == ["840"]
+    with pytest.raises(AssistantError, match="cited must map each marker"):
+        assistant.check_claims("UCFE had 840 participants [1].", ["2410.14059"])  # type: ignore[arg-type]
+    with pytest.raises(AssistantError, match="text must be a str"):
+        assistant.check_claims(None, {1: UCFE})  # type: ignore[arg-type]
