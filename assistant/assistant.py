@@ -478,10 +478,12 @@ class Assistant:
             if raw is not None:
                 instead = message(s.prompts_dir, lang, "not_answered_inline")
                 refused, raw = read_sentinel(strip_reasoning(raw).strip(), instead)
+                # A refusal the model made is mode "llm": the gate let the question through.
+                said_no = base.model_copy(update={"mode": "llm"})
                 if refused:
                     if shown:  # "Sorry, the sources do not say." came before the sentinel
                         yield "\n\n"
-                    yield from self._refuse(base, ret.sources[:3])
+                    yield from self._refuse(said_no, ret.sources[:3])
                     return
                 # Only the sources the prompt held: a marker of one the budget left out would
                 # cite a paper the LLM never read.
@@ -489,7 +491,7 @@ class Assistant:
                 if not answer.citations and refuses_in_words(answer.text):
                     if shown:
                         yield "\n\n"
-                    yield from self._refuse(base, ret.sources[:3])
+                    yield from self._refuse(said_no, ret.sources[:3])
                     return
                 if not answer.citations:
                     answer.notices.append(message(s.prompts_dir, lang, "uncited"))

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .cite import check_citations
 from .evaluation.arguments import add_arguments
 from .records import Answer, Severity
 
@@ -100,7 +101,10 @@ def _cmd_ask(a: Assistant, args: argparse.Namespace) -> int:
         return 0
     if final.mode == "llm":
         print("".join(pieces[shown:]))  # the rest of the streamed answer
-        same = final.text.strip() == "".join(pieces).strip()
+        # Only a marker removed makes the checked answer worth showing again: "(Source 1)"
+        # read as [1] says the same as what streamed.
+        rechecked = check_citations("".join(pieces), final.sources)
+        same = final.text.strip() == rechecked.text.strip() and not rechecked.removed
         if not same:
             print()  # the checked answer differs (a marker removed): shown below the draft
         _print_answer(final, a.settings.prompts_dir, text_shown=same)

@@ -327,6 +327,7 @@ def test_an_llm_answer_and_what_no_llm_wrote_are_printed_once(
         Reply(status=500),
         Reply(text="UCFE 有 804 名参与者 [1][7]。"),  # [7] points to no source
         Reply(text="UCFE 有 804 名参与者。"),  # cites nothing
+        Reply(text="UCFE 有 804 名参与者（来源 1）。"),  # read as [1]: the same answer
     ]
     with ScriptedOpenAIServer(replies) as server:
         env = {
@@ -363,12 +364,16 @@ def test_an_llm_answer_and_what_no_llm_wrote_are_printed_once(
         assert "请对照下列来源核实" in uncited.stderr
         assert "提供给 LLM 的来源：\n- UCFE: A User-Centric" in uncited.stdout, uncited.stdout
 
+        # A marker written another way is no reason to print the answer again.
+        out = ask(question).stdout
+        assert out.count("804 名参与者") == 1 and "（来源 1）" in out, out
+
         # Nothing is sent to the LLM for these; each is printed once.
         out = ask("红烧肉怎么做才好吃？").stdout
         assert out.count("not in the digests") == 1, out
         lines = ask("What papers do you have?").stdout.strip().splitlines()
         assert lines[0] == "The digests cover 34 papers:" and len(lines) == 35
-        assert len(server.requests) == 5
+        assert len(server.requests) == 6
 
 
 # --- assistant eval --------------------------------------------------------------------------

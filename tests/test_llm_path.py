@@ -250,7 +250,7 @@ def test_llm_sentinel_anywhere_is_a_refusal_and_never_streamed(llm_index: Path, 
     ):
         pieces, answer = run(a, QUESTION_ZH)
     assert len(server.requests) == 1
-    assert answer.refused
+    assert answer.refused and answer.mode == "llm"  # the model refused, not the gate
     assert answer.text == message(PROMPTS, "zh", "refusal")
     assert answer.citations == [] and 1 <= len(answer.sources) <= 3
     streamed = "".join(pieces)
