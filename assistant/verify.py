@@ -369,6 +369,25 @@ def _cited_sentences(text: str) -> list[str]:
     return out
 
 
+def _in_capitalised_phrase(text: str, start: int, end: int) -> bool:
+    """One of a capitalised phrase ("Gaussian Splatting (3DGS)", "Android Instruction
+    dataset"), or a word an acronym in parentheses follows: a term spelled out, not a name."""
+    before = re.search(r"([A-Za-z][\w-]*)[\s-]+$", text[:start])
+    after = re.match(r"[\s-]+([A-Za-z][\w-]*)", text[end:])
+    return bool(
+        (before and before.group(1)[0].isupper())
+        or (after and after.group(1)[0].isupper())
+        or re.match(r"\s*[(（]", text[end:])
+    )
+
+
+_CAPITALISED = re.compile(r"(?<![A-Za-z0-9\-])[A-Z][a-z]{3,}(?![A-Za-z0-9])")
+_NOT_NAMES = frozenset(
+    """english chinese hindi japanese korean french german spanish arabic russian italian
+    portuguese indonesian vietnamese thai turkish african asian european american western
+    eastern monday tuesday wednesday thursday friday saturday sunday january february march
+    april june july august september october november december""".split()
+)
 # A short acronym (LLM, GUI, BGE), with a plural's s.
 _SHORT_ACRONYM = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2,3})s?(?![A-Za-z0-9])")
 
@@ -410,7 +429,21 @@ def unsupported_claims(
         ]
         compact = _compact(digest)
         short = [m.group(1) for m in _SHORT_ACRONYM.finditer(claim)]
-        for name in [*answer_names(claim), *(a for a in short if not field_term(a))]:
+        # A capitalised English word inside an English sentence ("outperforms Gemini") that
+        # no digest uses anywhere: a name (a language is not: digests say 中文, not Chinese).
+        proper = [
+            m.group(0)
+            for m in _CAPITALISED.finditer(claim)
+            if m.start() > 0
+            and not is_cjk_term(claim)
+            and not _in_capitalised_phrase(claim, m.start(), m.end())
+            and not re.search(r"[.!?:;]\s*(?:\*\*)?$|^\W*$", claim[: m.start()])
+            and m.group(0).lower() not in _NOT_NAMES
+            # Bayesian, Gaussian, Euclidean: adjectives made from names, used as words.
+            and not m.group(0).endswith(("ian", "ean"))
+            and not field_term(m.group(0))
+        ]
+        for name in [*answer_names(claim), *(a for a in short if not field_term(a)), *proper]:
             if _compact(name) not in compact:
                 missing.append(name)
         # "Qwen2-7B" flagged as a name says it all: not its "7B" again.

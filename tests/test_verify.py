@@ -213,3 +213,23 @@ def test_the_api_reads_markers_and_ids_as_json_or_a_link_gives_them(
         assistant.check_claims("UCFE had 840 participants [1].", ["2410.14059"])  # type: ignore[arg-type]
     with pytest.raises(AssistantError, match="text must be a str"):
         assistant.check_claims(None, {1: UCFE})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("answer", "missing"),
+    [
+        ("FrugalNeRF outperforms Gemini and Midjourney on LLFF [1].", ["Gemini", "Midjourney"]),
+        ("FrugalNeRF was tested on Blender scenes [1].", ["Blender"]),
+        # A language, a capitalised phrase spelling out an acronym, an adjective from a name.
+        ("FrugalNeRF's results hold in English and Chinese [1].", []),
+        ("Unlike 3D Gaussian Splatting (3DGS), FrugalNeRF uses voxels [1].", []),
+        ("FrugalNeRF needs no Bayesian priors [1].", []),
+        # A capitalised word some digest uses is a word of the field (Kaggle, Android).
+        ("FrugalNeRF is not an Android agent [1].", []),
+    ],
+)
+def test_a_capitalised_word_no_digest_uses_is_a_name_in_english(
+    assistant: Assistant, answer: str, missing: list[str]
+) -> None:
+    got = assistant.check_claims(answer, {1: "2410.16271"})
+    assert [c.missing for c in got] == ([missing] if missing else [])
