@@ -527,10 +527,11 @@ class Assistant:
         try:
             for delta in llm.stream(messages, on_finish=finish.append):
                 parts.append(delta)
-                if text := sentinel.feed(delta):
+                # The blank lines after a dropped <think> block open no answer.
+                if text := sentinel.feed(delta) if shown else sentinel.feed(delta).lstrip():
                     shown = True
                     yield text
-            if text := sentinel.flush():
+            if text := sentinel.flush() if shown else sentinel.flush().lstrip():
                 shown = True
                 yield text
         except LLMError as exc:

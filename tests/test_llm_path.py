@@ -315,13 +315,14 @@ def test_a_sentinel_after_a_cited_part_says_that_part_is_not_in_the_digests(
 
 def test_reasoning_is_dropped_from_the_stream_and_the_answer(llm_index: Path) -> None:
     """Before, the <think> block stayed in the answer and its [9] was reported as removed."""
-    reply = "<think>Source [1] is UCFE, maybe [9] too.</think>\n共有 804 名参与者 [1]。"
+    reply = "<think>Source [1] is UCFE, maybe [9] too.</think>\n\n共有 804 名参与者 [1]。"
     with (
         ScriptedOpenAIServer([Reply(text=reply, chunk_size=3)]) as server,  # tags split
         llm_assistant(llm_index, server) as a,
     ):
         pieces, answer = run(a, QUESTION_ZH)
     assert "think" not in "".join(pieces) and "maybe" not in "".join(pieces)
+    assert "".join(pieces).startswith("共有")  # no blank lines where the reasoning was
     assert answer.mode == "llm" and answer.text == "共有 804 名参与者 [1]。"
     assert [c.paper_id for c in answer.citations] == [UCFE] and answer.notices == []
 
