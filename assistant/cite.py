@@ -21,6 +21,7 @@ MARKER = re.compile(
     rf"|[(（]{_WORD}{_NUMBERS}[)）]",
     re.IGNORECASE,
 )
+_ID_MARKER = re.compile(r"\[(?:arxiv\s*:?\s*)?(\d{4}\.\d{4,5})(?:v\d+)?\]", re.IGNORECASE)
 _SPLIT = re.compile(r"\s*(?:[,，、;])\s*")
 
 
@@ -88,6 +89,12 @@ def check_citations(text: str, sources: list[Source]) -> CheckedText:
                 result.removed.append(n)
         return "".join(dict.fromkeys(kept))
 
+    # "[arXiv:2411.02337]": the prompt tags each source with its arXiv id, and some models cite
+    # by it. The id of a source is its marker; any other id is left as written.
+    position = {src.paper_id: n for n, src in enumerate(sources, 1)}
+    text = _ID_MARKER.sub(
+        lambda m: f"[{position[m.group(1)]}]" if m.group(1) in position else m.group(0), text
+    )
     cleaned = MARKER.sub(repl, text)
     # Dropping a marker can splice its neighbours into a new one ("[1[9]]" -> "[1]"): check
     # until nothing changes, so every marker left in the text is a checked one.

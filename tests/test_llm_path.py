@@ -353,6 +353,7 @@ def test_an_empty_reply_falls_back_to_the_extractive_answer(llm_index: Path, rep
         ("UCFE has 804 participants [[1]].", [1]),
         ("UCFE has 804 participants【1†source】.", [1]),  # GPT-4o's style
         ("UCFE 有 804 名参与者〔1〕。", [1]),
+        ("UCFE has 804 participants [arXiv:2410.14059].", [1]),  # by the id its tag gives
     ],
 )
 def test_marker_styles_are_read_and_an_uncited_answer_is_flagged(
