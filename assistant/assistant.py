@@ -75,7 +75,7 @@ from .gate import (
 )
 from .ingest import ingest as run_ingest
 from .llm import ChatLLM, LLMError, strip_reasoning
-from .parse import DigestError, digest_files
+from .parse import DigestError, digest_files, normalise_paper_id
 from .prompt import build_answer_messages, message
 from .records import Answer, IngestReport, Source, Turn, UnsupportedClaim
 from .reply import SentinelFilter, read_sentinel, refuses_in_words
@@ -742,8 +742,7 @@ class Assistant:
             # link name the paper as ingest reads them.
             if not str(n).strip().isdigit() or not isinstance(ref, str):
                 raise AssistantError(f"check_claims: bad entry {n!r}: {ref!r}")
-            found = ARXIV_ID.search(ref)
-            ids[int(n)] = found.group(1) if found else ref.strip()
+            ids[int(n)] = normalise_paper_id(ref)
         cited = ids
         texts = self.index.paper_texts(list(cited.values()))
         if missing := [pid for pid in cited.values() if pid not in texts]:

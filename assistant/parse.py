@@ -43,6 +43,21 @@ _WIDE_BOMS = (
 )
 
 
+# "arXiv:2501.01111v2", "https://arxiv.org/abs/2501.01111v2" -> "2501.01111": the index keeps
+# ids without prefix or version, so a question set's gold ids or an API caller's would
+# otherwise never match.
+_PAPER_ID = re.compile(
+    r"(?:arxiv:\s*|https?://(?:www\.)?arxiv\.org/(?:abs|pdf)/)?(?P<id>.+?)(?:v\d+)?(?:\.pdf)?",
+    re.IGNORECASE,
+)
+
+
+def normalise_paper_id(raw: str) -> str:
+    """An arXiv id as the index keeps it: without prefix, link or version."""
+    m = _PAPER_ID.fullmatch(raw.strip())
+    return m.group("id") if m else raw.strip()
+
+
 class DigestError(ValueError):
     """A file that cannot be used as a digest at all."""
 

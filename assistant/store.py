@@ -568,7 +568,11 @@ class PaperIndex:
         if not paper_ids:
             return {}
         ids = list(dict.fromkeys(paper_ids))
-        titles, _ = self.digests(ids)
+        # The titles from each paper's first chunk's metadata, by id: no chunk text is read.
+        first = self.chunks.get(ids=[f"{pid}#0" for pid in ids], include=["metadatas"])
+        titles = {
+            str(m["paper_id"]): f"{m['title']} {m['title_zh']}" for m in first["metadatas"] or []
+        }
         got = self.windows.get(where={"paper_id": {"$in": ids}}, include=["documents", "metadatas"])
         rows: dict[str, list[tuple[int, list[str]]]] = {}
         for doc, meta in zip(got["documents"] or [], got["metadatas"] or [], strict=True):

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from ..assistant import Assistant, AssistantError
 from ..cite import find_markers
 from ..condense import as_turns
+from ..parse import normalise_paper_id
 from ..prompt import messages
 from ..records import Answer, Source
 from ..settings import REPO_ROOT, Settings
@@ -105,18 +106,6 @@ ROW_KEYS = (
 )  # fmt: skip
 LANGS = ("zh", "en")  # what detect_language tells apart, and the shipped set uses
 
-# "arXiv:2501.01111v2", "https://arxiv.org/abs/2501.01111v2" -> "2501.01111": the index keeps
-# ids without prefix or version, so either would otherwise never match and silently score 0.
-_GOLD_ID = re.compile(
-    r"(?:arxiv:\s*|https?://(?:www\.)?arxiv\.org/(?:abs|pdf)/)?(?P<id>.+?)(?:v\d+)?(?:\.pdf)?",
-    re.IGNORECASE,
-)
-
-
-def normalise_gold_id(raw: str) -> str:
-    m = _GOLD_ID.fullmatch(raw.strip())
-    return m.group("id") if m else raw.strip()
-
 
 def _strings(row: dict[str, Any], key: str) -> list[str]:
     value = row.get(key, [])
@@ -139,7 +128,7 @@ def question_from_row(row: Any, n: int, where: str = "") -> Question:
     question = row.get("question")
     if not isinstance(question, str) or not question.strip():
         raise ValueError("missing field 'question' (text)")
-    gold = list(dict.fromkeys(normalise_gold_id(g) for g in _strings(row, "gold")))
+    gold = list(dict.fromkeys(normalise_paper_id(g) for g in _strings(row, "gold")))
     if not gold and "answerable" not in row:
         raise ValueError("give 'gold' (the arXiv ids that answer it) or \"answerable\": false")
     answerable = row.get("answerable", True)
