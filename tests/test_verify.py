@@ -233,3 +233,11 @@ def test_a_capitalised_word_no_digest_uses_is_a_name_in_english(
 ) -> None:
     got = assistant.check_claims(answer, {1: "2410.16271"})
     assert [c.missing for c in got] == ([missing] if missing else [])
+
+
+def test_a_number_derived_from_the_sentence_before_passes(digests: dict[str, str]) -> None:
+    """From the LLM-path user test: MIA-DPO's gains, then their difference, a sentence later."""
+    gains = "MIA-DPO gains 3.0% on LLaVA-v1.5 and 4.3% on InternLM-XC2.5 [1]. "
+    mia = {1: digests["2410.17637"]}
+    assert flagged(gains + "The gain is thus 1.3 points larger [1].", mia) == []
+    assert flagged(gains + "The gain is thus 2.3 points larger [1].", mia) == [["2.3"]]
