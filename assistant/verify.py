@@ -227,12 +227,12 @@ _SPELLED_OUT = re.compile(r"\s*(?:[(（]\s*[A-Za-z]|[,，]\s*[A-Z][A-Za-z-]*[A-Z
 def answer_names(sentence: str) -> list[str]:
     """Names a sentence uses, as written: words with a capital and a digit (GPT-4o, W8A8), an
     inner capital (DreamBooth, LLaVA, MagicTailor), four or more capitals (MMLU, COCO) or an
-    acronym joined to another part (DM-Deg). Not
-    two- or three-letter acronyms (LLM, GUI, RL): an English answer writes them for the Chinese
-    terms the digests use (大语言模型, 图形界面, 强化学习), so they are translations, not names
-    the digest must contain. A plural's s goes (LoRAs, LLMs). In a Chinese sentence,
-    capitalised English words are a name too (Blender, Stable Diffusion), unless they spell out
-    the acronym in parentheses after them."""
+    acronym joined to another part (DM-Deg). Not two- or three-letter acronyms (LLM, GUI, RL):
+    an English answer writes them for the Chinese terms the digests use (大语言模型, 图形界面,
+    强化学习), so they are translations, not names the digest must contain. A plural's s goes
+    (LoRAs, LLMs). In a Chinese sentence, capitalised English words are a name too (Blender,
+    Stable Diffusion), unless they spell out the acronym in parentheses after them; in an
+    English one, see _english_names."""
     out: dict[str, None] = {}
     text = unicodedata.normalize("NFKC", sentence)
     for m in _WORD.finditer(text):
@@ -247,8 +247,6 @@ def answer_names(sentence: str) -> list[str]:
         capitals = word.isupper() and sum(ch.isalpha() for ch in word) >= 4
         # An acronym joined to a part: DM-Deg, DS-Bal, MIA-DPO.
         joined = "-" in word and re.search(r"(?:^|-)[A-Z]{2,}(?:-|$)", word) is not None
-        # Among Chinese words, a capitalised English word is a name (Blender, Gemini); in
-        # English it may only start a sentence or be a language (Chinese, Hindi).
         if digit or inner or capitals or joined:
             out.setdefault(word, None)
     # Among Chinese words, capitalised English is a name (Blender, Stable Diffusion). In English
@@ -266,9 +264,6 @@ def _compact(text: str) -> str:
 
 
 # --- answers ------------------------------------------------------------------------------------
-
-# A list item's own number ("1. MagicTailor …", "2) …"): not a quantity the sentence states.
-_ENUMERATOR = re.compile(r"^\s*(?:\d{1,2}[.)、]|[-*•])\s+", re.MULTILINE)
 
 
 # Words that make a number a rounding of the stated one, and which way: "more than 800" and
@@ -341,7 +336,8 @@ _LEADING_MARKERS = re.compile(r"^\s*((?:\[\d+\]\s*)+)")
 # A list item, and a line that leads into a list citing its source: "WebRL's results on
 # WebArena-Lite [1]:" then "- Llama-3.1-8B: 4.8% → 42.4%", an item the lead-in's [1] covers.
 _ABBREVIATION = re.compile(r"\b(?:i\.e|e\.g|etc|vs|cf|approx|et al|Fig|Eq)\.$", re.IGNORECASE)
-_ITEM = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)、])\s+")
+# A list item's mark; its own number ("1. MagicTailor …", "2) …") is no quantity it states.
+_ITEM = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)、])\s+", re.MULTILINE)
 _LEAD_IN = re.compile(r"[:：]\s*(?:\[\d+\]\s*)*$")
 
 
@@ -391,6 +387,26 @@ _NOT_NAMES = frozenset(
     eastern monday tuesday wednesday thursday friday saturday sunday january february march
     april june july august september october november december""".split()
 )
+
+
+def _english_names(claim: str, field_term: Callable[[str], bool]) -> list[str]:
+    """Capitalised words inside an English sentence ("outperforms Gemini") that no digest uses
+    anywhere: names. Not a sentence's first word, a language (digests say 中文, not Chinese), a
+    word of a capitalised phrase, nor an adjective made from a name (Bayesian, Gaussian)."""
+    if is_cjk_term(claim):
+        return []
+    return [
+        m.group(0)
+        for m in _CAPITALISED.finditer(claim)
+        if m.start() > 0
+        and not _in_capitalised_phrase(claim, m.start(), m.end())
+        and not re.search(r"[.!?:;]\s*(?:\*\*)?$|^\W*$", claim[: m.start()])
+        and m.group(0).lower() not in _NOT_NAMES
+        and not m.group(0).endswith(("ian", "ean"))
+        and not field_term(m.group(0))
+    ]
+
+
 # A short acronym (LLM, GUI, BGE), with a plural's s.
 _SHORT_ACRONYM = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2,3})s?(?![A-Za-z0-9])")
 
@@ -414,17 +430,22 @@ def unsupported_claims(
     checked like the others. By default every short acronym is a field term."""
     out: list[UnsupportedClaim] = []
     previous: list[Quantity] = []  # the numbers of the sentence before
+    # What the digests of each set of markers state, read once: sentences citing [1] in a row
+    # would each parse the whole digest again.
+    read: dict[tuple[int, ...], tuple[str, set[float], str]] = {}
     for sentence in _cited_sentences(text):
         markers = tuple(dict.fromkeys(n for n in find_markers(sentence) if n in cited))
-        claim = _ENUMERATOR.sub("", unicodedata.normalize("NFKC", strip_markers(sentence)))
+        claim = _ITEM.sub("", unicodedata.normalize("NFKC", strip_markers(sentence)))
         stated = quantities(claim)
         # "… by 3.0% and 4.3% [1]. The gain is thus 1.3 points larger [1]": a number derived
         # from the sentence before.
         context, previous = [*stated, *previous], stated
         if not markers:
             continue
-        digest = "\n".join(cited[n] for n in markers)
-        have = _stated(digest)
+        if markers not in read:
+            joined = "\n".join(cited[n] for n in markers)
+            read[markers] = (joined, _stated(joined), _compact(joined))
+        digest, have, compact = read[markers]
         missing = [q.text for q in stated if not _supported(q, claim, stated, context, have)]
         swapped = set(mispaired_numbers(claim, digest))
         # Only a number the digest states can be tied to the wrong thing; one derived from
@@ -434,22 +455,8 @@ def unsupported_claims(
             for q in stated
             if not q.word and q.value in swapped and _is_stated(q.value, have)
         ]
-        compact = _compact(digest)
         short = [m.group(1) for m in _SHORT_ACRONYM.finditer(claim)]
-        # A capitalised English word inside an English sentence ("outperforms Gemini") that
-        # no digest uses anywhere: a name (a language is not: digests say 中文, not Chinese).
-        proper = [
-            m.group(0)
-            for m in _CAPITALISED.finditer(claim)
-            if m.start() > 0
-            and not is_cjk_term(claim)
-            and not _in_capitalised_phrase(claim, m.start(), m.end())
-            and not re.search(r"[.!?:;]\s*(?:\*\*)?$|^\W*$", claim[: m.start()])
-            and m.group(0).lower() not in _NOT_NAMES
-            # Bayesian, Gaussian, Euclidean: adjectives made from names, used as words.
-            and not m.group(0).endswith(("ian", "ean"))
-            and not field_term(m.group(0))
-        ]
+        proper = _english_names(claim, field_term)
         for name in [*answer_names(claim), *(a for a in short if not field_term(a)), *proper]:
             if _compact(name) not in compact:
                 missing.append(name)

@@ -81,6 +81,15 @@ def run(a: Assistant, question: str, history: Any = None) -> tuple[list[str], An
     return [str(x) for x in items[:-1]], items[-1]
 
 
+def answer_to(index_dir: Path, reply: str, question: str) -> Answer:
+    """The final Answer to one question, the scripted model replying `reply`."""
+    with (
+        ScriptedOpenAIServer([Reply(text=reply)]) as server,
+        llm_assistant(index_dir, server) as a,
+    ):
+        return run(a, question)[1]
+
+
 def user_message(request: dict[str, Any]) -> str:
     return str(request["messages"][-1]["content"])
 
@@ -330,11 +339,7 @@ def test_reasoning_is_dropped_from_the_stream_and_the_answer(llm_index: Path) ->
 @pytest.mark.parametrize("reply", ["", "   \n", "<think>only thinking, cut at max_tokens"])
 def test_an_empty_reply_falls_back_to_the_extractive_answer(llm_index: Path, reply: str) -> None:
     """Before, an empty reply was a refusal: "none of the indexed papers answers this"."""
-    with (
-        ScriptedOpenAIServer([Reply(text=reply)]) as server,
-        llm_assistant(llm_index, server) as a,
-    ):
-        _, answer = run(a, QUESTION_ZH)
+    answer = answer_to(llm_index, reply, QUESTION_ZH)
     assert answer.mode == "extractive" and not answer.refused and "804" in answer.text
     assert answer.notices == [message(PROMPTS, "zh", "llm_fallback", error="empty reply")]
 
@@ -359,11 +364,7 @@ def test_an_empty_reply_falls_back_to_the_extractive_answer(llm_index: Path, rep
 def test_marker_styles_are_read_and_an_uncited_answer_is_flagged(
     llm_index: Path, reply: str, markers: list[int]
 ) -> None:
-    with (
-        ScriptedOpenAIServer([Reply(text=reply)]) as server,
-        llm_assistant(llm_index, server) as a,
-    ):
-        _, answer = run(a, QUESTION_EN)
+    answer = answer_to(llm_index, reply, QUESTION_EN)
     markers = [n for n in markers if n <= len(answer.sources)]  # [2] of one source: removed
     assert answer.mode == "llm" and [c.marker for c in answer.citations] == markers
     assert find_markers(answer.text) == markers
@@ -382,12 +383,8 @@ def test_marker_styles_are_read_and_an_uncited_answer_is_flagged(
 def test_numbers_and_names_the_cited_digest_lacks_are_flagged(
     llm_index: Path, reply: str, missing: list[str]
 ) -> None:
-    with (
-        ScriptedOpenAIServer([Reply(text=reply)]) as server,
-        llm_assistant(llm_index, server) as a,
-    ):
-        _, answer = run(a, QUESTION_EN)
-        dumped = answer.model_dump(mode="json")  # what `assistant ask --json` prints
+    answer = answer_to(llm_index, reply, QUESTION_EN)
+    dumped = answer.model_dump(mode="json")  # what `assistant ask --json` prints
     assert answer.mode == "llm" and answer.citations[0].paper_id == UCFE
     assert [c.missing for c in answer.unsupported] == ([missing] if missing else [])
     assert dumped["unsupported"] == [c.model_dump() for c in answer.unsupported]
