@@ -376,7 +376,7 @@ def unknown_terms(
 # What people type to see whether it works. "测试" and "world" are words of the digests
 # (基准测试, World Model), so alone they picked papers: only the whole input counts.
 _TRYING_IT = re.compile(
-    r"(test(ing)?|just testing|hello,? world|测试(一下)?|试试|试一下|你好[，,]?世界"
+    r"(test(ing)?|just testing|ping|hello,? world|测试(一下)?|试试|试一下|你好[，,]?世界"
     r"|help( me)?|usage|how (do i )?use (this|it|you)|帮助|怎么用|如何使用|使用说明"
     r"|what can you do|what do you do|你能做什么|你会什么|你可以做什么|能做什么)"
     r"[\s\d.!?！？。]*",
@@ -445,9 +445,18 @@ def asks_nothing(question: str) -> bool:
     return not terms and not IDENTIFIER.search(question)
 
 
+# The letter rows of a QWERTY keyboard, each way: "asdfgh", "qwerty", "lkjh" run along one.
+_KEY_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_KEY_RUNS = _KEY_ROWS + tuple(row[::-1] for row in _KEY_ROWS)
+
+
 def _noise(term: str) -> bool:
-    """A run of one or two characters repeated: "xxxxxx", "abababab", "哈哈哈哈"."""
-    return len(term) >= 4 and len(set(term)) <= 2 and not term.isdigit()
+    """One or two characters repeated ("xxxxxx", "abababab", "哈哈哈哈"), or a run of four or
+    more neighbouring keys ("asdfgh", "qwerty"): a key held down or a hand run along the
+    keyboard, no word. Repeated, not merely made of two letters: "MLLM" is a word."""
+    if len(term) < 4 or term.isdigit():
+        return False
+    return term == (term[:2] * len(term))[: len(term)] or any(term in row for row in _KEY_RUNS)
 
 
 def _is_name(term: str) -> bool:

@@ -327,6 +327,10 @@ def test_off_topic_questions_are_refused_in_their_language(
         ("Testing 123", "en"),
         ("hello world!", "en"),
         ("测试一下", "zh"),
+        ("ping", "en"),
+        # A hand run along the keyboard: before, two papers were quoted for "asdfgh".
+        ("asdfgh 是什么", "zh"),
+        ("qwerty?", "en"),
     ],
 )
 def test_a_question_that_asks_nothing_is_told_what_to_ask(
@@ -337,6 +341,18 @@ def test_a_question_that_asks_nothing_is_told_what_to_ask(
     assert answer.refused and answer.language == lang
     assert answer.text == message(assistant.settings.prompts_dir, lang, "vague")
     assert answer.citations == [] and answer.sources == []
+
+
+@pytest.mark.parametrize("question", ["MLLM 相关论文", "LLFF"])
+def test_a_word_of_two_letters_the_digests_use_is_a_question(
+    assistant: Assistant, question: str
+) -> None:
+    """ "MLLM" is made of two letters, as "xxxx" is, but it is a word: before, "MLLM 相关论文" was
+    told to ask something."""
+    answer = assistant.ask(question)
+    assert not answer.refused and answer.citations
+    word = question.split()[0]
+    assert all(word in src.text for src in answer.sources)
 
 
 @pytest.mark.parametrize(
