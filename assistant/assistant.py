@@ -308,7 +308,7 @@ class Assistant:
         q, _ = self._clean(question)
         return self._retrieve(q).sources[:k]
 
-    def _retrieve(self, query: str) -> Retrieval:
+    def _retrieve(self, query: str, asked: str | None = None) -> Retrieval:
         self.ensure_indexed()
         if not self._has_papers:
             # Not a refusal: "none of the indexed papers answers this" would hide that there
@@ -316,7 +316,7 @@ class Assistant:
             raise AssistantError(self.empty_index_hint())
         _ = self.index  # opens index and retriever even when there were no seeds to auto-index
         assert self._retriever is not None
-        return self._retriever.run(query)
+        return self._retriever.run(query, asked)
 
     def _doc_freq(self) -> tuple[dict[str, int], int]:
         bm25 = self.index.bm25()
@@ -856,7 +856,7 @@ class Assistant:
         # "换个话题，有代码大模型的论文吗": the question without what is said around it, whose
         # words no digest has.
         query, asked = without_filler(query), without_filler(asked or query)
-        ret = self._retrieve(query)
+        ret = self._retrieve(query, asked)
         chosen = select_for_answer(ret.sources, s, ret.holders, ret.topical)
         # "Compare FrostNet and TideFormer": the papers the user's own words name are cited in
         # their order, so "the first one" next is [1] too. Not those of a follow-up rewritten

