@@ -65,9 +65,13 @@ class GateFeatures:
 FEATURES = list(GateFeatures.__dataclass_fields__)
 
 
-def paper_tokens(src: Source) -> frozenset[str]:
-    """The words a paper has, as BM25 reads them: a digest writing "LoRAs" has LoRA."""
-    text = f"arXiv {src.paper_id}\n{src.title}\n{src.title_zh}\n{src.text}"
+def paper_tokens(src: Source, sentences: dict[str, SentenceVectors]) -> frozenset[str]:
+    """The words a paper has, as BM25 reads them: a digest writing "LoRAs" has LoRA. The whole
+    digest, not only the chunk that ranked it: "What is Transfusion?" finds MoT by a chunk
+    that does not say Transfusion, and the gate read the name as missing."""
+    sv = sentences.get(src.paper_id)
+    whole = "\n".join(sv.texts) if sv is not None else ""
+    text = f"arXiv {src.paper_id}\n{src.title}\n{src.title_zh}\n{src.text}\n{whole}"
     return token_set(text, singulars=True)
 
 
@@ -500,16 +504,16 @@ def compute_features(
             sent_cos = max(sent_cos, float((sv.vectors @ query_vec).max()))
 
     terms = content_terms(question)
-    best = paper_tokens(sources[0])
+    best = paper_tokens(sources[0], sentences)
     if len(named := [src for src in sources if src.named]) > 1:
         # "Compare Pangea and ReCapture": each name is in only one of the papers asked about;
         # together they cover the question.
-        best = frozenset().union(*map(paper_tokens, named))
+        best = frozenset().union(*(paper_tokens(s, sentences) for s in named))
     elif wants_several(question):
         # "Which papers are about agents?" has several answers: the words may be in any of the
         # first papers. The first by fusion (Agent K, a data-science agent) says only 智能体;
         # the next ones have "Agents" in their titles.
-        best = frozenset().union(*map(paper_tokens, sources[:3]))
+        best = frozenset().union(*(paper_tokens(s, sentences) for s in sources[:3]))
     n = max(n_docs, 1)
 
     def idf(t: str) -> float:

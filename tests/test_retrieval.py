@@ -95,6 +95,8 @@ def test_identifier_in_several_papers_ranks_one_of_them_first(
         ("Which papers mention Kaggle?", "Kaggle"),
         ("What is vLLM?", "vLLM"),
         ("Which papers use vLLM?", "vLLM"),
+        # MoT's digest names Transfusion in one chunk and is found by its other one.
+        ("What is Transfusion?", "Transfusion"),
     ],
 )
 def test_a_name_as_typed_cites_only_the_digests_that_use_it(
@@ -103,7 +105,8 @@ def test_a_name_as_typed_cites_only_the_digests_that_use_it(
     """A capitalised word (Molmo) or a lower-case word with a capital inside (vLLM) is a name
     as the user typed it. Before, Molmo, one of the models a single digest tests, got five papers
     on other things quoted for it or a refusal; "What is vLLM?" was refused though one digest
-    names it."""
+    names it. "What is Transfusion?" was refused: the gate read the words of the chunk that
+    ranked the paper, not of its whole digest."""
     answer = assistant.ask(question)
     assert not answer.refused and answer.citations
     assert all(name in seed_papers[c.paper_id] for c in answer.citations)
