@@ -66,6 +66,19 @@ def test_a_topic_question_is_not_answered_with_the_list(assistant: Assistant) ->
         assert ans.mode == "extractive" and 0 < len(ans.citations) < 10, question
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["Python 里怎么把一个列表倒过来？", "How do I reverse a list in Python?", "Excel 怎么做目录"],
+)
+def test_a_list_or_a_table_of_contents_of_something_else_is_not_the_collection(
+    assistant: Assistant, question: str
+) -> None:
+    """列表 (a list) and 目录 (contents) name the collection only when nothing else is asked: the
+    first question got all 34 titles."""
+    ans = assistant.ask(question)
+    assert ans.mode != "index" and ans.refused, question
+
+
 def test_mid_chat_the_collection_question_is_not_a_follow_up(assistant: Assistant) -> None:
     history = [
         {"role": "user", "content": "What is PUMA?"},
