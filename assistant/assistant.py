@@ -63,6 +63,7 @@ from .gate import (
     acknowledges,
     asks_nothing,
     compute_features,
+    holds_every_word,
     quotes_title,
     respell,
     respell_words,
@@ -885,6 +886,11 @@ class Assistant:
             support = 1.0
         elif ret.topical and title_holds_question(query, chosen):
             # "Which papers are about LLM agents?": a cited paper's title says every word of it.
+            support = 1.0
+        elif ret.holders and wants_several(query) and holds_every_word(asked, chosen, sentences):
+            # "Which papers mention Claude?" asks for the digests with a rare name, and each one
+            # cited has it. A name alone in English is no sentence e5 can place among Chinese
+            # digests (0.73 cosine): the gate gave it 0.15.
             support = 1.0
         missing: dict[str, list[str]] = {}
         if asked_ids := sorted(set(ARXIV_ID.findall(query))):

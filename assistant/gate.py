@@ -75,6 +75,17 @@ def paper_tokens(src: Source, sentences: dict[str, SentenceVectors]) -> frozense
     return token_set(text, singulars=True)
 
 
+def holds_every_word(
+    question: str, sources: list[Source], sentences: dict[str, SentenceVectors]
+) -> bool:
+    """Every cited digest has every word the question asks about: "Which papers mention
+    Claude?" citing the two digests that name Claude."""
+    terms = content_terms(question)
+    return bool(terms and sources) and all(
+        set(terms) <= paper_tokens(src, sentences) for src in sources
+    )
+
+
 def _fold(text: str) -> str:
     """A name as compared: lower case, without spaces, hyphens or underscores, so "Llama 3.1 8B"
     in a digest counts as naming "Llama-3.1-8B" in a question."""

@@ -43,7 +43,9 @@ STOPWORDS_EN = frozenset(
     compare compared comparing comparison differ differs difference differences versus vs
     common summarize summarise summary overview describe explain
     hello hi hey thanks thank ok okay bye really sure great cool nice wow
-    here collection library many much""".split()
+    here collection library many much
+    mention mentions mentioned mentioning discuss discusses discussed discussing talk
+    talks""".split()
 )
 STOPWORDS_ZH = frozenset(
     """的 了 和 是 在 有 与 及 或 对 中 为 以 将 被 把 等 也 都 而 并 其 该 这 那 哪 些 个 篇 种
@@ -54,7 +56,7 @@ STOPWORDS_ZH = frozenset(
     多长 几个 几种 一篇 一下 分别 具体 大概 怎么样 是否是 能否 有关 方法 模型 论文中
     区别 不同 异同 比较 相比 差异 共同点 各自 总结 概括 概述 简介 简述 说说 讲讲
     你好 您好 谢谢 多谢 再见 好的 嗨 哈喽 请问 还有 别的 其他 其它 另外
-    库里 库中 收录 这里 你们 你这 系列""".split()
+    库里 库中 收录 这里 你们 你这 系列 提到 提及 谈到 谈及 说到 讲到""".split()
 )
 STOPWORDS = STOPWORDS_EN | STOPWORDS_ZH
 

@@ -97,6 +97,9 @@ def test_identifier_in_several_papers_ranks_one_of_them_first(
         ("Which papers use vLLM?", "vLLM"),
         # MoT's digest names Transfusion in one chunk and is found by its other one.
         ("What is Transfusion?", "Transfusion"),
+        # "mention" and 提到 ask, they are no topic: both were refused.
+        ("Which papers mention Claude?", "Claude"),
+        ("哪些论文提到了大模型的幻觉问题？", "幻觉"),
     ],
 )
 def test_a_name_as_typed_cites_only_the_digests_that_use_it(
