@@ -13,7 +13,7 @@ import threading
 import unicodedata
 import warnings
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -67,12 +67,12 @@ from .gate import (
     quotes_title,
     respell,
     respell_words,
+    stated_measures,
     thanks,
     trying_it,
     unknown_terms,
     unnamed_in_sources,
     unpaired_names,
-    unstated_measures,
 )
 from .ingest import ingest as run_ingest
 from .llm import ChatLLM, LLMError, strip_reasoning
@@ -134,6 +134,9 @@ class _Evidence:
     # "unstated" measures of a number question, "unknown" words when no digest uses any of
     # them. Any entry means refuse.
     missing: dict[str, list[str]]
+    # Measures a question asks for with others that are stated ("训练成本…用了多少数据、训了
+    # 多久?" when the digest gives data and hours, not money): answered, with a notice.
+    unstated: list[str] = field(default_factory=list)
 
 
 class AssistantError(ValueError):
@@ -446,6 +449,9 @@ class Assistant:
             else:
                 base.notices.append(message(s.prompts_dir, lang, rule, names=sep.join(found)))
         supported = support >= threshold and bool(chosen) and not ev.missing
+        if supported and ev.unstated:
+            found = [message(s.prompts_dir, lang, f"measure_{m}") for m in ev.unstated]
+            base.notices.append(message(s.prompts_dir, lang, "unstated", measures=sep.join(found)))
         # "Which is newer, PUMA or Pangea?" names the papers whose ids say it.
         ordering = asks_for_order(q) and len(self._dated_papers(rq, ev, False)) >= 2
         if (ordering or asks_for_date(q)) and not _OTHER_RELEASE.search(q):
@@ -910,6 +916,8 @@ class Assistant:
         # A question read in a chat's context is about the chat's papers: "who are the
         # authors" after "What's MM-Detect?".
         in_chat = query != asked
-        if not missing and (unstated := unstated_measures(asked, chosen, sentences, in_chat)):
+        stated, unstated = stated_measures(asked, chosen, sentences, in_chat)
+        if not missing and unstated and not stated:
             missing["unstated"] = unstated
-        return _Evidence(ret, chosen, sentences, features, support, df, n_docs, missing)
+        partly = unstated if stated else []
+        return _Evidence(ret, chosen, sentences, features, support, df, n_docs, missing, partly)

@@ -315,11 +315,22 @@ def unstated_measures(
     sentences: dict[str, SentenceVectors],
     about_paper: bool = False,
 ) -> list[str]:
-    """Measures (keys of text.MEASURES) the question asks a number for, and facts (keys of
-    text.PAPER_FACTS: authors, venue) it asks for, that none of the sources states: "How many
-    GPUs were used to train OS-Atlas?" when its digest never names any hardware; "Who wrote
-    PUMA?" when its digest names no author. `about_paper`: the question was read in a chat as
-    being about its papers ("who are the authors" after "What's MM-Detect?")."""
+    """What the question asks for that none of the sources states (stated_measures)."""
+    return stated_measures(question, sources, sentences, about_paper)[1]
+
+
+def stated_measures(
+    question: str,
+    sources: list[Source],
+    sentences: dict[str, SentenceVectors],
+    about_paper: bool = False,
+) -> tuple[list[str], list[str]]:
+    """(stated, unstated) of what the question asks: measures (keys of text.MEASURES) it asks a
+    number for, and facts (keys of text.PAPER_FACTS: authors, venue) it asks for. Unstated is
+    what none of the sources states: "How many GPUs were used to train OS-Atlas?" when its
+    digest never names any hardware; "Who wrote PUMA?" when its digest names no author.
+    `about_paper`: the question was read in a chat as being about its papers ("who are the
+    authors" after "What's MM-Detect?")."""
     # "What learning rate…" asks for a number without "how many"; "whatever" does not.
     wants_value = asks_for_quantity(question) or re.search(
         r"\bwhat\b", question, re.IGNORECASE | re.ASCII
@@ -335,7 +346,7 @@ def unstated_measures(
     ):
         facts = []
     if not sources or not (asked or facts):
-        return []
+        return [], []
     # "给我 Breaking the Memory Barrier 的 github 链接": only the paper named can state its link;
     # another source's would be passed off as its.
     named = [src for src in sources if src.named or quotes_title(src, question)]
@@ -349,9 +360,11 @@ def unstated_measures(
     # for as such.
     raw = "\n".join(parts)
     text = re.sub(r"\S*(?:https?://|www\.)\S*", " ", raw)
-    return [m for m in asked if not MEASURES[m][1].search(text)] + [
-        f for f in facts if not PAPER_FACTS[f][1].search(raw if f == "link" else text)
-    ]
+    said = {m for m in asked if MEASURES[m][1].search(text)} | {
+        f for f in facts if PAPER_FACTS[f][1].search(raw if f == "link" else text)
+    }
+    wanted = [*asked, *facts]
+    return [w for w in wanted if w in said], [w for w in wanted if w not in said]
 
 
 # Fewer unknown words than this leave it to the gate: one English word ("hallucination") is

@@ -1223,6 +1223,20 @@ def test_a_fact_about_a_paper_no_digest_states_is_refused(
     assert answer.refused and message(prompts, lang, "unstated", measures=measure) in answer.notices
 
 
+def test_a_measure_asked_with_others_the_digest_states_is_answered_with_a_notice(
+    assistant: Assistant,
+) -> None:
+    """LOGO's digest gives its data (0.3B) and hours (16 小时), not money: asked for all three
+    it was refused; asked for the cost alone it still is."""
+    prompts = assistant.settings.prompts_dir
+    cost = message(prompts, "zh", "unstated", measures=message(prompts, "zh", "measure_cost"))
+    answer = assistant.ask("LOGO 的训练成本大概是什么量级？用了多少数据、训了多久？")
+    assert not answer.refused and cited(answer)[0] == "2410.18533"
+    assert "16 小时" in answer.text and cost in answer.notices
+    answer = assistant.ask("LOGO 的训练花了多少成本？")
+    assert answer.refused and cost in answer.notices
+
+
 def test_a_digest_saying_the_authors_propose_names_no_author(tmp_path: Path) -> None:
     """ "作者提出了…" ("the authors propose") was taken for a digest stating who they are."""
     seeds = tmp_path / "seeds"
