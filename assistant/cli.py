@@ -101,10 +101,13 @@ def _cmd_ask(a: Assistant, args: argparse.Namespace) -> int:
         return 0
     if final.mode == "llm":
         print("".join(pieces[shown:]))  # the rest of the streamed answer
+        # A refusal in the LLM's words ("I don't have enough information") streams, then the
+        # plain refusal as the last piece: that is the answer's text, shown.
+        said = final.refused and pieces[-1].strip() == final.text.strip()
         # Only a marker removed makes the checked answer worth showing again: "(Source 1)"
         # read as [1] says the same as what streamed.
         rechecked = check_citations("".join(pieces), final.sources)
-        same = final.text.strip() == rechecked.text.strip() and not rechecked.removed
+        same = said or (final.text.strip() == rechecked.text.strip() and not rechecked.removed)
         if not same:
             print()  # the checked answer differs (a marker removed): shown below the draft
         _print_answer(final, a.settings.prompts_dir, text_shown=same)
@@ -197,6 +200,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `assistant search … | head -2`: the reader closed the pipe, as it may; said as tools
+        # killed by SIGPIPE say it (status 141, nothing printed). stdout goes to devnull so the
+        # flush at exit cannot fail again (Python's signal docs advise this).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # one line for the user, not a traceback
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

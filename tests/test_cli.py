@@ -304,6 +304,25 @@ def test_first_use_indexing_is_announced_when_no_progress_bar_shows(tmp_path: Pa
     assert again.returncode == 0 and again.stderr == ""  # nothing to index the second time
 
 
+def test_output_into_a_closed_pipe_is_no_error(index_copy: Path, tmp_path: Path) -> None:
+    """`assistant search … | head -2` ended in "error: BrokenPipeError" and status 1. The pipe
+    is closed before the CLI writes anything, so every write finds it closed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
+    for args in (["search", "模型", "-k", "34"], ["ask", "What papers do you have?"]):
+        proc = subprocess.Popen(
+            [str(ASSISTANT_BIN), "--index-dir", str(index_copy), *args],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        proc.stdout.close()
+        _, err = proc.communicate(timeout=180)
+        assert proc.returncode == 141 and not err.strip(), err
+
+
 def test_the_paper_list_prints_each_paper_once_with_its_link(
     index_copy: Path, tmp_path: Path
 ) -> None:
@@ -328,6 +347,7 @@ def test_an_llm_answer_and_what_no_llm_wrote_are_printed_once(
         Reply(text="UCFE 有 804 名参与者 [1][7]。"),  # [7] points to no source
         Reply(text="UCFE 有 804 名参与者。"),  # cites nothing
         Reply(text="UCFE 有 804 名参与者（来源 1）。"),  # read as [1]: the same answer
+        Reply(text="I don't have enough information to answer this."),  # a refusal in words
     ]
     with ScriptedOpenAIServer(replies) as server:
         env = {
@@ -368,12 +388,16 @@ def test_an_llm_answer_and_what_no_llm_wrote_are_printed_once(
         out = ask(question).stdout
         assert out.count("804 名参与者") == 1 and "（来源 1）" in out, out
 
+        # The LLM's words, then the plain refusal once (it was printed twice).
+        out = ask(question).stdout
+        assert out.count("enough information") == 1 and out.count("not in the digests") == 1, out
+
         # Nothing is sent to the LLM for these; each is printed once.
         out = ask("红烧肉怎么做才好吃？").stdout
         assert out.count("not in the digests") == 1, out
         lines = ask("What papers do you have?").stdout.strip().splitlines()
         assert lines[0] == "The digests cover 34 papers:" and len(lines) == 35
-        assert len(server.requests) == 6
+        assert len(server.requests) == 7
 
 
 # --- assistant eval --------------------------------------------------------------------------
