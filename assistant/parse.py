@@ -132,6 +132,9 @@ def _sniff(path: Path, name: str) -> None:
         raise NotADigest(f"{name}: not a digest (no '## <title>' entries in its first 64 KB)")
 
 
+_OTHER_URL = re.compile(r"(?:https?://|www\.)([^/\s)\]>]+)", re.IGNORECASE)
+
+
 def _quote(line: str) -> str:
     line = line.strip()
     return f"'{line[:60]}…'" if len(line) > 60 else f"'{line}'"
@@ -160,6 +163,14 @@ def _entry(
                 f"malformed arXiv link under '## {title[:60]}' ({EXPECTED_LINK}; found {found})",
                 at,
             )
+        first = body[link_idx]
+        if other := _OTHER_URL.search(first):
+            # An OpenReview or project link where the arXiv one belongs: an entry, not a
+            # heading inside a summary.
+            found = f"a link to {other.group(1)}"
+            return skipped(
+                f"no arXiv link under '## {title[:60]}' ({EXPECTED_LINK}; found {found})", at
+            )
         # "## 方法" inside a summary ends that summary there: say so, not only "no link".
         cut = (
             f"; a heading inside the summary of line {above} cuts that summary short: "
@@ -167,7 +178,8 @@ def _entry(
             if above is not None
             else ""
         )
-        return skipped(f"no arXiv link under '## {title[:60]}' ({EXPECTED_LINK}{cut})", at)
+        found = f"; found {_quote(first)}"
+        return skipped(f"no arXiv link under '## {title[:60]}' ({EXPECTED_LINK}{found}{cut})", at)
     paper_id = link.group("id")
     if not title:
         return skipped("empty title")

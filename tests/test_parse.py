@@ -182,6 +182,22 @@ def test_malformed_entries_reported_at_their_lines_and_good_entries_kept(tmp_pat
     assert f"{display_name(path)}:24: duplicate" in [str(p) for p in result.problems][-1]
 
 
+def test_a_link_to_another_site_is_named_in_the_warning(tmp_path: Path) -> None:
+    """An OpenReview link where the arXiv one belongs was reported as a heading inside the
+    summary above, and what was found was not said."""
+    path = tmp_path / "a.md"
+    path.write_text(
+        "## Good\n[好](https://arxiv.org/abs/2501.10001)\n\n好的摘要。\n\n"
+        "## Under Review\n[审稿中](https://openreview.net/forum?id=abc)\n\n摘要。\n",
+        encoding="utf-8",
+    )
+    result = parse_paths([path])
+    assert [p.paper_id for p in result.papers] == ["2501.10001"]
+    (problem,) = result.problems
+    assert problem.line == 7 and "found a link to openreview.net" in problem.reason
+    assert "cuts that summary short" not in problem.reason
+
+
 def test_duplicate_id_across_files(tmp_path: Path) -> None:
     entry = "## Shared\n[共享](https://arxiv.org/abs/2501.30001)\n\n{}\n"
     a = tmp_path / "a.md"
