@@ -183,8 +183,10 @@ class ChatLLM:
         try:
             stream = self.client.chat.completions.create(**self._request(messages), stream=True)
             finish: str | None = None
+            chunks = 0
             with stream:
                 for chunk in stream:
+                    chunks += 1
                     if time.monotonic() > deadline:
                         raise LLMError(
                             f"still streaming after {limit:g} s; a slower model needs a larger "
@@ -199,6 +201,13 @@ class ChatLLM:
                         yield text
                     if choice.finish_reason:
                         finish = choice.finish_reason
+            if finish is None and not chunks:
+                # A 200 with no event of a chat completion: an HTML login page or another
+                # service on the port. "Broke off" sent users looking at their network.
+                kind = stream.response.headers.get("content-type", "?").split(";")[0]
+                raise LLMError(
+                    f"the reply is not a chat completion ({kind}); check ASSISTANT_LLM_BASE_URL"
+                )
             if finish is None:
                 raise LLMError("the stream broke off before the answer was complete")
             if text := reasoning.flush():

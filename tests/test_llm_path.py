@@ -508,6 +508,17 @@ def test_a_server_that_is_not_running_is_named_in_the_notice(llm_index: Path) ->
     assert any(f"cannot connect to {url}" in n for n in answer.notices), answer.notices
 
 
+def test_a_page_that_is_no_chat_completion_is_named_in_the_notice(llm_index: Path) -> None:
+    """A login page answering the stream with HTTP 200 was told as "the stream broke off
+    before the answer was complete", which sent users looking at their network."""
+    page = Reply(raw_body="<html><body>Please log in</body></html>")
+    with ScriptedOpenAIServer([page]) as server, llm_assistant(llm_index, server) as a:
+        _, answer = run(a, QUESTION_ZH)
+    assert answer.mode == "extractive" and "804" in answer.text
+    (notice,) = answer.notices
+    assert "text/html" in notice and "ASSISTANT_LLM_BASE_URL" in notice, notice
+
+
 def test_retry_then_success_uses_the_llm(llm_index: Path) -> None:
     script = [Reply(status=500), Reply(text="共有 804 名参与者 [1]。")]
     with (
