@@ -1,7 +1,11 @@
-"""Fit the refusal gate on the dev split of eval/questions.jsonl and write
-assistant/gate_calibration.json. The heldout split is never read here.
+"""Fit the refusal gate on the dev split of eval/questions.jsonl, and compare the fit with the
+shipped assistant/gate_calibration.json on the same questions; with --write, replace it. The
+heldout split is never read here.
 
-    .venv/bin/python eval/calibrate_gate.py [--index-dir DIR]
+    .venv/bin/python eval/calibrate_gate.py [--index-dir DIR] [--write]
+
+The shipped file is only replaced on request: a refit is worth shipping when the dev questions
+and the rules have changed and the whole eval bundle says it does better (eval/README.md).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import numpy as np
 
 from assistant import Assistant
 from assistant.condense import as_turns, heuristic_query
-from assistant.gate import CALIBRATION_FILE, FEATURES
+from assistant.gate import CALIBRATION_FILE, FEATURES, GateFeatures, RefusalGate
 
 HERE = Path(__file__).resolve().parent
 
@@ -67,9 +71,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--index-dir", default=".assistant")
     ap.add_argument("--l2", type=float, default=None, help="default: chosen by 5-fold CV")
+    ap.add_argument(
+        "--write", action="store_true", help=f"replace {CALIBRATION_FILE.name} with the fit"
+    )
     args = ap.parse_args()
+    shipped = RefusalGate.load()
     with Assistant(index_dir=args.index_dir, llm_enabled=False) as a:
-        rows, feats = [], []
+        rows, feats, shipped_p = [], [], []
         for r in load("dev"):
             f, missing = a.gate_evidence(resolved(a, r))
             # A question an exact-name or measure rule refuses never reaches the threshold:
@@ -85,6 +93,8 @@ def main() -> None:
                 continue
             rows.append(r)
             feats.append(np.asarray(list(asdict(f).values()), dtype=np.float64))
+            shipped_p.append(shipped.probability(GateFeatures(**asdict(f))))
+        threshold = a.settings.refusal_threshold
         x = np.stack(feats)
     y = np.asarray([1.0 if r["answerable"] else 0.0 for r in rows])
     mean, scale = x.mean(0), x.std(0) + 1e-9
@@ -102,6 +112,14 @@ def main() -> None:
         print(f"{flag} p={p[i]:.3f} y={int(y[i])} {rows[i]['id']} {rows[i]['question'][:60]}")
     acc = float(((p >= 0.5) == (y == 1)).mean())
     print(f"dev accuracy {acc:.3f} on {len(y)} questions")
+    for name, probs in (("shipped", np.asarray(shipped_p)), ("this fit", p)):
+        said_yes = probs >= threshold
+        refused = int((~said_yes & (y == 1)).sum())
+        passed = int((said_yes & (y == 0)).sum())
+        print(
+            f"{name:<9} at threshold {threshold}: answerable refused {refused}/{int(y.sum())}, "
+            f"unanswerable passed {passed}/{int((y == 0).sum())}"
+        )
     data = {
         "note": "fitted by eval/calibrate_gate.py on the dev split; do not edit by hand",
         "weights": dict(zip(FEATURES, map(float, w[:-1]), strict=True)),
@@ -112,6 +130,9 @@ def main() -> None:
         "n_dev": len(y),
         "l2": l2,
     }
+    if not args.write:
+        print(f"not written: {CALIBRATION_FILE} is unchanged (--write replaces it)")
+        return
     CALIBRATION_FILE.write_text(json.dumps(data, indent=2) + "\n")
     print(f"wrote {CALIBRATION_FILE}")
 
