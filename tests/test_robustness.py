@@ -237,6 +237,8 @@ def test_every_problem_is_reported_with_its_place(messy: Messy) -> None:
     assert "binary" in binary.reason and binary.severity == Severity.NOTE
     (big,) = by_file["f_big.txt"]
     assert "limit" in big.reason and big.severity == Severity.ERROR
+    # Its size as it is (3.5 KB), not rounded to "0 MB, over the 0.001 MB limit".
+    assert "file is 0.00344 MB, over the 0.001 MB limit" in big.reason, big.reason
     (nolink,) = by_file["g_fake.md"]
     text = (messy[1] / "g_fake.md").read_text(encoding="utf-8").split("\n")
     heading = text.index("## Entry Without A Link") + 1
