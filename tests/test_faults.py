@@ -545,7 +545,7 @@ def test_fifty_mb_digest_is_refused_unread_and_the_rest_indexed(tmp_path: Path) 
         assert problem.severity == Severity.ERROR
         line = str(problem)
         assert "\n" not in line and line.startswith(display_name(big)), line
-        assert f"{size / 2**20:.0f} MB" in line and "limit" in line, line
+        assert f"{size / 2**20:.3g} MB" in line and "limit" in line, line
         assert sorted(report.added) == [OLD[0][0], OLD[1][0]]
         assert report.seconds < 30, report.summary()  # ~1 s: only the small file is embedded
     finally:
