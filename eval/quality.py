@@ -1,7 +1,8 @@
 """Issue-2 quality bars on the question set: hit@1 / hit@5 for single-paper questions,
 refusal of unanswerable ones, false refusals of answerable ones.
 
-    .venv/bin/python eval/quality.py [--split dev|heldout|all] [--index-dir DIR] [KEY=VALUE ...]
+    .venv/bin/python eval/quality.py [--split dev|heldout|all] [--index-dir DIR] [--set FILE]
+        [KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", default="dev")
     ap.add_argument("--index-dir", default=".assistant")
+    ap.add_argument(
+        "--set", type=Path, default=HERE / "questions.jsonl", help="question set (JSONL)"
+    )
     ap.add_argument("overrides", nargs="*", help="settings, e.g. bm25_weight=0.8")
     args = ap.parse_args()
     overrides = dict(kv.split("=", 1) for kv in args.overrides)
-    rows = [json.loads(x) for x in (HERE / "questions.jsonl").read_text().splitlines() if x]
-    rows = [r for r in rows if args.split == "all" or r["split"] == args.split]
+    rows = [json.loads(x) for x in args.set.read_text(encoding="utf-8").splitlines() if x]
+    rows = [r for r in rows if args.split == "all" or r.get("split") == args.split]
     hit1 = hit5 = n_single = refused_ok = n_unans = false_ref = n_ans = 0
     misses: list[str] = []
     with Assistant(index_dir=args.index_dir, llm_enabled=False, **overrides) as a:
