@@ -197,18 +197,53 @@ def _entry(
     )
 
 
+# A heading written another way: "### Title", "# Title", "##Title", indented, full-width
+# "＃＃", or after an invisible character (zero-width space, BOM).
+_STRAY_HEADING = re.compile(r"^[\s\u200b-\u200d\u2060\ufeff]*[#＃]+\s*(?=\S)")
+
+
+def _stray_headings(lines: list[str]) -> list[int]:
+    """Lines that head an entry but are not "## <title>": a heading written another way with
+    an arXiv link on the next line that has text. Read as part of the summary above, such an
+    entry was merged into the paper before it, and its sentences cited under that paper's
+    name; first in a file, it was dropped. Both without a word."""
+    out = []
+    for i, line in enumerate(lines):
+        if _HEADING.match(line) or not _STRAY_HEADING.match(line):
+            continue
+        after = next((ln for ln in lines[i + 1 : i + 3] if ln.strip()), "")
+        if _LINK.search(after) or _URL_LINE.match(after):
+            out.append(i)
+    return out
+
+
 def parse_text(text: str, name: str, *, source: str = "") -> ParseResult:
     """Parse one digest's text; `name` is the file as shown in problems, `source` as recorded
     (default: `name`). Raises DigestError when it holds no digest entries at all."""
     source = source or name
     result = ParseResult(files=[source])
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    starts = [i for i, ln in enumerate(lines) if _HEADING.match(ln)]
+    stray = set(_stray_headings(lines))
+    starts = sorted(stray | {i for i, ln in enumerate(lines) if _HEADING.match(ln)})
     if not starts:
         raise NotADigest(f"{name}: not a digest (no '## <title>' entries)")
     seen: dict[str, Paper] = {}
     for n, start in enumerate(starts):
         end = starts[n + 1] if n + 1 < len(starts) else len(lines)
+        if start in stray:
+            found = _quote(lines[start])
+            if hidden := re.search(r"[\u200b-\u200d\u2060\ufeff]", lines[start]):
+                found += f", which holds an invisible U+{ord(hidden.group()):04X}"
+            problem = Problem(
+                file=name,
+                line=start + 1,
+                reason=f"an entry's heading is '## <title>', found {found}; {_SKIPPED}",
+            )
+            result.problems.append(problem)
+            ids = set(_ANY_ID.findall("\n".join(lines[start + 1 : start + 4])))
+            title = _STRAY_HEADING.sub("", lines[start]).strip()
+            result.skipped.append(Skipped(problem, source, title, ids))
+            continue
         match = _HEADING.match(lines[start])
         title = match.group(1).strip() if match else ""
         body = lines[start + 1 : end]

@@ -198,6 +198,41 @@ def test_a_link_to_another_site_is_named_in_the_warning(tmp_path: Path) -> None:
     assert "cuts that summary short" not in problem.reason
 
 
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "### Wrong Level",
+        "# Wrong Level",
+        "##Wrong Level",
+        "\u200b## Wrong Level",
+        "＃＃ Wrong Level",
+    ],
+)
+def test_an_entry_under_a_heading_written_another_way_is_reported_not_merged(
+    tmp_path: Path, heading: str
+) -> None:
+    """Read as part of the summary above, such an entry was merged into the paper before it
+    (its sentences cited under that paper's name), or dropped when first; without a word."""
+    path = tmp_path / "a.md"
+    entry = "[{zh}](https://arxiv.org/abs/{pid})\n\n{body}\n\n"
+    path.write_text(
+        f"## Good One\n{entry.format(zh='一', pid='2501.10001', body='第一篇的摘要。')}"
+        f"{heading}\n{entry.format(zh='二', pid='2501.10002', body='第二篇的摘要。')}"
+        "## Good Three\n[三](https://arxiv.org/abs/2501.10003)\n\n第三篇。\n\n### 方法\n小节。\n",
+        encoding="utf-8",
+    )
+    result = parse_paths([path])
+    first, third = result.papers
+    assert first.text == "第一篇的摘要。" and "小节" in third.text  # a '### ' section stays
+    (problem,) = result.problems
+    assert problem.line == 6 and "an entry's heading is '## <title>'" in problem.reason
+    assert problem.severity == Severity.WARNING
+    assert result.skipped[0].ids == {"2501.10002"}  # an indexed copy of it is kept
+    alone = tmp_path / "b.md"  # first in its file: reported, not dropped silently
+    alone.write_text(f"{heading}\n{entry.format(zh='二', pid='2501.10002', body='摘要。')}")
+    assert [p.line for p in parse_paths([alone]).problems] == [1]
+
+
 def test_duplicate_id_across_files(tmp_path: Path) -> None:
     entry = "## Shared\n[共享](https://arxiv.org/abs/2501.30001)\n\n{}\n"
     a = tmp_path / "a.md"
