@@ -117,7 +117,11 @@ _OTHER_RELEASE = re.compile(
     re.IGNORECASE | re.ASCII,
 )
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# Lone surrogates too: bytes that were no UTF-8 in a shell's argument reach Python as them, and
+# the first encoding of the question failed with UnicodeEncodeError.
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 
 
 @dataclass
@@ -243,6 +247,9 @@ class Assistant:
         bad = [p for p in items if not isinstance(p, str | PathLike)]
         if bad:
             raise AssistantError(f"paths must be files or folders, got {bad[0]!r}")
+        if any(not os.fspath(p).strip() for p in items):
+            # Path("") is ".": `assistant ingest ""` indexed the working directory.
+            raise AssistantError("an empty path was given; name a digest file or folder")
         roots = [Path(p) for p in items]
         with self._lock:
             try:

@@ -184,7 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     pkg_log.addHandler(handler)
     pkg_log.setLevel(logging.INFO)
     pkg_log.propagate = False
-    from .assistant import Assistant, AssistantError
+    try:  # ~2-5 s of imports: Ctrl-C here is an interrupt too, not a traceback
+        from .assistant import Assistant, AssistantError
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
     overrides = {}
     if args.index_dir:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -331,6 +333,37 @@ def test_output_into_a_closed_pipe_is_no_error(index_copy: Path, tmp_path: Path)
         proc.stdout.close()
         _, err = proc.communicate(timeout=180)
         assert proc.returncode == 141 and not err.strip(), err
+
+
+def test_bytes_that_are_no_utf8_in_a_question_are_dropped(index_copy: Path, tmp_path: Path) -> None:
+    """A shell passes them as lone surrogates: "error: UnicodeEncodeError: … surrogates not
+    allowed" was all the answer."""
+    question = "UCFE \udcff\udcfe participants"  # the bytes ff fe, as argv carries them
+    proc = cli("--index-dir", index_copy, "search", question, "-k", "1", cwd=tmp_path)
+    assert proc.returncode == 0 and "2410.14059" in proc.stdout, proc.stderr
+
+
+def test_an_empty_path_is_an_error_not_the_working_folder(tmp_path: Path) -> None:
+    """Path("") is "."; `assistant ingest ""` indexed the folder it ran in."""
+    write_digest(tmp_path / "here.md", [("2501.00001", "Here", "不该被索引的摘要。")])
+    proc = cli("--index-dir", tmp_path / "index", "ingest", "", cwd=tmp_path)
+    assert_one_line_error(proc, "empty path")
+
+
+def test_ctrl_c_while_starting_is_an_interrupt_not_a_traceback(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
+    proc = subprocess.Popen(
+        [str(ASSISTANT_BIN), "--index-dir", str(tmp_path / "index"), "search", "PUMA"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)  # Python is up and importing the stores and models (2-5 s)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and err.strip() == "interrupted", err
 
 
 def test_the_paper_list_prints_each_paper_once_with_its_link(
