@@ -126,11 +126,12 @@ def ingest(
     broken edit or a mistyped path must not wipe what was indexed)."""
     t0 = time.perf_counter()
     roots = [Path(p).resolve() for p in paths]
-    parsed = parse_paths(roots, max_file_mb=max_file_mb)
     # Reading can write too: Chroma first applies log entries a failed write left behind, so
     # on a full disk the state read fails the same way a write does.
     with index.write_guard():
         indexed = index.state()
+    sources = {pid: s.source_file for pid, s in indexed.items()}
+    parsed = parse_paths(roots, max_file_mb=max_file_mb, indexed_in=sources)
     wanted: dict[str, Paper] = {p.paper_id: p for p in parsed.papers}
     report = IngestReport(files=len(parsed.files))
 

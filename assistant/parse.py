@@ -342,11 +342,15 @@ def _read(path: Path, name: str, source: str, max_file_mb: float) -> ParseResult
     return one
 
 
-def parse_paths(paths: Iterable[Path], *, max_file_mb: float = 20.0) -> ParseResult:
+def parse_paths(
+    paths: Iterable[Path], *, max_file_mb: float = 20.0, indexed_in: dict[str, str] | None = None
+) -> ParseResult:
     """Parse every digest under the paths. Bad files and entries become problems (a file in a
     folder that is no digest at all only a note), and so does a path that does not exist,
     unless no path does (DigestError: nothing to read). A paper id that appears in several files
-    is kept once (the first), differing copies reported."""
+    is kept once, differing copies reported: the copy from the file it is indexed from
+    (`indexed_in`: paper id -> source file), else the first."""
+    indexed_in = indexed_in or {}
     paths = list(paths)
     gone = [p for p in paths if not p.exists()]
     if gone and len(gone) == len(paths):
@@ -382,6 +386,19 @@ def parse_paths(paths: Iterable[Path], *, max_file_mb: float = 20.0) -> ParseRes
                 result.papers.append(paper)
             elif prior.content_hash != paper.content_hash:
                 first = display_name(Path(prior.source_file))
+                was = indexed_in.get(paper.paper_id)
+                if was == paper.source_file and was != prior.source_file:
+                    # A new file sorting first ("0.md") must not replace the indexed copy.
+                    result.papers[result.papers.index(prior)] = by_id[paper.paper_id] = paper
+                    result.problems.append(
+                        Problem(
+                            file=first,
+                            line=prior.line,
+                            reason=f"duplicate arXiv id {paper.paper_id} with different text "
+                            f"(also in {name}:{paper.line}, indexed from there); kept that copy",
+                        )
+                    )
+                    continue
                 result.problems.append(
                     Problem(
                         file=name,

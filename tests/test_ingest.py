@@ -804,3 +804,19 @@ def test_a_title_longer_than_a_chunk_is_indexed_not_a_crash(tmp_path: Path) -> N
         report = a.ingest()
         assert sorted(report.added) == ["2501.00001", "2501.00002"] and not report.problems
         assert a.search("稀疏注意力 长文档检索", k=1)[0].paper_id == "2501.00001"
+
+
+def test_a_new_file_sorting_first_does_not_replace_the_indexed_copy(tmp_path: Path) -> None:
+    """With a.md indexed, a new 0.md holding the same id with other text was read first, so
+    its copy replaced the indexed one, and the warning blamed a.md."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    write_digest(seeds / "a.md", [("2501.00001", "Alpha", "用户研究共有 804 名参与者。")])
+    with Assistant(index_dir=tmp_path / "index", seeds_dir=seeds, llm_enabled=False) as a:
+        a.ingest()
+        write_digest(seeds / "0.md", [("2501.00001", "Alpha", "用户研究共有 111 名参与者。")])
+        report = a.ingest()
+        assert report.updated == [] and report.unchanged == ["2501.00001"]
+        (problem,) = report.problems
+        assert problem.file.endswith("0.md") and "indexed from there" in problem.reason
+        assert "804" in a.ask("Alpha 的用户研究有多少名参与者？").text
