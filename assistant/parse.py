@@ -92,24 +92,44 @@ def _wide_encoding(data: bytes) -> str | None:
     return next((enc for bom, enc in _WIDE_BOMS if data.startswith(bom)), None)
 
 
+BINARY = "binary file (or UTF-16 without a byte-order mark), not a digest"
+
+
+_CONTROL_BYTES = bytes([*range(9), 11, 12, *range(14, 32)])
+
+
+def _binary(data: bytes) -> bool:
+    """Control bytes in more than 5% of the first 8 KB, or NULs in more than 1%: text has
+    next to none (a stray NUL is removed, with a warning)."""
+    head = data[:8192]
+    control = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    return control > len(head) // 20 or head.count(b"\x00") > max(1, len(head) // 100)
+
+
 def decode(data: bytes, name: str) -> tuple[str, list[Problem]]:
     """UTF-8 (BOM tolerated), UTF-16/32 with a BOM, else GB18030 (a superset of GBK), else
     UTF-8 with the bad bytes marked so only the affected entries are skipped."""
     wide = _wide_encoding(data)
     if wide is not None:
         return data.decode(wide, errors="replace"), []
-    if b"\x00" in data[:8192]:
-        raise NotADigest(f"{name}: binary file, not a digest")
+    if _binary(data):
+        raise NotADigest(f"{name}: {BINARY}")
+    notes: list[Problem] = []
+    if (at := data.find(b"\x00")) >= 0:
+        # One stray NUL made a digest "binary", and its papers vanished with only a note.
+        line = data.count(b"\n", 0, at) + 1
+        notes.append(Problem(file=name, line=line, reason="NUL bytes removed"))
+        data = data.replace(b"\x00", b"")
     try:
-        return data.decode("utf-8-sig"), []
+        return data.decode("utf-8-sig"), notes
     except UnicodeDecodeError:
         pass
     try:
         text = data.decode("gb18030")
         note = "not UTF-8; decoded as GBK/GB18030"
-        return text, [Problem(file=name, line=1, reason=note, severity=Severity.NOTE)]
+        return text, [*notes, Problem(file=name, line=1, reason=note, severity=Severity.NOTE)]
     except UnicodeDecodeError:
-        return data.decode("utf-8", errors="replace"), []
+        return data.decode("utf-8", errors="replace"), notes
 
 
 _SNIFF_BYTES = 64 * 1024
@@ -122,8 +142,8 @@ def _sniff(path: Path, name: str) -> None:
     with path.open("rb") as fh:
         head = fh.read(_SNIFF_BYTES)
     wide = _wide_encoding(head)
-    if wide is None and b"\x00" in head[:8192]:
-        raise NotADigest(f"{name}: binary file, not a digest")
+    if wide is None and _binary(head):
+        raise NotADigest(f"{name}: {BINARY}")
     if wide is not None:
         found = bool(re.search(r"^\ufeff?##\s", head.decode(wide, errors="ignore"), re.M))
     else:

@@ -233,6 +233,19 @@ def test_an_entry_under_a_heading_written_another_way_is_reported_not_merged(
     assert [p.line for p in parse_paths([alone]).problems] == [1]
 
 
+def test_a_stray_nul_byte_is_removed_and_its_line_named(tmp_path: Path) -> None:
+    """One NUL byte made a digest a "binary file", and in a folder its papers went with only a
+    note."""
+    text = "## Good One\n[好一](https://arxiv.org/abs/2501.10001)\n\n第一篇\x00的摘要。\n"
+    (tmp_path / "a.md").write_bytes(text.encode("utf-8"))
+    (tmp_path / "b.md").write_bytes(b"## \x00\x01\x02 PK\x03\x04" + bytes(range(256)))
+    result = parse_paths([tmp_path])
+    assert [(p.paper_id, p.text) for p in result.papers] == [("2501.10001", "第一篇的摘要。")]
+    nul, binary = sorted(result.problems, key=lambda p: p.file)
+    assert (nul.line, nul.reason, nul.severity) == (4, "NUL bytes removed", Severity.WARNING)
+    assert binary.reason.startswith("binary file") and binary.severity == Severity.NOTE
+
+
 def test_duplicate_id_across_files(tmp_path: Path) -> None:
     entry = "## Shared\n[共享](https://arxiv.org/abs/2501.30001)\n\n{}\n"
     a = tmp_path / "a.md"
