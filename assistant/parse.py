@@ -155,6 +155,12 @@ def _sniff(path: Path, name: str) -> None:
 _OTHER_URL = re.compile(r"(?:https?://|www\.)([^/\s)\]>]+)", re.IGNORECASE)
 
 
+def _invisible(line: str) -> str:
+    """What a quoted line holds that no one can see: a zero-width space in a link."""
+    hidden = re.search(r"[\u200b-\u200f\u2060\ufeff]", line)
+    return f", which holds an invisible U+{ord(hidden.group()):04X}" if hidden else ""
+
+
 def _quote(line: str) -> str:
     line = line.strip()
     return f"'{line[:60]}…'" if len(line) > 60 else f"'{line}'"
@@ -178,7 +184,7 @@ def _entry(
     link = _LINK.search(body[link_idx]) or _URL_LINE.match(body[link_idx])
     if link is None:
         if _ARXIVISH.search("\n".join(body[:3])):
-            found = _quote(body[link_idx])
+            found = _quote(body[link_idx]) + _invisible(body[link_idx])
             return skipped(
                 f"malformed arXiv link under '## {title[:60]}' ({EXPECTED_LINK}; found {found})",
                 at,
@@ -251,9 +257,7 @@ def parse_text(text: str, name: str, *, source: str = "") -> ParseResult:
     for n, start in enumerate(starts):
         end = starts[n + 1] if n + 1 < len(starts) else len(lines)
         if start in stray:
-            found = _quote(lines[start])
-            if hidden := re.search(r"[\u200b-\u200d\u2060\ufeff]", lines[start]):
-                found += f", which holds an invisible U+{ord(hidden.group()):04X}"
+            found = _quote(lines[start]) + _invisible(lines[start])
             problem = Problem(
                 file=name,
                 line=start + 1,

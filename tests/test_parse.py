@@ -233,6 +233,13 @@ def test_an_entry_under_a_heading_written_another_way_is_reported_not_merged(
     assert [p.line for p in parse_paths([alone]).problems] == [1]
 
 
+def test_an_invisible_character_in_a_link_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_text("## Zero Width\n[零宽](https://arxiv.org/abs/2410.\u200b14059)\n\n摘要。\n")
+    (problem,) = parse_paths([path]).problems
+    assert "malformed arXiv link" in problem.reason and "invisible U+200B" in problem.reason
+
+
 def test_a_stray_nul_byte_is_removed_and_its_line_named(tmp_path: Path) -> None:
     """One NUL byte made a digest a "binary file", and in a folder its papers went with only a
     note."""
