@@ -351,19 +351,24 @@ def test_an_empty_path_is_an_error_not_the_working_folder(tmp_path: Path) -> Non
 
 
 def test_ctrl_c_while_starting_is_an_interrupt_not_a_traceback(tmp_path: Path) -> None:
+    """It printed a KeyboardInterrupt traceback while the CLI imported its stores and models.
+    At 0.3 s Python is up and importing (0.5-5 s); should the imports be done, the first-use
+    indexing of the seeds (~20 s) is what gets interrupted: either way, one line."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
+    args = ["--index-dir", str(tmp_path / "index"), "--seeds-dir", str(SEEDS), "search", "PUMA"]
     proc = subprocess.Popen(
-        [str(ASSISTANT_BIN), "--index-dir", str(tmp_path / "index"), "search", "PUMA"],
+        [str(ASSISTANT_BIN), *args],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.0)  # Python is up and importing the stores and models (2-5 s)
+    time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and err.strip() == "interrupted", err
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err, err
 
 
 def test_the_paper_list_prints_each_paper_once_with_its_link(
