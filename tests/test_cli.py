@@ -363,6 +363,9 @@ def test_ctrl_c_while_starting_is_an_interrupt_not_a_traceback(tmp_path: Path) -
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell starting a job in the background (CI, nohup) ignores SIGINT, and the ignore
+        # is inherited: Ctrl-C's default is what a user's terminal gives.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
