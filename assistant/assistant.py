@@ -923,8 +923,10 @@ class Assistant:
         # A question read in a chat's context is about the chat's papers: "who are the
         # authors" after "What's MM-Detect?".
         in_chat = query != asked
-        stated, unstated = stated_measures(asked, chosen, sentences, in_chat)
-        if not missing and unstated and not stated:
+        stated, unstated = (
+            stated_measures(asked, chosen, sentences, in_chat) if not missing else ([], [])
+        )
+        if unstated and not stated:
             missing["unstated"] = unstated
         partly = unstated if stated else []
         return _Evidence(ret, chosen, sentences, features, support, df, n_docs, missing, partly)

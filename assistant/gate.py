@@ -309,16 +309,6 @@ def _about_a_paper(question: str, sources: list[Source]) -> bool:
     )
 
 
-def unstated_measures(
-    question: str,
-    sources: list[Source],
-    sentences: dict[str, SentenceVectors],
-    about_paper: bool = False,
-) -> list[str]:
-    """What the question asks for that none of the sources states (stated_measures)."""
-    return stated_measures(question, sources, sentences, about_paper)[1]
-
-
 def stated_measures(
     question: str,
     sources: list[Source],

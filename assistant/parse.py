@@ -152,13 +152,20 @@ def _sniff(path: Path, name: str) -> None:
         raise NotADigest(f"{name}: not a digest (no '## <title>' entries in its first 64 KB)")
 
 
+# Characters no one sees: zero-width spaces and joiners, direction marks, word joiner, BOM.
+_INVISIBLE = "\u200b-\u200f\u2060\ufeff"
 _OTHER_URL = re.compile(r"(?:https?://|www\.)([^/\s)\]>]+)", re.IGNORECASE)
 
 
 def _invisible(line: str) -> str:
     """What a quoted line holds that no one can see: a zero-width space in a link."""
-    hidden = re.search(r"[\u200b-\u200f\u2060\ufeff]", line)
+    hidden = re.search(f"[{_INVISIBLE}]", line)
     return f", which holds an invisible U+{ord(hidden.group()):04X}" if hidden else ""
+
+
+def _duplicate(file: str, line: int, paper_id: str, other: str, kept: str) -> Problem:
+    reason = f"duplicate arXiv id {paper_id} with different text ({other}); {kept}"
+    return Problem(file=file, line=line, reason=reason)
 
 
 def _quote(line: str) -> str:
@@ -225,7 +232,7 @@ def _entry(
 
 # A heading written another way: "### Title", "# Title", "##Title", indented, full-width
 # "＃＃", or after an invisible character (zero-width space, BOM).
-_STRAY_HEADING = re.compile(r"^[\s\u200b-\u200d\u2060\ufeff]*[#＃]+\s*(?=\S)")
+_STRAY_HEADING = re.compile(rf"^[\s{_INVISIBLE}]*[#＃]+\s*(?=\S)")
 
 
 def _stray_headings(lines: list[str]) -> list[int]:
@@ -281,13 +288,9 @@ def parse_text(text: str, name: str, *, source: str = "") -> ParseResult:
         prior = seen.get(paper.paper_id)
         if prior is not None:
             if prior.content_hash != paper.content_hash:
+                at = f"first at line {prior.line}"
                 result.problems.append(
-                    Problem(
-                        file=name,
-                        line=paper.line,
-                        reason=f"duplicate arXiv id {paper.paper_id} with different text "
-                        f"(first at line {prior.line}); kept the first",
-                    )
+                    _duplicate(name, paper.line, paper.paper_id, at, "kept the first")
                 )
             continue
         seen[paper.paper_id] = paper
@@ -414,21 +417,13 @@ def parse_paths(
                 if was == paper.source_file and was != prior.source_file:
                     # A new file sorting first ("0.md") must not replace the indexed copy.
                     result.papers[result.papers.index(prior)] = by_id[paper.paper_id] = paper
+                    at = f"also in {name}:{paper.line}, indexed from there"
                     result.problems.append(
-                        Problem(
-                            file=first,
-                            line=prior.line,
-                            reason=f"duplicate arXiv id {paper.paper_id} with different text "
-                            f"(also in {name}:{paper.line}, indexed from there); kept that copy",
-                        )
+                        _duplicate(first, prior.line, paper.paper_id, at, "kept that copy")
                     )
                     continue
+                at = f"first in {first}:{prior.line}"
                 result.problems.append(
-                    Problem(
-                        file=name,
-                        line=paper.line,
-                        reason=f"duplicate arXiv id {paper.paper_id} with different text "
-                        f"(first in {first}:{prior.line}); kept the first",
-                    )
+                    _duplicate(name, paper.line, paper.paper_id, at, "kept the first")
                 )
     return result

@@ -18,7 +18,7 @@ from assistant import Assistant
 from assistant.assistant import AssistantError
 from assistant.cite import find_markers
 from assistant.extractive import link_only, lists_test_sets
-from assistant.gate import unnamed_in_sources, unpaired_names, unstated_measures
+from assistant.gate import stated_measures, unnamed_in_sources, unpaired_names
 from assistant.prompt import message
 from assistant.records import Answer, Source, Turn
 from assistant.sentences import SentenceVectors
@@ -576,18 +576,18 @@ def test_a_measure_is_unstated_only_when_no_source_states_it(
     silent.append(src("3", "X tunes its hyperparameters by grid search."))
     # about_paper: the question is about these papers (a licence is a fact about a paper, and
     # is only checked then; numbers are checked either way).
-    assert unstated_measures(question, silent, {}, about_paper=True) == [asked]
-    assert unstated_measures(question, [*silent, src("2", stated)], {}, about_paper=True) == []
+    assert stated_measures(question, silent, {}, about_paper=True)[1] == [asked]
+    assert stated_measures(question, [*silent, src("2", stated)], {}, about_paper=True)[1] == []
     # A sentence of the paper (not only its best chunk) counts as stating it.
     vectors = {"1": SentenceVectors(texts=[stated], vectors=np.zeros((1, 4)))}
-    assert unstated_measures(question, silent, vectors, about_paper=True) == []
-    assert unstated_measures("X 在哪些基准上评估？", silent, {}, about_paper=True) == []
+    assert stated_measures(question, silent, vectors, about_paper=True)[1] == []
+    assert stated_measures("X 在哪些基准上评估？", silent, {}, about_paper=True)[1] == []
 
 
 def test_a_measure_named_in_passing_is_not_a_number_question() -> None:
     silent = [Source(paper_id="1", title="X", url="u", text="X 开源了代码。", score=1.0)]
-    assert unstated_measures("What GPUs did X use?", silent, {}) == ["gpu"]
-    assert unstated_measures("Whatever GPUs X had, was its code released?", silent, {}) == []
+    assert stated_measures("What GPUs did X use?", silent, {})[1] == ["gpu"]
+    assert stated_measures("Whatever GPUs X had, was its code released?", silent, {})[1] == []
 
 
 def test_names_a_number_question_pairs_must_share_one_source() -> None:
