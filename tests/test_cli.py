@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import REPO, SEEDS, write_digest
 from openai_server import Reply, ScriptedOpenAIServer
 
@@ -120,21 +121,19 @@ def test_ask_plain_text_refusal_lists_the_closest_papers_in_its_language(
     assert rest.count("https://arxiv.org/abs/") >= 1
 
 
+@pytest.mark.parametrize(
+    ("env", "command", "needles"),
+    [
+        ({"ASSISTANT_TOP_K": "lots"}, "ask", ("ASSISTANT_TOP_K='lots'", "valid integer")),
+        # Server embeddings without a server: it was "error: ValueError: …" at the first question.
+        ({"ASSISTANT_EMBED_BACKEND": "openai"}, "search", ("bad settings", "EMBED_BASE_URL")),
+    ],
+)
 def test_a_bad_setting_in_the_environment_is_a_one_line_error_naming_it(
-    index_copy: Path, tmp_path: Path
+    index_copy: Path, tmp_path: Path, env: dict[str, str], command: str, needles: tuple[str, ...]
 ) -> None:
-    env = {"ASSISTANT_TOP_K": "lots"}
-    proc = cli("--index-dir", index_copy, "ask", "PUMA 是什么？", cwd=tmp_path, env_extra=env)
-    assert_one_line_error(proc, "ASSISTANT_TOP_K='lots'", "valid integer")
-
-
-def test_server_embeddings_without_a_server_are_a_settings_error(
-    index_copy: Path, tmp_path: Path
-) -> None:
-    """It was "error: ValueError: …" at the first question."""
-    env = {"ASSISTANT_EMBED_BACKEND": "openai"}
-    proc = cli("--index-dir", index_copy, "search", "PUMA", cwd=tmp_path, env_extra=env)
-    assert_one_line_error(proc, "bad settings", "ASSISTANT_EMBED_BASE_URL")
+    proc = cli("--index-dir", index_copy, command, "PUMA 是什么？", cwd=tmp_path, env_extra=env)
+    assert_one_line_error(proc, *needles)
     assert "ValueError" not in proc.stderr
 
 
