@@ -140,8 +140,28 @@ def ask(page: Any, question: str) -> list[int]:
         if length > 0 and (not seen or seen[-1] != length):
             seen.append(length)
         page.wait_for_timeout(25)
-    answers(page).nth(before).wait_for()
+    try:
+        answers(page).nth(before).wait_for()
+    except sync_api.Error:
+        chat = page.locator("#da-chat").inner_text()[-600:]
+        box = page.locator("#da-input textarea").input_value()[:200]
+        raise AssertionError(
+            f"no answer to {question[:80]!r}; box: {box!r}; chat: {chat!r}"
+        ) from None
     return seen
+
+
+def open_chat(page: Any, url: str | None = None) -> None:
+    """Open (or, with no url, reload) the chat and wait until its load events (the stored
+    chat, the saved settings) have answered and the network is quiet, as it is long before a
+    person has typed a question. A question sent in the same instant as those events lost its
+    answer once in a CI run (not reproduced here in repeated runs, loaded or not)."""
+    if url is None:
+        page.reload()
+    else:
+        page.goto(url)
+    page.wait_for_selector("#da-input textarea")
+    page.wait_for_load_state("networkidle")
 
 
 def cite_hrefs(message: Any) -> list[str]:
@@ -165,8 +185,7 @@ def test_chat_streams_links_follows_up_and_survives_a_reload(
     page.on("request", lambda r: hosts.add(urlsplit(r.url).netloc))
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url)
-    page.wait_for_selector("#da-input textarea")
+    open_chat(page, url)
     assert "34 papers" in page.inner_text("#da-header")
     shot(page, "01-empty")
 
@@ -209,7 +228,7 @@ def test_chat_streams_links_follows_up_and_survives_a_reload(
     shot(page, "03-four-answers")
 
     # Reload: every answer comes back with its own sources.
-    page.reload()
+    open_chat(page)
     page.wait_for_selector(".da-answer")
     assert answers(page).count() == 4
     expected = [UCFE, ANDROIDLAB, ANDROIDLAB, SAM2LONG]
@@ -235,9 +254,7 @@ def test_chat_streams_links_follows_up_and_survives_a_reload(
     # New chat forgets the conversation, also after a reload.
     page.get_by_role("button", name="New chat · 新对话").click()
     page.wait_for_function("document.querySelectorAll('.da-answer').length === 0")
-    page.reload()
-    page.wait_for_selector("#da-input textarea")
-    page.wait_for_timeout(500)
+    open_chat(page)
     assert answers(page).count() == 0
     # The settings chosen survive it (before, a reload turned the LLM back on).
     page.get_by_text("Settings · 设置").click()
@@ -299,8 +316,7 @@ def test_digest_html_and_javascript_links_never_run(browser: Any, evil_ui: str) 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.goto(evil_ui)
-    page.wait_for_selector("#da-input textarea")
+    open_chat(page, evil_ui)
     ask(page, "Zorblax 安全基准包含多少个测试用例？")
     ask(page, 'What is <img src=x onerror="window.__pwned=7"> Zorblax?')
     msg = answers(page).nth(0)
@@ -326,8 +342,7 @@ def test_a_long_paste_shows_only_what_was_read(browser: Any, evil_ui: str) -> No
     """Before, a 5,000-character paste filled a bubble 1,872 px tall, though only its first
     2,000 characters were read (the answer's notice says so)."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(evil_ui)
-    page.wait_for_selector("#da-input textarea")
+    open_chat(page, evil_ui)
     ask(page, "Zorblax 安全基准包含多少个测试用例？" + " 请详细说明" * 1000)
     bubble = page.locator(".message.user, [data-testid='user']").last.inner_text()
     assert 2000 <= len(bubble.strip()) <= 2010, len(bubble)
@@ -341,8 +356,7 @@ def test_on_a_phone_the_input_has_a_row_of_its_own_above_the_fold(
     """Before, at 390 px the input took a third of its row (134 px wide), under a header of
     five lines."""
     page = browser.new_page(viewport={"width": 390, "height": 844})
-    page.goto(evil_ui)
-    page.wait_for_selector("#da-input textarea")
+    open_chat(page, evil_ui)
     box = page.locator("#da-input textarea").bounding_box()
     assert box is not None and box["width"] >= 280 and box["y"] + box["height"] <= 844, box
     shot(page, "07-phone")
@@ -366,8 +380,7 @@ def test_a_slow_answer_can_be_stopped_reloaded_or_dropped_by_new_chat(
     url, llm = llm_ui
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.goto(url)
-    page.wait_for_selector("#da-input textarea")
+    open_chat(page, url)
     ask(page, Q_ZH)
     box = page.locator("#da-input textarea")
 
@@ -378,6 +391,7 @@ def test_a_slow_answer_can_be_stopped_reloaded_or_dropped_by_new_chat(
     page.reload()
     page.wait_for_selector(".da-answer")
     page.wait_for_function(f"document.querySelector('#da-input textarea').value === {Q_SLOW!r}")
+    page.wait_for_load_state("networkidle")
     assert answers(page).count() == 1 and page.locator(".da-streaming").count() == 0
 
     # Stop: the answer ends where it is, the question goes back to the box, nothing is stored.
