@@ -4,6 +4,7 @@ that a digest smuggles in. The LLM is the scripted OpenAI-compatible server on l
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import socket
@@ -152,16 +153,18 @@ def ask(page: Any, question: str) -> list[int]:
 
 
 def open_chat(page: Any, url: str | None = None) -> None:
-    """Open (or, with no url, reload) the chat and wait until its load events (the stored
-    chat, the saved settings) have answered and the network is quiet, as it is long before a
-    person has typed a question. A question sent in the same instant as those events lost its
-    answer once in a CI run (not reproduced here in repeated runs, loaded or not)."""
+    """Open (or, with no url, reload) the chat and let its load events (the stored chat, the
+    saved settings) answer first, as they do long before a person has typed a question: a
+    question sent the instant the box appeared lost its answer once in a CI run (not
+    reproduced here in repeated runs, loaded or not). The network going quiet marks it; up to
+    5 s, since a reload has once kept a stream open for longer."""
     if url is None:
         page.reload()
     else:
         page.goto(url)
     page.wait_for_selector("#da-input textarea")
-    page.wait_for_load_state("networkidle")
+    with contextlib.suppress(sync_api.TimeoutError):
+        page.wait_for_load_state("networkidle", timeout=5000)
 
 
 def cite_hrefs(message: Any) -> list[str]:
@@ -391,7 +394,6 @@ def test_a_slow_answer_can_be_stopped_reloaded_or_dropped_by_new_chat(
     page.reload()
     page.wait_for_selector(".da-answer")
     page.wait_for_function(f"document.querySelector('#da-input textarea').value === {Q_SLOW!r}")
-    page.wait_for_load_state("networkidle")
     assert answers(page).count() == 1 and page.locator(".da-streaming").count() == 0
 
     # Stop: the answer ends where it is, the question goes back to the box, nothing is stored.
