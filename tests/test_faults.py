@@ -84,9 +84,8 @@ def answers(a: Assistant, queries: list[str]) -> list[Any]:
 
 
 def unreachable(a: Assistant, queries: list[str]) -> dict[str, int]:
-    """For a failure message: per collection, the most live rows a query for every row missed.
-    Retrieval's candidate pools hold every row of corpora this small, unless Chroma's HNSW
-    cannot reach some (as chroma-core/chroma#7758 reports after deletes and upserts)."""
+    """For a failure message: per collection, the most live rows Chroma's HNSW missed in a
+    query for every row (chroma-core/chroma#7758; PaperIndex then ranks every row exactly)."""
     out = {}
     for name, col in (("chunks", a.index.chunks), ("windows", a.index.windows)):
         live = set(col.get(include=[])["ids"])

@@ -3,8 +3,12 @@ the right paper first; results are one per paper, best first, at most k."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import chromadb
 import pytest
-from conftest import SEEDS
+from chromadb.config import Settings as ChromaSettings
+from conftest import SEEDS, write_digest
 
 from assistant import Assistant
 from assistant.parse import parse_paths
@@ -284,3 +288,44 @@ def test_a_model_family_series_is_asked_for_by_its_name(assistant: Assistant) ->
     answer = assistant.ask("有哪些论文用到了 LLaVA 系列模型？")
     assert not answer.refused
     assert {"2410.17247", "2410.17637"} <= {c.paper_id for c in answer.citations}
+
+
+def test_rows_chromas_graph_cannot_reach_are_still_searched(tmp_path: Path) -> None:
+    """Chroma's HNSW graph can leave live rows unreachable (chroma-core/chroma#7758; here once,
+    a sentence window in the process that repaired a killed ingest). A graph of two neighbours
+    a row loses rows every time: the collections are made so before the index opens them. A
+    query for at least every row must still see every row."""
+    index_dir, corpus = tmp_path / "index", tmp_path / "digests"
+    corpus.mkdir()
+    client = chromadb.PersistentClient(
+        path=str(index_dir), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    sparse_graph = {"space": "cosine", "max_neighbors": 2, "ef_construction": 2, "ef_search": 1}
+    for name in ("digests", "digests-windows"):
+        client.create_collection(
+            name, configuration={"hnsw": sparse_graph}, metadata={"generation": "new"}
+        )
+    client.close()
+    topics = ["图像分割", "机器翻译", "语音识别", "推荐系统", "强化学习", "代码生成", "蛋白质结构"]
+    papers = [
+        (
+            f"2501.{i + 1:05d}",
+            f"Paper {i}",
+            "".join(
+                f"本文第 {j} 句讨论{topics[(i + j) % len(topics)]}，实验编号 {i * 7 + j}。"
+                for j in range(6)
+            ),
+        )
+        for i in range(24)
+    ]
+    write_digest(corpus / "papers.md", papers)
+    with Assistant(index_dir=index_dir, seeds_dir=corpus, llm_enabled=False) as a:
+        assert len(a.ingest([corpus], progress=False).added) == len(papers)
+        chunks, windows = a.index.chunks.count(), a.index.windows.count()
+        sentences = sum(
+            int(m["n_sentences"]) for m in a.index.windows.get(include=["metadatas"])["metadatas"]
+        )
+        for question in ("图像分割的实验", "Which paper is about protein structure?"):
+            vec = a.index.embed.embed_queries([question])[0]
+            assert len(a.index.dense(vec, chunks)) == chunks, question
+            assert len(a.index.dense_sentences(vec, sentences)) == sentences, (question, windows)
