@@ -327,5 +327,8 @@ def test_rows_chromas_graph_cannot_reach_are_still_searched(tmp_path: Path) -> N
         )
         for question in ("图像分割的实验", "Which paper is about protein structure?"):
             vec = a.index.embed.embed_queries([question])[0]
-            assert len(a.index.dense(vec, chunks)) == chunks, question
+            hits = a.index.dense(vec, chunks)
+            assert len(hits) == chunks, question
+            scores = [float(h.score or 0) for h in hits]
+            assert scores == sorted(scores, reverse=True), question  # still best first
             assert len(a.index.dense_sentences(vec, sentences)) == sentences, (question, windows)
