@@ -525,8 +525,9 @@ class PaperIndex:
     def _query(collection: Any, query_vec: np.ndarray, k: int, include: list[str]) -> Any:
         # Straight to Chroma rather than through ChromaVectorStore.query: that one rebuilds
         # each hit from the JSON copy of the node kept in its metadata, which was half of a
-        # seeds search (10 ms of the sentence query, 90 hits). No count() guard either: Chroma
-        # answers an empty collection with no hits.
+        # seeds search (10 ms of the sentence query, 90 hits). No count() before the query:
+        # Chroma answers an empty collection with no hits; count() is asked only when the
+        # answer comes back short (below).
         res = collection.query(
             query_embeddings=[query_vec.tolist()], n_results=k, include=[*include, "distances"]
         )
@@ -536,18 +537,18 @@ class PaperIndex:
         # ingest. A query for at least every row must get every row, so a short answer is
         # checked (count() costs 0.1 ms) and redone exactly; a larger collection is left to
         # the approximate search, as its size is what HNSW is for.
-        if got < k and got < (n := collection.count()) <= k:
-            return PaperIndex._exact_query(collection, query_vec, n, include)
+        if got < k and got < collection.count() <= k:
+            return PaperIndex._exact_query(collection, query_vec, include)
         return res
 
     @staticmethod
-    def _exact_query(collection: Any, query_vec: np.ndarray, k: int, include: list[str]) -> Any:
-        """What `_query` returns, by cosine over every row (a collection of at most k rows)."""
+    def _exact_query(collection: Any, query_vec: np.ndarray, include: list[str]) -> Any:
+        """What `_query` returns for every row of the collection, ranked by exact cosine."""
         got = collection.get(include=["embeddings", *include])
         vecs = np.asarray(got["embeddings"], dtype=np.float32)
         q = np.asarray(query_vec, dtype=np.float32)
         dist = 1.0 - (vecs @ q) / (np.linalg.norm(vecs, axis=1) * np.linalg.norm(q) + 1e-12)
-        order = np.argsort(dist, kind="stable")[:k]
+        order = np.argsort(dist, kind="stable")
         out: dict[str, Any] = {"ids": [[got["ids"][i] for i in order]]}
         for key in include:
             out[key] = [[got[key][i] for i in order]]
