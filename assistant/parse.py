@@ -163,9 +163,27 @@ def _invisible(line: str) -> str:
     return f", which holds an invisible U+{ord(hidden.group()):04X}" if hidden else ""
 
 
-def _duplicate(file: str, line: int, paper_id: str, other: str, kept: str) -> Problem:
-    reason = f"duplicate arXiv id {paper_id} with different text ({other}); {kept}"
-    return Problem(file=file, line=line, reason=reason)
+def _replaces(prior: Paper, later: Paper, indexed_from: str | None) -> bool:
+    """Whether a later-read copy of a paper replaces the one read first. The longer summary
+    wins: a one-line stub pasted into another file (or above the real entry) displaced the
+    paper's whole digest when the first copy won. Of two copies as long, the one the index
+    holds stays (a new file sorting first, "0.md", must not replace it), else the first."""
+    if len(later.text) != len(prior.text):
+        return len(later.text) > len(prior.text)
+    return indexed_from == later.source_file and indexed_from != prior.source_file
+
+
+def _duplicate(file: str, skipped: Paper, kept: Paper, where: str, why: str) -> Problem:
+    """Said at the copy left out (`file`: its file as shown); `where` is the kept copy ("line
+    3", "a.md:3")."""
+    reason = (
+        f"duplicate arXiv id {kept.paper_id} with different text; kept the copy at {where} ({why})"
+    )
+    return Problem(file=file, line=skipped.line, reason=reason)
+
+
+def _why_kept(kept: Paper, skipped: Paper) -> str:
+    return "longer" if len(kept.text) > len(skipped.text) else "read first"
 
 
 def _quote(line: str) -> str:
@@ -250,14 +268,42 @@ def _stray_headings(lines: list[str]) -> list[int]:
     return out
 
 
+# A fenced code block's opening and closing line: ``` or ~~~ (three or more), indented at
+# most three spaces, as CommonMark has it.
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def _fenced(lines: list[str]) -> set[int]:
+    """Lines inside fenced code blocks: a "## 第一步" comment in a ```bash block is code, not
+    the heading of a new entry (read as one, it cut the paper's summary at the fence). A fence
+    left open is ignored rather than read to the end of the file, as CommonMark would: one
+    stray ``` must not hide every entry after it."""
+    inside: set[int] = set()
+    opened: tuple[int, str] | None = None
+    for i, line in enumerate(lines):
+        fence = _FENCE.match(line)
+        if fence is None:
+            continue
+        mark = fence.group(1)
+        if opened is None:
+            opened = (i, mark)
+        elif mark[0] == opened[1][0] and len(mark) >= len(opened[1]) and not line.strip(" `~"):
+            inside.update(range(opened[0] + 1, i))
+            opened = None
+    return inside
+
+
 def parse_text(text: str, name: str, *, source: str = "") -> ParseResult:
     """Parse one digest's text; `name` is the file as shown in problems, `source` as recorded
     (default: `name`). Raises DigestError when it holds no digest entries at all."""
     source = source or name
     result = ParseResult(files=[source])
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    stray = set(_stray_headings(lines))
-    starts = sorted(stray | {i for i, ln in enumerate(lines) if _HEADING.match(ln)})
+    code = _fenced(lines)
+    stray = set(_stray_headings(lines)) - code
+    starts = sorted(
+        stray | {i for i, ln in enumerate(lines) if _HEADING.match(ln) and i not in code}
+    )
     if not starts:
         raise NotADigest(f"{name}: not a digest (no '## <title>' entries)")
     seen: dict[str, Paper] = {}
@@ -286,15 +332,15 @@ def parse_text(text: str, name: str, *, source: str = "") -> ParseResult:
             result.skipped.append(Skipped(paper, source, title, ids))
             continue
         prior = seen.get(paper.paper_id)
-        if prior is not None:
-            if prior.content_hash != paper.content_hash:
-                at = f"first at line {prior.line}"
-                result.problems.append(
-                    _duplicate(name, paper.line, paper.paper_id, at, "kept the first")
-                )
-            continue
-        seen[paper.paper_id] = paper
-        result.papers.append(paper)
+        if prior is None:
+            seen[paper.paper_id] = paper
+            result.papers.append(paper)
+        elif prior.content_hash != paper.content_hash:
+            kept, skipped = (paper, prior) if _replaces(prior, paper, None) else (prior, paper)
+            if kept is paper:
+                result.papers[result.papers.index(prior)] = seen[paper.paper_id] = paper
+            why = _why_kept(kept, skipped)
+            result.problems.append(_duplicate(name, skipped, kept, f"line {kept.line}", why))
     if not result.papers and not _ARXIVISH.search(text):
         # Sections but not one arXiv link or id: a README's "## Usage", not a digest.
         raise NotADigest(f"{name}: not a digest (no '## <title>' entry has an arXiv link)")
@@ -375,8 +421,8 @@ def parse_paths(
     """Parse every digest under the paths. Bad files and entries become problems (a file in a
     folder that is no digest at all only a note), and so does a path that does not exist,
     unless no path does (DigestError: nothing to read). A paper id that appears in several files
-    is kept once, differing copies reported: the copy from the file it is indexed from
-    (`indexed_in`: paper id -> source file), else the first."""
+    is kept once, differing copies reported: the longest, then the copy from the file it is
+    indexed from (`indexed_in`: paper id -> source file), then the first (_replaces)."""
     indexed_in = indexed_in or {}
     paths = list(paths)
     gone = [p for p in paths if not p.exists()]
@@ -412,18 +458,14 @@ def parse_paths(
                 by_id[paper.paper_id] = paper
                 result.papers.append(paper)
             elif prior.content_hash != paper.content_hash:
-                first = display_name(Path(prior.source_file))
                 was = indexed_in.get(paper.paper_id)
-                if was == paper.source_file and was != prior.source_file:
-                    # A new file sorting first ("0.md") must not replace the indexed copy.
+                kept, skipped = (paper, prior) if _replaces(prior, paper, was) else (prior, paper)
+                if kept is paper:
                     result.papers[result.papers.index(prior)] = by_id[paper.paper_id] = paper
-                    at = f"also in {name}:{paper.line}, indexed from there"
-                    result.problems.append(
-                        _duplicate(first, prior.line, paper.paper_id, at, "kept that copy")
-                    )
-                    continue
-                at = f"first in {first}:{prior.line}"
-                result.problems.append(
-                    _duplicate(name, paper.line, paper.paper_id, at, "kept the first")
-                )
+                why = _why_kept(kept, skipped)
+                if len(kept.text) == len(skipped.text) and kept.source_file == was:
+                    why = "indexed from there"
+                where = f"{display_name(Path(kept.source_file))}:{kept.line}"
+                file = display_name(Path(skipped.source_file))
+                result.problems.append(_duplicate(file, skipped, kept, where, why))
     return result

@@ -268,12 +268,35 @@ def test_duplicate_id_across_files(tmp_path: Path) -> None:
     result = parse_paths([tmp_path])
 
     assert sorted(p.paper_id for p in result.papers) == ["2501.30001", "2501.30002"]
+    # The longer copy is kept, wherever it is: here b's, read after a's.
     shared = by_id(result.papers)["2501.30001"]
-    assert shared.text == "甲文件中的摘要。" and shared.source_file == display_name(a)
-    assert problems_at(result.problems, a) == {}
-    assert problems_at(result.problems, c) == {}
-    reason = problems_at(result.problems, b)[6]
-    assert "duplicate arXiv id 2501.30001" in reason and f"{display_name(a)}:1" in reason
+    assert shared.text == "乙文件中不同的摘要。" and shared.source_file == display_name(b)
+    assert problems_at(result.problems, b) == {}
+    # a's copy and c's (the same text) are each named, with the copy that was kept.
+    for path in (a, c):
+        reason = problems_at(result.problems, path)[1]
+        assert "duplicate arXiv id 2501.30001" in reason
+        assert reason.endswith(f"kept the copy at {display_name(b)}:6 (longer)")
+
+
+def test_a_stub_copy_never_displaces_the_full_entry(tmp_path: Path) -> None:
+    """A one-line stub of a paper, pasted into a file sorting first or above the real entry,
+    was kept and the paper's whole digest skipped (the first copy won): its facts were then
+    refused."""
+    full = "作者训练了 400 多个模型。Chinchilla 在 MMLU 上平均准确率达到 67.5%。"
+    entry = "## Chinchilla\n[训练计算最优](https://arxiv.org/abs/2203.15556)\n\n{}\n\n"
+    (tmp_path / "a.md").write_text(entry.format("（误复制到这里）"), encoding="utf-8")
+    (tmp_path / "b.md").write_text(entry.format(full), encoding="utf-8")
+    same_file = parse_text(entry.format("（误复制到这里）") + entry.format(full), "one.md")
+    for result in (parse_paths([tmp_path]), same_file):
+        [paper] = result.papers
+        assert paper.text == full
+        [problem] = result.problems
+        assert problem.line == 1 and "longer" in problem.reason  # the stub is the one named
+    # Of two copies as long, the first is kept as before.
+    other = full.replace("67.5", "76.5")
+    [kept] = parse_text(entry.format(full) + entry.format(other), "tie.md").papers
+    assert kept.text == full
 
 
 # --- encodings and line endings ---------------------------------------------------------------
@@ -551,3 +574,25 @@ def test_non_digests_in_a_folder_are_notes_and_given_by_name_problems(tmp_path: 
     # Given by name, a file that is no digest is a problem, not a note.
     [problem] = parse_paths([folder / "README.md"]).problems
     assert problem.severity == Severity.ERROR
+
+
+def test_a_heading_inside_a_fenced_code_block_is_code() -> None:
+    """A "## 第一步" comment in a ```bash block was read as the next entry's heading: the
+    summary stopped at the fence, its last sentence was lost, and the warning told the user to
+    write '### ' in their shell script."""
+    text = (
+        "## QLoRA: Efficient Finetuning of Quantized LLMs\n"
+        "[QLoRA](https://arxiv.org/abs/2305.14314)\n\n"
+        "QLoRA 把模型量化为 4 位。\n\n```bash\n## 第一步：安装依赖\npip install peft\n```\n\n"
+        "~~~~\n## also code\n~~~~\n\n"
+        "Guanaco 达到 ChatGPT 性能的 99.3%。\n\n"
+        "## Next Paper\n[下一篇](https://arxiv.org/abs/2305.14315)\n\n摘要。\n"
+    )
+    result = parse_text(text, "fence.md")
+    assert result.problems == []
+    qlora, nxt = result.papers
+    assert "## 第一步" in qlora.text and qlora.text.endswith("99.3%。")
+    assert nxt.paper_id == "2305.14315" and nxt.line == 17
+    # A fence left open hides nothing: the entry after it is still read.
+    unclosed = text.replace("pip install peft\n```", "pip install peft", 1)
+    assert [p.paper_id for p in parse_text(unclosed, "open.md").papers][-1] == "2305.14315"
