@@ -191,23 +191,132 @@ def _quote(line: str) -> str:
     return f"'{line[:60]}…'" if len(line) > 60 else f"'{line}'"
 
 
+# A list number before a title: "1. ", "12) ", "(3) ", "一、". Not "2.5D …" or "3D …": the
+# number must be followed by its mark and a space (or "、").
+_NUMBERED = re.compile(
+    r"^(?:\d{1,3}[.)）]\s+|[(（]\d{1,3}[)）]\s*|(?:\d{1,3}|[一二三四五六七八九十]{1,3})、\s*)"
+)
+_EMPHASIS = re.compile(r"^(\*{1,3}|_{1,3})(?P<t>\S(?:.*\S)?)\1$")
+
+
+def _bare_title(heading: str) -> str:
+    """The title a heading holds, without a list number or emphasis around the whole of it
+    ("## 1. **BERT: …**" -> "BERT: …"): kept, they showed in every answer's references."""
+    title = _NUMBERED.sub("", heading.strip(), count=1)
+    while (m := _EMPHASIS.match(title)) is not None:
+        title = m.group("t")
+    return title
+
+
+# A link's text that is no title: "[arXiv](…)", "[PDF](…)".
+_GENERIC_LINK_TEXT = frozenset(
+    {"arxiv", "pdf", "link", "paper", "abs", "论文", "链接", "原文", "地址"}
+)
+# A short label before a link on its own line: "原文：", "Paper:", "**链接**: ", "- arXiv: ".
+_LABEL = re.compile(
+    r"^\s*(?:[-*+]\s+)?\**[^\s:：\[\]()<>/*][^:：\[\]()<>/]{0,19}?\**\s*[:：](?!//)\s*"
+)
+_ID = r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})"
+# "arXiv:2005.14165", "arXiv: 2005.14165v2", "**arXiv ID**: 2005.14165", "arXiv 2005.14165".
+_ID_LINE = re.compile(
+    rf"^\s*(?:[-*+]\s+)?\**(?i:arxiv)(?:\s*(?i:id))?\**\s*[:：]?\s*\**{_ID}(?:v\d+)?\**\s*$"
+)
+
+
+@dataclass
+class _Link:
+    paper_id: str
+    url: str
+    zh: str = ""
+
+
+def _link_text(text: str | None) -> str:
+    text = (text or "").strip()
+    return "" if text.lower() in _GENERIC_LINK_TEXT else text
+
+
+def _whole_link(line: str) -> _Link | None:
+    """A line that is a link and nothing else: the bare URL ("<…>" too), "[中文标题](URL)",
+    "arXiv:ID", or any of these after a short label ("原文：URL")."""
+    label = _LABEL.match(line)
+    rest = line[label.end() :] if label else line
+    if (m := _LINK.fullmatch(rest.strip())) is not None:
+        zh = "" if label else _link_text(m.group("zh"))
+        return _Link(m.group("id"), m.group("url").strip(), zh)
+    if (m := _URL_LINE.match(rest)) is not None:
+        return _Link(m.group("id"), m.group("url").strip())
+    if (m := _ID_LINE.match(line)) is not None:
+        return _Link(m.group("id"), f"https://arxiv.org/abs/{m.group('id')}")
+    return None
+
+
+def _first_line_link(line: str) -> _Link | None:
+    """The link line under a heading: a whole link (_whole_link), or "[中文标题](URL)" with
+    words around it, as the digests this was built for write it."""
+    if (whole := _whole_link(line)) is not None:
+        return whole
+    if (m := _LINK.search(line)) is not None:
+        return _Link(m.group("id"), m.group("url").strip(), _link_text(m.group("zh")))
+    return None
+
+
+def _heading_link(title: str) -> tuple[str, _Link | None]:
+    """ "## [LoRA: Low-Rank Adaptation](https://arxiv.org/abs/2106.09685)", "## Title
+    (https://arxiv.org/abs/…)": the title and the link its heading carries, if any."""
+    m = _LINK.search(title) or re.search(_URL, title)
+    if m is None:
+        return title, None
+    link = _Link(m.group("id"), m.group("url").strip())
+    rest = (title[: m.start()] + title[m.end() :]).strip(" \t-–—|:：()（）[]<>")
+    if not rest:  # the heading is the link: its text is the title
+        rest = _link_text(m.groupdict().get("zh"))
+    return rest, link
+
+
 def _entry(
     name: str, source: str, title: str, body: list[str], lineno: int, above: int | None
 ) -> Paper | Problem:
     """One entry (its heading's title and the lines under it) as a Paper, or the Problem that
-    keeps it out. `above`: the line of the entry before, if any."""
+    keeps it out. `above`: the line of the entry before, if any.
+
+    The link is the first line under the heading as the seeds write it, or in the heading
+    itself, or a line that is only the link further down ("原文：https://arxiv.org/abs/…" after
+    the summary): formats people's own digests use, and unambiguous. Two such lines with
+    different ids are not guessed between."""
 
     def skipped(reason: str, at: int = lineno) -> Problem:
         return Problem(file=name, line=at, reason=f"{reason}; {_SKIPPED}")
 
     if "\ufffd" in title or any("\ufffd" in ln for ln in body):
         return skipped("bad encoding (undecodable bytes)")
+    title, link = _heading_link(title)
     link_idx = next((i for i, ln in enumerate(body) if ln.strip()), None)
-    if link_idx is None:  # a bare heading: reported at the heading itself
+    if link is not None:
+        # The heading's link; a '[中文标题](URL)' line of the same paper under it gives the
+        # Chinese title and is not summary.
+        under = _first_line_link(body[link_idx]) if link_idx is not None else None
+        if link_idx is not None and under is not None and under.paper_id == link.paper_id:
+            link.zh = under.zh
+            del body[link_idx]
+    elif link_idx is None:  # a bare heading: reported at the heading itself
         return skipped(f"no arXiv link under '## {title[:60]}' ({EXPECTED_LINK})")
-    at = lineno + 1 + link_idx  # where the link should be
-    link = _LINK.search(body[link_idx]) or _URL_LINE.match(body[link_idx])
+    elif (link := _first_line_link(body[link_idx])) is not None:
+        del body[link_idx]
+    else:
+        alone = [(i, lk) for i, ln in enumerate(body) if (lk := _whole_link(ln)) is not None]
+        ids = sorted({lk.paper_id for _, lk in alone})
+        if len(ids) > 1:
+            return skipped(
+                f"several arXiv links under '## {title[:60]}' ({', '.join(ids)}): put the "
+                "paper's own as the first line under the heading",
+                lineno + 1 + alone[0][0],
+            )
+        if alone:
+            link = alone[0][1]
+            body = [ln for i, ln in enumerate(body) if i not in {j for j, _ in alone}]
     if link is None:
+        assert link_idx is not None
+        at = lineno + 1 + link_idx  # where the link should be
         if _ARXIVISH.search("\n".join(body[:3])):
             found = _quote(body[link_idx]) + _invisible(body[link_idx])
             return skipped(
@@ -222,26 +331,28 @@ def _entry(
             return skipped(
                 f"no arXiv link under '## {title[:60]}' ({EXPECTED_LINK}; found {found})", at
             )
-        # "## 方法" inside a summary ends that summary there: say so, not only "no link".
+        # "## 方法" inside a summary ends that summary there: say so, not only "no link". A
+        # heading that reads as a paper's title ("Llama 2: Open Foundation …") is an entry
+        # whose link is missing, and the hint misled there.
+        section = len(title) <= 24 and ":" not in title and "：" not in title
         cut = (
             f"; a heading inside the summary of line {above} cuts that summary short: "
             "use '### ' there"
-            if above is not None
+            if above is not None and section
             else ""
         )
         found = f"; found {_quote(first)}"
         return skipped(f"no arXiv link under '## {title[:60]}' ({EXPECTED_LINK}{found}{cut})", at)
-    paper_id = link.group("id")
     if not title:
         return skipped("empty title")
-    summary = without_latex("\n".join(ln.rstrip() for ln in body[link_idx + 1 :]).strip())
+    summary = without_latex("\n".join(ln.rstrip() for ln in body).strip())
     if not summary:
-        return skipped(f"empty summary for {paper_id}")
+        return skipped(f"empty summary for {link.paper_id}")
     return Paper(
-        paper_id=paper_id,
+        paper_id=link.paper_id,
         title=title,
-        title_zh=(link.groupdict().get("zh") or "").strip(),
-        url=link.group("url").strip(),
+        title_zh=link.zh,
+        url=link.url,
         text=summary,
         source_file=source,
         line=lineno,
@@ -322,7 +433,7 @@ def parse_text(text: str, name: str, *, source: str = "") -> ParseResult:
             result.skipped.append(Skipped(problem, source, title, ids))
             continue
         match = _HEADING.match(lines[start])
-        title = match.group(1).strip() if match else ""
+        title = _bare_title(match.group(1)) if match else ""
         body = lines[start + 1 : end]
         above = starts[n - 1] + 1 if n else None
         paper = _entry(name, source, title, body, start + 1, above)

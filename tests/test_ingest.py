@@ -480,15 +480,14 @@ def test_an_entry_that_stops_parsing_keeps_its_indexed_copy(a: Assistant, corpus
     link_c = f"[{C[1]}（中文）](https://arxiv.org/abs/{C[0]})"
     assert link_b in text and link_c in text
     # B's link mistyped (its id still there); C's link line lost (only its heading is left).
-    one.write_text(
-        text.replace(link_b, f"arXiv:{B[0]}").replace(link_c, "（链接待补）"), encoding="utf-8"
-    )
+    typo = link_b.replace("https://", "https//")
+    one.write_text(text.replace(link_b, typo).replace(link_c, "（链接待补）"), encoding="utf-8")
     report = a.ingest([corpus], progress=False)
     assert report.removed == [] and report.unchanged == [A[0]]
     lines = one.read_text(encoding="utf-8").split("\n")
     where = {
         pid: (display_name(one), lines.index(line) + 1)
-        for pid, line in ((B[0], f"arXiv:{B[0]}"), (C[0], "（链接待补）"))
+        for pid, line in ((B[0], typo), (C[0], "（链接待补）"))
     }
     for problem in report.problems:
         pid = B[0] if B[0] in problem.reason else C[0]

@@ -463,12 +463,12 @@ def test_the_arxiv_host_is_read_whatever_its_case(url: str) -> None:
 
 
 def test_a_link_that_cannot_be_read_says_what_is_expected() -> None:
-    text = "## Colon Paper\narXiv:2410.12345\n\n摘要。\n"
+    text = "## Colon Paper\narXiv:2410.123\n\n摘要。\n"  # an id of three digits
     [problem] = parse_text(text, "colon.md").problems
     assert problem.line == 2 and "\n" not in str(problem)
     assert "malformed arXiv link under '## Colon Paper'" in problem.reason
     assert "expected '[中文标题](https://arxiv.org/abs/ID)' or the bare URL" in problem.reason
-    assert "found 'arXiv:2410.12345'" in problem.reason
+    assert "found 'arXiv:2410.123'" in problem.reason
 
 
 def test_a_heading_inside_a_summary_is_reported_as_cutting_it() -> None:
@@ -596,3 +596,91 @@ def test_a_heading_inside_a_fenced_code_block_is_code() -> None:
     # A fence left open hides nothing: the entry after it is still read.
     unclosed = text.replace("pip install peft\n```", "pip install peft", 1)
     assert [p.paper_id for p in parse_text(unclosed, "open.md").papers][-1] == "2305.14315"
+
+
+@pytest.mark.parametrize(
+    ("entry", "title", "title_zh", "url", "summary"),
+    [
+        (  # the heading is the link
+            "## [LoRA: Low-Rank Adaptation](https://arxiv.org/abs/2106.09685)\n\nLoRA 冻结权重。",
+            "LoRA: Low-Rank Adaptation",
+            "",
+            "https://arxiv.org/abs/2106.09685",
+            "LoRA 冻结权重。",
+        ),
+        (  # the link after the title, the Chinese title's link under it
+            "## LoRA (https://arxiv.org/abs/2106.09685)\n[低秩适配](https://arxiv.org/abs/2106.09685)"
+            "\n\nLoRA 冻结权重。",
+            "LoRA",
+            "低秩适配",
+            "https://arxiv.org/abs/2106.09685",
+            "LoRA 冻结权重。",
+        ),
+        (  # an arXiv id as text
+            "## GPT-3\narXiv:2005.14165v4\n\nGPT-3 有 1750 亿参数。",
+            "GPT-3",
+            "",
+            "https://arxiv.org/abs/2005.14165",
+            "GPT-3 有 1750 亿参数。",
+        ),
+        (  # a labelled link, in bold, and a generic link text
+            "## GPT-3\n**论文**：[arXiv](https://arxiv.org/pdf/2005.14165v2)\n\n"
+            "GPT-3 有 1750 亿参数。",
+            "GPT-3",
+            "",
+            "https://arxiv.org/pdf/2005.14165v2",
+            "GPT-3 有 1750 亿参数。",
+        ),
+        (  # the link after the summary
+            "## 1. **DDPM: Denoising Diffusion**\n\n扩散模型逐步去噪。\n\n原文：https://arxiv.org/abs/2006.11239",
+            "DDPM: Denoising Diffusion",
+            "",
+            "https://arxiv.org/abs/2006.11239",
+            "扩散模型逐步去噪。",
+        ),
+    ],
+)
+def test_links_written_the_ways_people_write_them_are_read(
+    entry: str, title: str, title_zh: str, url: str, summary: str
+) -> None:
+    """Each of these was skipped with "no arXiv link" (and told to use '### ' for a heading
+    inside a summary), though it names its paper unambiguously."""
+    result = parse_text(entry + "\n", "mine.md")
+    assert result.problems == []
+    [paper] = result.papers
+    assert (paper.title, paper.title_zh, paper.url, paper.text) == (title, title_zh, url, summary)
+
+
+def test_numbered_headings_lose_their_number_but_titles_starting_with_numbers_do_not() -> None:
+    link = "\n[中文](https://arxiv.org/abs/2501.{:05d})\n\n摘要。\n\n"
+    headings = [
+        "1. BERT",
+        "(2) GPT",
+        "三、T5",
+        "3D Gaussian Splatting",
+        "2.5D Scenes",
+        "1.58-bit LLMs",
+    ]
+    text = "".join(f"## {h}" + link.format(i) for i, h in enumerate(headings))
+    titles = [p.title for p in parse_text(text, "n.md").papers]
+    assert titles == ["BERT", "GPT", "T5", "3D Gaussian Splatting", "2.5D Scenes", "1.58-bit LLMs"]
+
+
+def test_two_different_link_lines_in_an_entry_are_not_guessed_between() -> None:
+    text = (
+        "## Which One\n\n本文基于 ViT。\n\n原文：https://arxiv.org/abs/2501.00001\n"
+        "ViT：https://arxiv.org/abs/2010.11929\n"
+    )
+    [problem] = parse_text(text, "two.md").problems
+    assert "several arXiv links" in problem.reason and "2010.11929, 2501.00001" in problem.reason
+    assert problem.line == 5
+
+
+def test_a_missing_link_under_a_paper_title_is_not_called_a_section_heading() -> None:
+    text = (
+        "## LLaMA: Open Foundation Models\n[LLaMA](https://arxiv.org/abs/2302.13971)\n\n摘要。\n\n"
+        "## Llama 2: Open Foundation and Fine-Tuned Chat Models\n\nLlama 2 有三种规模。\n"
+    )
+    [problem] = parse_text(text, "l.md").problems
+    assert "no arXiv link under '## Llama 2" in problem.reason
+    assert "cuts that summary short" not in problem.reason
