@@ -202,7 +202,7 @@ _EMPHASIS = re.compile(r"^(\*{1,3}|_{1,3})(?P<t>\S(?:.*\S)?)\1$")
 def _bare_title(heading: str) -> str:
     """The title a heading holds, without a list number or emphasis around the whole of it
     ("## 1. **BERT: …**" -> "BERT: …"): kept, they showed in every answer's references."""
-    title = _NUMBERED.sub("", heading.strip(), count=1)
+    title = _NUMBERED.sub("", heading.strip(), count=1) or heading.strip()
     while (m := _EMPHASIS.match(title)) is not None:
         title = m.group("t")
     return title

@@ -35,6 +35,10 @@ def _line(min_size: int = 1) -> st.SearchStrategy[str]:
 @st.composite
 def titles(draw: st.DrawFn) -> str:
     t = draw(_line()).strip().rstrip("#").strip()
+    # A list number or emphasis around the whole heading is not part of the title
+    # ("## 1. **BERT**" is "BERT"); such titles are tested in test_parse.py.
+    if re.match(r"[\d(（*_一二三五七九]", t):
+        t = "x" + t
     return t or "Untitled 论文"
 
 
