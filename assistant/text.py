@@ -29,9 +29,14 @@ _ACRONYM_PLURAL = re.compile(r"[A-Za-z0-9]*[A-Z]s")
 TOKENIZER_VERSION = 2
 # A period ends a sentence before a space, except after a list number ("它能够：1. 作为…；
 # 2. 按照…"): splitting there quoted "它能够：1." as a sentence of its own.
+# An ASCII ";" ends one only when no letter follows: "TL;DR" is one word.
 _SENTENCE_END = re.compile(
-    r"(?<=[。！？!?；;])|(?<=\.)(?<!^\d\.)(?<![\s：:；;（(]\d\.)(?<![\s：:；;（(]\d\d\.)(?=\s)|\n+"
+    r"(?<=[。！？!?；])|(?<=;)(?![A-Za-z])"
+    r"|(?<=\.)(?<!^\d\.)(?<![\s：:；;（(]\d\.)(?<![\s：:；;（(]\d\d\.)(?=\s)|\n+"
 )
+# A Markdown table: a row is "| a | b |", the line under its header "|---|:--:|".
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
 
 STOPWORDS_EN = frozenset(
     """a an the of to in on for and or with by from as at is are was were be been being it its
@@ -215,9 +220,45 @@ def detect_language(text: str) -> str:
     return "zh" if cjk >= 2 and cjk >= 2 * english else "en"  # a Chinese word: ~2 characters
 
 
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def _tables_as_lines(text: str) -> str:
+    """Each row of a Markdown table as one line that names its columns ("模型：PaLM 540B，
+    GSM8K：56.9%"). Split as text, the header row ("| 模型 | GSM8K |") and the rule under it
+    were quoted as answers, and a row's numbers without the columns they are in."""
+    if "|" not in text:
+        return text
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if (
+            i + 1 < len(lines)
+            and _TABLE_ROW.match(lines[i])
+            and _TABLE_RULE.match(lines[i + 1])
+            and "|" in lines[i + 1]
+        ):
+            head = _cells(lines[i])
+            cjk = bool(_CJK_RE.search(lines[i]))
+            colon, comma = ("：", "，") if cjk else (": ", ", ")
+            i += 2
+            while i < len(lines) and _TABLE_ROW.match(lines[i]):
+                cells = _cells(lines[i])
+                pairs = [f"{h}{colon}{c}" if h else c for h, c in zip(head, cells, strict=False)]
+                out.append(comma.join(p for p, c in zip(pairs, cells, strict=False) if c))
+                i += 1
+            continue
+        out.append(lines[i])
+        i += 1
+    return "\n".join(out)
+
+
 def split_sentences(text: str, min_chars: int = 8) -> list[str]:
-    """Sentences of a Chinese/English summary; short fragments join their neighbour."""
-    pieces = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    """Sentences of a Chinese/English summary; short fragments join their neighbour. A
+    table's rows are sentences of their own, each naming its columns."""
+    pieces = [p.strip() for p in _SENTENCE_END.split(_tables_as_lines(text)) if p and p.strip()]
     out: list[str] = []
     for p in pieces:
         if out and (len(p) < min_chars or len(out[-1]) < min_chars):

@@ -97,6 +97,34 @@ def test_a_list_number_does_not_end_a_sentence(text: str, sentences: list[str]) 
     assert split_sentences(text) == sentences
 
 
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        (  # "TL;DR" is one word: the quote was "在情感控制、摘要 (TL;" then "DR) 和…"
+            "DPO 在情感控制、摘要 (TL;DR) 和单轮对话任务上效果好。它的训练也更加稳定。",
+            ["DPO 在情感控制、摘要 (TL;DR) 和单轮对话任务上效果好。", "它的训练也更加稳定。"],
+        ),
+        (  # a table's rows name their columns; its header and rule are no sentences
+            "CoT 效果显著：\n\n| 模型 | 提示方式 | GSM8K |\n|---|:---:|---:|\n"
+            "| PaLM 540B | 标准 | 17.9% |\n| PaLM 540B | CoT | 56.9% |\n\n可见 CoT 很有效。",
+            [
+                "CoT 效果显著：",
+                "模型：PaLM 540B，提示方式：标准，GSM8K：17.9%",
+                "模型：PaLM 540B，提示方式：CoT，GSM8K：56.9%",
+                "可见 CoT 很有效。",
+            ],
+        ),
+        (
+            "| Model | Accuracy |\n| --- | --- |\n| Llama 2 70B | 68.9 |\n| GPT-4 | |",
+            ["Model: Llama 2 70B, Accuracy: 68.9", "Model: GPT-4"],
+        ),
+        ("A | B is not a table row.", ["A | B is not a table row."]),
+    ],
+)
+def test_tables_and_tldr_split_into_readable_sentences(text: str, sentences: list[str]) -> None:
+    assert split_sentences(text) == sentences
+
+
 def test_stored_sentences_are_the_papers_sentences(assistant: Assistant) -> None:
     papers = {p.paper_id: p for p in parse_paths([SEEDS]).papers}
     got = assistant.index.sentence_vectors(list(papers))
