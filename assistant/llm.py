@@ -123,17 +123,49 @@ def _describe(exc: Exception, settings: Settings) -> str:
                 "ASSISTANT_LLM_BASE_URL usually ends in /v1)"
             )
         return out
+    if isinstance(exc, openai.APIError) and (said := " ".join(str(exc.message).split())):
+        # An error event inside a stream ("KV cache is full"): what the server said.
+        key = settings.api_key()
+        return said[:160].replace(key, "***") if key else said[:160]
     return type(exc).__name__
+
+
+# Where OPENAI_API_KEY may go. Passed explicitly: left to the openai package, the base URL
+# came from OPENAI_BASE_URL, so a key exported for OpenAI went to whatever server that named.
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+
+def _cap_retry_after(limit: float) -> Callable[[httpx.Response], None]:
+    """The openai package waits out a Retry-After of up to two minutes before its retry. A
+    server asking for longer than `limit` is not retried (the answer falls back to quoting
+    now): its Retry-After is raised past the package's cap, which it then declines to wait."""
+
+    def hook(response: httpx.Response) -> None:
+        if response.status_code not in (429, 503):
+            return
+        raw = response.headers.get("retry-after-ms"), response.headers.get("retry-after")
+        try:
+            wait = float(raw[0]) / 1000 if raw[0] else float(raw[1] or 0)
+        except ValueError:
+            return  # an HTTP date: left to the package
+        if wait > limit:
+            response.headers["retry-after"] = "86400"
+            response.headers.pop("retry-after-ms", None)
+
+    return hook
 
 
 class ChatLLM:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.client = openai.OpenAI(
-            base_url=settings.llm_base_url or None,  # None: the openai package's default
+            base_url=settings.llm_base_url or OPENAI_BASE_URL,
             api_key=settings.api_key() or "not-needed",  # local servers accept any key
             timeout=settings.llm_timeout,
             max_retries=settings.llm_max_retries,
+            http_client=openai.DefaultHttpxClient(
+                event_hooks={"response": [_cap_retry_after(settings.llm_timeout)]}
+            ),
         )
 
     def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:

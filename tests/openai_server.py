@@ -42,6 +42,8 @@ class Reply:
     finish_reason: str = "stop"  # "length": the reply was cut at max_tokens
     raw_body: str | None = None  # sent as is with HTTP 200 (an HTML login page, a wrong port)
     raw_type: str = "text/html"  # its Content-Type
+    retry_after: float | None = None  # error replies: the Retry-After header, in seconds
+    error_event: str | None = None  # streaming: after cut_after chunks, an error event saying this
 
 
 Script = Callable[[dict[str, Any]], Reply] | list[Reply] | None
@@ -122,12 +124,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
         self.wfile.flush()
 
-    def _send_error_json(self, status: int, message: str) -> None:
+    def _send_error_json(self, status: int, message: str, retry_after: float | None = None) -> None:
         err_type, code = _ERROR_TYPES.get(
             status, ("server_error" if status >= 500 else "error", None)
         )
         headers: dict[str, str] = {}
-        if status in _RETRYABLE or status >= 500:
+        if retry_after is not None:
+            headers = {"retry-after": f"{retry_after:g}"}
+        elif status in _RETRYABLE or status >= 500:
             # The openai client ignores ``retry-after: 0`` (it only honours values > 0) and would
             # fall back to ~0.5 s exponential backoff; ``retry-after-ms`` takes precedence.
             headers = {"retry-after": "0", "retry-after-ms": "1"}
@@ -190,7 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
             elif reply.status != 200:
                 said = reply.error or f"Scripted error (HTTP {reply.status})"
-                self._send_error_json(reply.status, said)
+                self._send_error_json(reply.status, said, reply.retry_after)
             elif body.get("stream"):
                 self._stream(body, reply)
             else:
@@ -282,6 +286,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             self._write_chunk(event({"content": piece}, None))
+        if reply.error_event is not None:
+            # llama.cpp's server reports a failure inside the stream, as an error event.
+            error = {"error": {"message": reply.error_event, "type": "server_error"}}
+            self._write_chunk(f"data: {json.dumps(error)}\n\n".encode())
+            self._write_chunk(b"data: [DONE]\n\n")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+            return
         if reply.cut_after is not None and reply.cut_after < len(pieces):
             # Abort mid-body: no finish chunk, no [DONE], no terminating zero-length chunk.
             # The client sees EOF inside a chunked body -> "incomplete chunked read".

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import socket
+import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from openai_server import Reply, ScriptedOpenAIServer
 
 from assistant import Assistant
 from assistant.cite import find_markers
+from assistant.llm import OPENAI_BASE_URL, ChatLLM
 from assistant.prompt import build_answer_messages, count_tokens, message
 from assistant.records import Answer, Turn
 from assistant.settings import Settings
@@ -689,3 +691,47 @@ def test_a_shells_openai_key_is_not_sent_to_another_server(
     assert Settings(llm_base_url="https://api.openai.com/v1").api_key() == "sk-openai-REAL"
     assert Settings().api_key() == "sk-openai-REAL"
     assert Settings(llm_base_url="http://127.0.0.1:11434/v1").api_key() is None
+
+
+def test_openai_base_url_from_the_shell_never_gets_the_openai_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From the LLM-path user test: with OPENAI_API_KEY and OPENAI_BASE_URL exported (for other
+    tools) and no ASSISTANT_LLM_BASE_URL, the openai package sent the key to the server
+    OPENAI_BASE_URL named. Only ASSISTANT_LLM_BASE_URL chooses another server."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-REAL")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    llm = ChatLLM(Settings())
+    assert str(llm.client.base_url).rstrip("/") == OPENAI_BASE_URL
+    assert llm.client.api_key == "sk-openai-REAL"
+
+
+def test_a_server_asking_to_wait_longer_than_the_timeout_is_not_waited_for(
+    llm_index: Path,
+) -> None:
+    """From the LLM-path user test: a 429 with Retry-After: 120 held the answer for two
+    minutes (the openai package waits out up to 120 s), though a hung server is given up on
+    after about a minute. A short Retry-After is still waited out and retried."""
+    ok = Reply(text="UCFE 的用户研究共有 804 名参与者 [1]。")
+    for wait, tries, mode in ((100, 1, "extractive"), (0.2, 2, "llm")):
+        with (
+            ScriptedOpenAIServer([Reply(status=429, retry_after=wait), ok]) as server,
+            llm_assistant(llm_index, server, llm_max_retries=1) as a,
+        ):
+            started = time.monotonic()
+            _, answer = run(a, QUESTION_ZH)
+            took = time.monotonic() - started
+        assert (len(server.requests), answer.mode) == (tries, mode)
+        assert took < 30, took  # not the 100 s asked for
+
+
+def test_an_error_inside_the_stream_is_named_in_the_notice(llm_index: Path) -> None:
+    """From the LLM-path user test: llama.cpp's "KV cache is full", sent as an error event
+    mid-stream, reached the user as "(APIError)"."""
+    reply = Reply(
+        text="UCFE 的用户研究共有 804 名参与者 [1]。", cut_after=2, error_event="KV cache is full"
+    )
+    with ScriptedOpenAIServer([reply]) as server, llm_assistant(llm_index, server) as a:
+        _, answer = run(a, QUESTION_ZH)
+    assert answer.mode == "extractive" and "804" in answer.text
+    assert any("KV cache is full" in n for n in answer.notices), answer.notices
