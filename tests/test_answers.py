@@ -1366,9 +1366,11 @@ def test_a_search_for_no_or_a_fraction_of_a_paper_is_rejected(
 @pytest.mark.parametrize(
     ("kwargs", "says"),
     [
-        ({"topk": 3}, "unknown setting 'topk'"),
+        ({"topk": 3}, "unknown setting 'topk' (did you mean 'top_k'?)"),
         ({"top_k": "x"}, "top_k='x': Input should be"),
         ({"llm_base_url": "localhost:11434/v1"}, "llm_base_url='localhost:11434/v1': must be an"),
+        ({"chroma_url": "notaurl"}, "e.g. http://127.0.0.1:8000"),  # not an LLM's /v1
+        ({"prompts_dir": "/nonexistent"}, "/nonexistent is not a prompts folder (no answer_"),
     ],
 )
 def test_a_bad_setting_argument_is_one_line(kwargs: dict[str, Any], says: str) -> None:

@@ -141,7 +141,8 @@ def test_a_misspelt_setting_is_warned_about_not_ignored(index_copy: Path, tmp_pa
     env = {"ASSISTANT_TOPK": "3"}
     proc = cli("--index-dir", index_copy, "search", "PUMA", cwd=tmp_path, env_extra=env)
     assert proc.returncode == 0, proc.stderr
-    assert "warning: ASSISTANT_TOPK names no setting; ignored" in proc.stderr.splitlines()
+    said = "warning: ASSISTANT_TOPK names no setting; ignored (did you mean 'ASSISTANT_TOP_K'?)"
+    assert said in proc.stderr.splitlines()
     assert "2410.13861" in proc.stdout
 
 
