@@ -50,6 +50,7 @@ import html
 import json
 import logging
 import re
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -772,6 +773,26 @@ def _auth(assistant: Assistant) -> tuple[str, str] | None:
     return user, password
 
 
+def _cannot_serve(host: str, port: int, exc: OSError) -> AssistantError:
+    return AssistantError(
+        f"cannot serve on {host}:{port} ({exc.strerror or 'port in use'}): another server"
+        " may be running there; choose a port with --port N or ASSISTANT_PORT"
+    )
+
+
+def _check_port(host: str, port: int) -> None:
+    """Bind the address and let it go, as the server will (uvicorn sets SO_REUSEADDR too)."""
+    if not port:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except OSError as exc:
+        raise _cannot_serve(host, port, exc) from None
+
+
 def launch(
     assistant: Assistant,
     host: str | None = None,
@@ -783,11 +804,13 @@ def launch(
 
     With `prevent_thread_lock` it returns at once with the server running (tests); call
     `.close()` on the returned Blocks to stop it."""
+    host = host or assistant.settings.host
+    port = port or assistant.settings.port
+    # A busy port was said only after the first indexing (45 s on the seeds): ask first.
+    _check_port(host, port)
     assistant.ensure_indexed()
     auth = _auth(assistant)
     demo = build_ui(assistant)
-    host = host or assistant.settings.host
-    port = port or assistant.settings.port
     demo.queue(default_concurrency_limit=8)
     try:
         _, url, _ = demo.launch(
@@ -805,10 +828,7 @@ def launch(
         )
     except OSError as exc:
         # Gradio's message points at GRADIO_SERVER_PORT; ours are --port and ASSISTANT_PORT.
-        raise AssistantError(
-            f"cannot serve on {host}:{port} ({exc.strerror or 'port in use'}): another server"
-            " may be running there; choose a port with --port N or ASSISTANT_PORT"
-        ) from None
+        raise _cannot_serve(host, port, exc) from None
     n = assistant.index.count_papers()
     print(f"Digest assistant: {url}  ({n} papers){'  [login required]' if auth else ''}")
     if not n:

@@ -631,3 +631,18 @@ def test_check_dataset_has_help_and_checks_another_file(tmp_path: Path) -> None:
     mine.write_text((json.dumps(row) + "\n") * 2, encoding="utf-8")
     proc = subprocess.run([python, script, mine], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "duplicate id a" in proc.stdout
+
+
+def test_a_busy_port_is_said_before_anything_is_indexed(tmp_path: Path) -> None:
+    """From the README user test: `chat --port N` with N in use indexed the seeds first (45 s)
+    and only then said the port was taken."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        fresh = tmp_path / "fresh-index"
+        proc = cli(
+            "--index-dir", fresh, "--seeds-dir", SEEDS, "chat", "--port", str(port), cwd=tmp_path
+        )
+    assert_one_line_error(proc, f"cannot serve on 127.0.0.1:{port}", "--port N")
+    assert not (fresh / "chroma.sqlite3").exists()  # nothing was indexed
