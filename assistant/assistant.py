@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import re
+import shlex
 import threading
 import unicodedata
 import warnings
@@ -269,7 +270,14 @@ class Assistant:
         # chunks.count() is one cheap call; count_papers() may read every row's metadata (when
         # no ingest recorded the current state), which grows with the corpus.
         empty = self.index.chunks.count() == 0
-        if s.auto_ingest and s.seeds_dir.exists() and (empty or self.index.layout_changed):
+        unfinished = self.index.unfinished_write
+        # A first-use indexing that was stopped is finished by the next first use.
+        seeds_cut = unfinished is not None and unfinished == shlex.quote(str(s.seeds_dir.resolve()))
+        if (
+            s.auto_ingest
+            and s.seeds_dir.exists()
+            and (empty or self.index.layout_changed or seeds_cut)
+        ):
             # Said even where no progress bar shows (stderr not a terminal: a service's log,
             # a pipe), so a first question that takes seconds is not taken for a hang.
             # A seeds folder without digests says nothing here: the one-line error follows.
@@ -287,6 +295,14 @@ class Assistant:
                 log.info("indexed %s", report.summary())
         # Once the index holds papers, later calls skip the check (a round trip per query).
         self._has_papers = self.index.chunks.count() > 0
+        if (paths := self.index.unfinished_write) is not None:
+            # After a killed ingest, searches ran on what it had written, without a word.
+            log.warning(
+                "the last ingest into %s has not finished (stopped, killed, or still running "
+                "elsewhere), so papers may be missing: run `assistant ingest %s` to complete it",
+                s.index_dir,
+                paths,
+            )
 
     def empty_index_hint(self) -> str:
         """What to tell a user whose index holds no papers."""

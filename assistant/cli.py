@@ -202,7 +202,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        if args.func is _cmd_ingest:
+            # What was written stays, and the next ingest finishes it (no paper doubled).
+            print(
+                "interrupted: the papers written so far are kept; run the same "
+                "`assistant ingest` again to finish",
+                file=sys.stderr,
+            )
+        else:
+            print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # `assistant search … | head -2`: the reader closed the pipe, as it may; said as tools

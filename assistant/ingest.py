@@ -3,6 +3,7 @@ replaced, removed ones disappear, and an interrupted run is repaired by the next
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from collections.abc import Iterable
@@ -180,7 +181,7 @@ def ingest(
         rewritten = set(report.removed) | {p.paper_id for p in to_write}
         saved = index.bm25_tokens() if indexed else TokenTable.empty()
         tokens = None if saved is None else saved.without(lambda _, pid: pid in rewritten)
-        index.begin_write()
+        index.begin_write(" ".join(shlex.quote(str(r)) for r in dict.fromkeys(roots)))
         if report.removed:
             index.delete_papers(report.removed)
         if to_write:

@@ -204,11 +204,25 @@ class PaperIndex:
         self._generation = str(meta.get("generation", "new"))
         return self._generation
 
-    def _bump_generation(self) -> None:
+    def _bump_generation(self, writing: str = "") -> None:
         self._generation = None
-        # The model that embedded what is written is kept with it (check_embeddings).
-        meta = {"generation": uuid.uuid4().hex, "embed_model": self.embed.model_name}
+        # The model that embedded what is written is kept with it (check_embeddings), and
+        # while an ingest writes, what it was given (unfinished_write).
+        meta = {
+            "generation": uuid.uuid4().hex,
+            "embed_model": self.embed.model_name,
+            "writing": writing,
+        }
         self.chunks.modify(metadata=meta)
+
+    @property
+    def unfinished_write(self) -> str | None:
+        """The paths of an ingest that began writing and never finished (stopped, killed, a
+        full disk), as given to it; None when every write finished. Its next run repairs the
+        index; until then, searches see only what it wrote."""
+        meta = self.client.get_collection(self.chunks.name).metadata or {}
+        writing = meta.get("writing")
+        return str(writing) if writing else None
 
     def check_embeddings(self) -> None:
         """Warn when the index was written with another embedding model than these settings
@@ -332,11 +346,12 @@ class PaperIndex:
         return out
 
     # --- writes -------------------------------------------------------------------------------
-    def begin_write(self) -> None:
+    def begin_write(self, paths: str = "the digests") -> None:
         """Mark the store as changing, so caches built on the old contents are not reused even
-        if this process dies before it finishes."""
+        if this process dies before it finishes, and an unfinished write can be told apart
+        (unfinished_write). `paths`: what the ingest was given, as the user would retype it."""
         with self.write_guard():
-            self._bump_generation()
+            self._bump_generation(writing=paths)
 
     def end_write(self) -> None:
         """A new generation again: a cache some reader built mid-write is not reused either."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import random
 import signal
@@ -40,9 +41,8 @@ def opened(index_dir: Path, seeds_dir: Path, **settings: Any) -> Iterator[Assist
     """An Assistant on the folder as it is now on disk. PaperIndex.close() releases the folder
     lock but not chromadb's per-process client, whose vectors go stale once another process
     has written the folder; close that client too."""
-    a = Assistant(
-        index_dir=index_dir, seeds_dir=seeds_dir, llm_enabled=False, auto_ingest=False, **settings
-    )
+    settings = {"llm_enabled": False, "auto_ingest": False, **settings}
+    a = Assistant(index_dir=index_dir, seeds_dir=seeds_dir, **settings)
     try:
         yield a
     finally:
@@ -511,6 +511,37 @@ def test_ingest_killed_at_random_points_is_repaired(tmp_path: Path) -> None:
 # --- 3. a literal 50 MB file ------------------------------------------------------------------
 
 FIFTY_MB = 50 * 2**20
+
+
+def test_a_killed_ingest_is_said_on_next_use_and_a_killed_first_use_is_finished(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """From the own-digests user test: after `kill -9` mid-ingest, a search ran on 16 of 43
+    papers without a word. Now the next use says the ingest did not finish and how to finish
+    it; when it was the first use's indexing of the seeds, the next first use finishes it."""
+    corpus = tmp_path / "digests"
+    corpus.mkdir()
+    write_digest(corpus / "papers.md", [paper(i, 0, 3) for i in range(8)])
+    said = "has not finished"
+    for name, auto in (("index", False), ("first-use", True)):
+        index_dir, log = tmp_path / name, [name]
+        kill_ingest(index_dir, corpus, KillPoint("rows", rows=4), set(), log)
+        caplog.clear()
+        with (
+            caplog.at_level(logging.WARNING, logger="assistant"),
+            opened(index_dir, corpus, auto_ingest=auto) as a,
+        ):
+            a.search("Quokka 方法的得分")
+            if auto:  # the seeds' indexing was finished, and nothing is said
+                assert a.index.count_papers() == 8 and said not in caplog.text, log
+                continue
+            assert said in caplog.text and f"`assistant ingest {corpus}`" in caplog.text, log
+            assert a.index.count_papers() < 8
+            a.ingest([corpus], progress=False)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="assistant"), opened(index_dir, corpus) as a:
+            a.search("Quokka 方法的得分")
+            assert a.index.count_papers() == 8 and said not in caplog.text, log
 
 
 def write_big_digest(path: Path, size: int) -> int:
