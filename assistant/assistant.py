@@ -71,6 +71,7 @@ from .gate import (
     stated_measures,
     thanks,
     trying_it,
+    unindexed_titles,
     unknown_terms,
     unnamed_in_sources,
     unpaired_names,
@@ -928,6 +929,8 @@ class Assistant:
             held = self.index.chunks_by_id([f"{pid}#0" for pid in asked_ids])
             if absent := [pid for pid in asked_ids if pid not in held]:
                 missing["not_indexed"] = absent
+        if titles := unindexed_titles(asked, ret.sources):
+            missing["untitled"] = titles
         if not features.id_match and (unknown := unknown_terms(query, chosen, sentences, df)):
             missing["unknown"] = unknown
         if unnamed := unnamed_in_sources(query, chosen, sentences, df):

@@ -301,6 +301,25 @@ def quotes_title(src: Source, question: str) -> bool:
     return False
 
 
+# A work's title in Chinese book-title marks: 《Attention Is All You Need》.
+_BOOK_TITLE = re.compile(r"《([^《》]{2,200})》")
+
+
+def unindexed_titles(question: str, sources: list[Source]) -> list[str]:
+    """Titles the question writes in 《》 that no retrieved paper has: "《Attention Is All You
+    Need》这篇论文提出了什么？" asks about that paper alone, and with it not indexed, any other
+    paper quoted would be passed off as it. A quoted title is held when a source's title, in
+    either language, has at least half of its words (《PUMA》, a shortened or translated
+    title)."""
+    out: list[str] = []
+    titles = [token_set(f"{src.title} {src.title_zh}") for src in sources]
+    for m in _BOOK_TITLE.finditer(question):
+        words = set(content_terms(m.group(1)))
+        if words and not any(len(words & held) * 2 >= len(words) for held in titles):
+            out.append(m.group(1).strip())
+    return out
+
+
 def _about_a_paper(question: str, sources: list[Source]) -> bool:
     """The question names a paper (id, short name, unique name, written-out title) or says
     paper/论文/这篇; read only for a question asking who wrote something."""

@@ -1554,3 +1554,25 @@ def test_each_source_shows_the_passage_its_quotes_come_from(
         assert said.strip() in answer.sources[n - 1].text, (n, said)
         quoted += 1
     assert quoted >= 2
+
+
+@pytest.mark.parametrize(
+    ("question", "held"),
+    [
+        ("《Attention Is All You Need》这篇论文提出了什么？", False),
+        ("《Segment Anything》讲了什么？", False),
+        ("《PUMA》这篇论文提出了什么？", True),  # a short name
+        ("《视频生成与世界模型》这篇论文讲了什么？", True),  # a shortened Chinese title
+        ("What does 《Give Me BF16 or Give Me Death》 find?", True),
+    ],
+)
+def test_a_title_in_book_marks_that_no_paper_has_is_refused(
+    assistant: Assistant, question: str, held: bool
+) -> None:
+    """《…》 marks a work's title: a paper the index does not hold was answered from others
+    once "这篇" stopped counting as a word of the question (the gate read the English title's
+    words as unknown, but two are too few for that rule)."""
+    answer = assistant.ask(question)
+    assert answer.refused is not held, answer.text
+    said = [n for n in answer.notices if "索引中没有题为" in n]
+    assert bool(said) is not held, answer.notices
