@@ -36,7 +36,8 @@ language: str | None = None) -> dict``
     Up to ``k`` sources (``paper_id``, ``title``, ``title_zh``, ``url``, ``text``, ``score``...).
 ``/papers() -> list[dict]``
     Every indexed paper: ``paper_id``, ``title``, ``title_zh``, ``url``, ``source_file``,
-    ``line``.
+    ``line``. Here (and in the sources above) ``source_file`` is relative to the server's
+    working directory, or the file's name alone: clients are not shown the server's paths.
 
 Bad input (an empty question, a malformed history) comes back as a ``gradio_client``
 ``AppError`` with a one-line message.
@@ -52,6 +53,7 @@ import logging
 import re
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -354,6 +356,19 @@ def render_chat(turns: list[dict[str, Any]]) -> list[dict[str, str]]:
     return out
 
 
+def public_path(source_file: str | None) -> str:
+    """A digest's path as the HTTP API shows it: relative to the server's working directory
+    when inside it, else the file's name. The absolute path told every client of a shared
+    server how its disk is laid out."""
+    if not source_file:
+        return ""
+    path = Path(source_file)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return path.name
+
+
 # --- conversation state (stored in the browser) ---------------------------------------------
 
 
@@ -630,18 +645,22 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
             ans = assistant.ask(question, turns, **extra)
         except AssistantError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
-        return ans.model_dump(mode="json")
+        data = ans.model_dump(mode="json")
+        for src in data["sources"]:
+            src["source_file"] = public_path(src["source_file"])
+        return data
 
     def search(question: str, k: int = 5) -> list[dict]:
         """Up to k sources for the question, best first."""
         try:
-            return [x.model_dump(mode="json") for x in assistant.search(question, k=int(k))]
+            found = [x.model_dump(mode="json") for x in assistant.search(question, k=int(k))]
         except AssistantError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
+        return [{**x, "source_file": public_path(x["source_file"])} for x in found]
 
     def list_papers() -> list[dict]:
         """Every indexed paper."""
-        return assistant.papers()
+        return [{**p, "source_file": public_path(p["source_file"])} for p in assistant.papers()]
 
     # -- layout -------------------------------------------------------------------------------
     with gr.Blocks(title="Digest assistant · 论文摘要问答", fill_height=True) as demo:

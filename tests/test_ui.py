@@ -22,6 +22,7 @@ from assistant.assistant import AssistantError
 from assistant.ui import (
     EXAMPLES,
     launch,
+    public_path,
     render_answer,
     render_chat,
     render_pending,
@@ -60,6 +61,17 @@ def cited(answer: dict[str, Any]) -> list[str]:
 
 
 # --- API ----------------------------------------------------------------------------------
+
+
+def test_api_shows_no_absolute_paths_of_the_server(client: Client) -> None:
+    """From the README user test: /ask, /search and /papers gave every client the server's
+    absolute digest paths ("/home/…/seeds/000_….txt")."""
+    papers = client.predict(api_name="/papers")
+    found = client.predict("UCFE 用户研究", 3, api_name="/search")
+    ans = client.predict("UCFE 的用户研究有多少名参与者？", None, api_name="/ask")
+    files = [x["source_file"] for x in [*papers, *found, *ans["sources"]]]
+    assert files and all(f.startswith("seeds/") and f.endswith(".txt") for f in files), files
+    assert public_path("/srv/elsewhere/digests/d.md") == "d.md"
 
 
 def test_api_lists_exactly_the_documented_endpoints(client: Client) -> None:
