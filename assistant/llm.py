@@ -237,6 +237,13 @@ class ChatLLM:
                 # A 200 with no event of a chat completion: an HTML login page or another
                 # service on the port. "Broke off" sent users looking at their network.
                 kind = stream.response.headers.get("content-type", "?").split(";")[0]
+                if kind == "application/json":
+                    # A server that does not stream answers with the whole completion, which
+                    # the stream cannot read: ask it once more without streaming.
+                    yield self.complete(messages, retries=0)
+                    if on_finish is not None:
+                        on_finish("stop")
+                    return
                 raise LLMError(
                     f"the reply is not a chat completion ({kind}); check ASSISTANT_LLM_BASE_URL"
                 )

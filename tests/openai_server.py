@@ -44,6 +44,7 @@ class Reply:
     raw_type: str = "text/html"  # its Content-Type
     retry_after: float | None = None  # error replies: the Retry-After header, in seconds
     error_event: str | None = None  # streaming: after cut_after chunks, an error event saying this
+    ignore_stream: bool = False  # answer a streaming request with the whole JSON completion
 
 
 Script = Callable[[dict[str, Any]], Reply] | list[Reply] | None
@@ -195,7 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif reply.status != 200:
                 said = reply.error or f"Scripted error (HTTP {reply.status})"
                 self._send_error_json(reply.status, said, reply.retry_after)
-            elif body.get("stream"):
+            elif body.get("stream") and not reply.ignore_stream:
                 self._stream(body, reply)
             else:
                 self._complete(body, reply)

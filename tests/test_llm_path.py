@@ -735,3 +735,15 @@ def test_an_error_inside_the_stream_is_named_in_the_notice(llm_index: Path) -> N
         _, answer = run(a, QUESTION_ZH)
     assert answer.mode == "extractive" and "804" in answer.text
     assert any("KV cache is full" in n for n in answer.notices), answer.notices
+
+
+def test_a_server_that_does_not_stream_is_still_read(llm_index: Path) -> None:
+    """From the LLM-path user test: a server that answers a streaming request with the whole
+    JSON completion was told "the reply is not a chat completion (application/json); check
+    ASSISTANT_LLM_BASE_URL", though its base URL and reply were fine."""
+    whole = Reply(text="UCFE 的用户研究共有 804 名参与者 [1]。", ignore_stream=True)
+    with ScriptedOpenAIServer([whole, whole]) as server, llm_assistant(llm_index, server) as a:
+        _, answer = run(a, QUESTION_ZH)
+    assert answer.mode == "llm" and answer.notices == [], answer.notices
+    assert "804" in answer.text and answer.citations[0].paper_id == UCFE
+    assert [bool(r.get("stream")) for r in server.requests] == [True, False]
