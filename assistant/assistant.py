@@ -191,6 +191,7 @@ class Assistant:
             retrieve=self._retrieve,
             doc_freq=self._doc_freq,
             prompts_dir=self.settings.prompts_dir,
+            budget=self.settings.prompt_token_budget,
         )
 
     # --- components (created on first use, once per process) --------------------------------

@@ -89,6 +89,7 @@ class FollowUpResolver:
     retrieve: Callable[[str], Retrieval]
     doc_freq: Callable[[], tuple[dict[str, int], int]]
     prompts_dir: Path
+    budget: int | None = None  # tokens the rewrite request may take (prompt_token_budget)
 
     def resolve(
         self,
@@ -134,7 +135,7 @@ class FollowUpResolver:
             return q, about is None
         if llm is not None and not failed:
             try:
-                prompt = build_condense_prompt(self.prompts_dir, q, turns)
+                prompt = build_condense_prompt(self.prompts_dir, q, turns, self.budget)
                 out = llm.complete(prompt, retries=0).strip().strip('"').strip()
                 # A small model returns the follow-up unchanged, or puts another paper in it
                 # ("它的代码开源了吗?" after PUMA, searched alone, cited OpenCoder): only a

@@ -144,9 +144,14 @@ def build_answer_messages(
 
 
 def build_condense_prompt(
-    prompts_dir: Path, question: str, history: Sequence[Turn]
+    prompts_dir: Path, question: str, history: Sequence[Turn], budget: int | None = None
 ) -> list[dict[str, str]]:
-    text = template(prompts_dir, "condense.md").format(
-        history=format_history(history), question=question
-    )
+    """The rewrite request, its history shortened as the answer prompt's is until it fits
+    `budget` tokens: sent whole, three long turns made a 13,700-character request (the answer
+    prompt beside it was cut to its budget), more than a small local model's context."""
+    tpl = template(prompts_dir, "condense.md")
+    for turns, cap in _HISTORY_STEPS:
+        text = tpl.format(history=format_history(history, turns, cap), question=question)
+        if budget is None or count_tokens(text) <= budget:
+            break
     return [{"role": "user", "content": text}]

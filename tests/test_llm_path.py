@@ -747,3 +747,28 @@ def test_a_server_that_does_not_stream_is_still_read(llm_index: Path) -> None:
     assert answer.mode == "llm" and answer.notices == [], answer.notices
     assert "804" in answer.text and answer.citations[0].paper_id == UCFE
     assert [bool(r.get("stream")) for r in server.requests] == [True, False]
+
+
+def test_the_rewrite_request_is_fitted_to_the_budget_too(llm_index: Path) -> None:
+    """From the LLM-path user test: the follow-up's rewrite request carried the last turns
+    whole (13,707 characters) while the answer prompt beside it was cut to its budget: more
+    than a small local model's context."""
+    long_answer = "UCFE 是一个金融专业知识基准 [1]。" + "这是一段很长的引用。" * 400
+    history = [
+        {"role": "user", "content": "FrugalNeRF 用了哪些数据集？"},
+        {"role": "assistant", "content": long_answer, "paper_ids": ["2410.16271"]},
+        {"role": "user", "content": "UCFE 基准是什么？"},
+        {"role": "assistant", "content": long_answer, "paper_ids": [UCFE]},
+    ]
+    script = scripted(Reply(text=f'"{CONDENSED}"'), Reply(text="共有 804 名参与者 [1]。"))
+    budget = 1500
+    with (
+        ScriptedOpenAIServer(script) as server,
+        llm_assistant(llm_index, server, prompt_token_budget=budget) as a,
+    ):
+        _, answer = run(a, "它用了多少名参与者？", history)
+    rewrite = [r for r in server.requests if not r.get("stream")]
+    assert len(rewrite) == 1 and answer.mode == "llm"
+    prompt = user_message(rewrite[0])
+    assert count_tokens(prompt) <= budget
+    assert "UCFE 基准是什么？" in prompt and "金融专业知识基准" in prompt  # the last exchange
