@@ -193,7 +193,8 @@ def extractive_answer(
                 quotes[src.paper_id] = [sv.texts[int(np.argmax(scores))].strip()]
                 best = defuse_markers(quotes[src.paper_id][0])
             title = src.title if lang == "en" else (src.title_zh or src.title)
-            lines.append(f"- **{title}** [{i + 1}]" + (f"：{best}" if best else ""))
+            colon = ": " if lang == "en" else "："  # after an English title, not a full-width one
+            lines.append(f"- **{title}** [{i + 1}]" + (f"{colon}{best}" if best else ""))
         return Extract("\n".join(lines), sources, quotes)
 
     picked: list[tuple[int, int, float]] = []  # (source index, sentence index, score)
