@@ -1576,3 +1576,13 @@ def test_a_title_in_book_marks_that_no_paper_has_is_refused(
     assert answer.refused is not held, answer.text
     said = [n for n in answer.notices if "索引中没有题为" in n]
     assert bool(said) is not held, answer.notices
+
+
+def test_a_list_of_papers_punctuates_in_the_answers_language(assistant: Assistant) -> None:
+    """An English list put a full-width "：" after each English title."""
+    for question, colon in (
+        ("Which papers are about web agents?", "]: "),
+        ("哪些论文研究网络智能体？", "]："),
+    ):
+        items = [ln for ln in assistant.ask(question).text.splitlines() if ln.startswith("- **")]
+        assert len(items) > 1 and all(colon in ln for ln in items), items
