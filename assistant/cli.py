@@ -84,7 +84,16 @@ def _cmd_ask(a: Assistant, args: argparse.Namespace) -> int:
     final: Answer | None = None
     pieces: list[str] = []
     shown = 0  # pieces printed as they came
+    # On a terminal, a slow local model left the screen blank for its whole first token (20 s
+    # in the LLM-path user test): say what is being waited for, then clear it.
+    waiting = a.settings.llm_active and sys.stderr.isatty()
+    if waiting:
+        model = a.settings.llm_model
+        print(f"searching the digests, then asking {model}…", end="\r", file=sys.stderr, flush=True)
     for piece in a.stream(args.question):
+        if waiting:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+            waiting = False
         if isinstance(piece, Answer):
             final = piece
             continue

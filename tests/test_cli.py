@@ -3,8 +3,10 @@ with a non-zero exit status instead of tracebacks."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pty
 import signal
 import socket
 import subprocess
@@ -646,3 +648,44 @@ def test_a_busy_port_is_said_before_anything_is_indexed(tmp_path: Path) -> None:
         )
     assert_one_line_error(proc, f"cannot serve on 127.0.0.1:{port}", "--port N")
     assert not (fresh / "chroma.sqlite3").exists()  # nothing was indexed
+
+
+def test_ask_on_a_terminal_says_what_it_waits_for(index_copy: Path, tmp_path: Path) -> None:
+    """From the LLM-path user test: on a terminal, a slow local model left the screen blank
+    until its first token (20 s). Now a status line names the model until the answer starts;
+    piped output (scripts) gets no such line."""
+    slow = Reply(text="UCFE 的用户研究共有 804 名参与者 [1]。", delay=1.0)
+    with ScriptedOpenAIServer([slow, slow]) as server:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))},
+            "ASSISTANT_LLM_BASE_URL": server.base_url,
+            "ASSISTANT_LLM_MODEL": "scripted-model",
+            "ASSISTANT_LLM_MAX_RETRIES": "0",
+        }
+        cmd = [
+            str(ASSISTANT_BIN),
+            "--index-dir",
+            str(index_copy),
+            "ask",
+            "UCFE 用户研究有多少名参与者？",
+        ]
+        leader, follower = pty.openpty()
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=follower, stderr=follower)
+        os.close(follower)
+        seen = b""
+        with contextlib.suppress(OSError):  # EIO once the child has gone
+            while chunk := os.read(leader, 4096):
+                seen += chunk
+        os.close(leader)
+        assert proc.wait(timeout=120) == 0
+        piped = cli(
+            "--index-dir",
+            index_copy,
+            "ask",
+            "UCFE 用户研究有多少名参与者？",
+            cwd=tmp_path,
+            env_extra=env,
+        )
+    text = seen.decode("utf-8", "replace")
+    assert "asking scripted-model…" in text and "804 名参与者" in text, text
+    assert "asking" not in piped.stderr and "804 名参与者" in piped.stdout
