@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from enum import StrEnum
 from typing import Literal
 
@@ -22,12 +23,22 @@ class Paper(BaseModel):
 
     @property
     def content_hash(self) -> str:
-        """Changes when anything indexed about the paper changes."""
+        """Changes when anything indexed about the paper changes, its sentence split included:
+        a summary the split reads differently since it was indexed (a table, "TL;DR") hashes
+        differently, so the next ingest rewrites its sentences; other papers keep their hash
+        and are not re-embedded."""
         h = hashlib.sha256()
         for part in (self.paper_id, self.title, self.title_zh, self.url, self.text):
             h.update(part.encode("utf-8"))
             h.update(b"\x00")
+        if SPLIT_CHANGED.search(self.text):
+            h.update(b"split 2\x00")
         return h.hexdigest()[:16]
+
+
+# Text whose sentences the split of 2026-12-02 reads differently from before: a Markdown
+# table's rows, and an ASCII ";" followed by a letter ("TL;DR"). See content_hash.
+SPLIT_CHANGED = re.compile(r"^\s*\|.*\|\s*$|;[A-Za-z]", re.MULTILINE)
 
 
 class Severity(StrEnum):

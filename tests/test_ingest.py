@@ -819,3 +819,24 @@ def test_a_new_file_sorting_first_does_not_replace_the_indexed_copy(tmp_path: Pa
         (problem,) = report.problems
         assert problem.file.endswith("0.md") and "indexed from there" in problem.reason
         assert "804" in a.ask("Alpha 的用户研究有多少名参与者？").text
+
+
+def test_a_tables_rows_are_indexed_as_sentences_naming_their_columns(tmp_path: Path) -> None:
+    """From the own-digests user test: a table's header row ("| 模型 | 提示方式 | GSM8K |") was
+    quoted as an answer, and its rule ("|---|---|") too, while the 56.9% row was never
+    quoted."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    table = (
+        "只用 8 个思维链示例，PaLM 540B 就在 GSM8K 上达到了当时最好的准确率。\n\n"
+        "| 模型 | 提示方式 | GSM8K |\n|---|---|---|\n"
+        "| PaLM 540B | 标准提示 | 17.9% |\n| PaLM 540B | 思维链 | 56.9% |"
+    )
+    write_digest(seeds / "d.md", [("2201.11903", "Chain-of-Thought Prompting", table)])
+    with Assistant(index_dir=tmp_path / "index", seeds_dir=seeds, llm_enabled=False) as a:
+        a.ingest()
+        texts = a.index.sentence_vectors(["2201.11903"])["2201.11903"].texts
+        assert "模型：PaLM 540B，提示方式：思维链，GSM8K：56.9%" in texts
+        assert not [t for t in texts if t.lstrip().startswith("|")], texts
+        answer = a.ask("思维链提示在 GSM8K 上的准确率是多少？")
+        assert "56.9%" in answer.text and "|" not in answer.text
