@@ -169,11 +169,15 @@ class Assistant:
             self.settings = Settings(**{**base.model_dump(), **overrides}) if overrides else base
         except ValidationError as exc:
             raise AssistantError(f"bad settings: {explain(exc)}") from None
-        if self.settings.llm_enabled and not self.settings.llm_active:
+        # A model named (in the environment, the settings given, or an argument): an LLM wanted.
+        chose = "llm_model" in base.model_fields_set or "llm_model" in overrides
+        if (self.settings.llm_enabled or chose) and not self.settings.llm_active:
             # Asked for an LLM and given none to call: say so rather than answer extractively
-            # as if nothing had been asked.
+            # as if nothing had been asked. Naming a model alone (ASSISTANT_LLM_MODEL, the
+            # base URL forgotten) also answered extractively without a word.
+            setting = "llm_enabled" if self.settings.llm_enabled else "llm_model"
             warnings.warn(
-                "llm_enabled is set but no LLM is configured (set ASSISTANT_LLM_BASE_URL or an"
+                f"{setting} is set but no LLM is configured (set ASSISTANT_LLM_BASE_URL or an"
                 " API key); answering extractively",
                 UserWarning,
                 stacklevel=2,

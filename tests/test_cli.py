@@ -151,13 +151,17 @@ def test_a_misspelt_setting_is_warned_about_not_ignored(index_copy: Path, tmp_pa
 def test_an_llm_asked_for_and_not_configured_is_warned_about(
     index_copy: Path, tmp_path: Path
 ) -> None:
-    """Before, ASSISTANT_LLM_ENABLED=true with no server answered extractively, saying nothing."""
-    env = {"ASSISTANT_LLM_ENABLED": "true"}
-    proc = cli("--index-dir", index_copy, "ask", "PUMA 是什么？", cwd=tmp_path, env_extra=env)
-    assert proc.returncode == 0, proc.stderr
-    [warning] = [line for line in proc.stderr.splitlines() if "llm_enabled" in line]
-    assert warning.startswith("warning:") and "ASSISTANT_LLM_BASE_URL" in warning
-    assert "2410.13861" in proc.stdout
+    """Before, ASSISTANT_LLM_ENABLED=true with no server answered extractively, saying nothing;
+    so did ASSISTANT_LLM_MODEL alone (the base URL forgotten: the LLM-path user test)."""
+    for name, value in (("llm_enabled", "true"), ("llm_model", "qwen2.5:7b-instruct")):
+        env = {f"ASSISTANT_{name.upper()}": value}
+        proc = cli("--index-dir", index_copy, "ask", "PUMA 是什么？", cwd=tmp_path, env_extra=env)
+        assert proc.returncode == 0, proc.stderr
+        [warning] = [line for line in proc.stderr.splitlines() if name in line]
+        assert warning.startswith("warning:") and "ASSISTANT_LLM_BASE_URL" in warning
+        assert "2410.13861" in proc.stdout
+    quiet = cli("--index-dir", index_copy, "ask", "PUMA 是什么？", cwd=tmp_path)
+    assert "warning" not in quiet.stderr
 
 
 def test_a_search_for_no_papers_is_a_one_line_error(index_copy: Path, tmp_path: Path) -> None:
