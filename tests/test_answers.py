@@ -1586,3 +1586,10 @@ def test_a_list_of_papers_punctuates_in_the_answers_language(assistant: Assistan
     ):
         items = [ln for ln in assistant.ask(question).text.splitlines() if ln.startswith("- **")]
         assert len(items) > 1 and all(colon in ln for ln in items), items
+
+
+def test_how_many_quotes_the_number_that_counts_what_is_asked(assistant: Assistant) -> None:
+    """From the README user test: "How many VLMs were evaluated on NaturalBench?" quoted the
+    sentence with 10,000 samples and not the one with 53 VLMs (the Chinese question got it)."""
+    answer = assistant.ask("How many VLMs were evaluated on NaturalBench?")
+    assert "评估了 53 个最先进的 VLMs" in answer.text, answer.text
