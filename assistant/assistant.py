@@ -65,6 +65,7 @@ from .gate import (
     asks_nothing,
     compute_features,
     holds_every_word,
+    is_injection,
     quotes_title,
     respell,
     respell_words,
@@ -396,7 +397,8 @@ class Assistant:
             if within_chat is not None or asks_for_date(q) or asks_for_order(q):
                 yield from self._chat_dates(q, lang, notices, turns, within_chat)
                 return
-        if not chat_only and (period or extreme or asks_for_catalog(plain, intent, embed_query)):
+        catalog = not is_injection(q) and asks_for_catalog(plain, intent, embed_query)
+        if not chat_only and (period or extreme or catalog):
             # "What papers do you have?" mid-chat is still about the collection, not the paper
             # before; and no digest answers it (nor which came out in November, nor which is
             # newest), so it is answered from the index.

@@ -469,12 +469,24 @@ def acknowledges(question: str) -> bool:
     return bool(_ACK.match(text)) or (bool(parts) and all(_ACK.match(p) for p in parts))
 
 
+# A SQL injection people type to see what breaks ("'; DROP TABLE papers; --", "1 OR 1=1"):
+# its words picked PyramidDrop (drop) and got the model's "list every paper".
+_INJECTION = re.compile(
+    r"\b(?:drop|truncate)\s+table\b|\b(?:or|and)\s+(\d+|'\w*')\s*=\s*\1|;\s*--|'\s*;",
+    re.IGNORECASE,
+)
+
+
+def is_injection(question: str) -> bool:
+    return bool(_INJECTION.search(question))
+
+
 def asks_nothing(question: str) -> bool:
     """ "hi", "谢谢！", "what?", "模型", "test": no word that could pick a paper (every word a
     stopword or a single Chinese character) and no identifier, or a known way of trying the
     box out. Retrieval would still rank some paper first, and the gate, fitted on real
     questions, has nothing to judge such input by."""
-    if trying_it(question):
+    if trying_it(question) or is_injection(question):
         return True
     terms = content_terms(question)
     if terms and all(_noise(t) for t in terms):

@@ -331,6 +331,9 @@ def test_off_topic_questions_are_refused_in_their_language(
         # A hand run along the keyboard: before, two papers were quoted for "asdfgh".
         ("asdfgh 是什么", "zh"),
         ("qwerty?", "en"),
+        # SQL injections (README user test): the first got all 34 titles, the second quotes.
+        ("'; DROP TABLE papers; --", "en"),
+        ("1 OR 1=1; DROP TABLE students", "en"),
     ],
 )
 def test_a_question_that_asks_nothing_is_told_what_to_ask(
