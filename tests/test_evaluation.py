@@ -524,3 +524,25 @@ def test_fast_slice_meets_floors(assistant: Assistant, tmp_path: Path) -> None:
     assert run.judge["name"] == floors["judge"]
     failures = check_floors(run.headline, floors)
     assert not failures, "\n".join(failures)
+
+
+def test_the_unanswerable_row_shows_no_citation_numbers(
+    assistant: Assistant, tmp_path: Path
+) -> None:
+    """From the own-digests user test: the unanswerable row showed cit.prec and faithfulness
+    1.000, computed over the answers that should have been refusals, which read as good news."""
+    from assistant.evaluation.report import summary_markdown
+
+    path = tmp_path / "mine.jsonl"
+    # Labelled unanswerable though the digests answer it: its answer is quoted faithfully.
+    path.write_text('{"question": "UCFE 的用户研究有多少名参与者？", "answerable": false}\n')
+    run = run_eval(assistant, load_questions(path), judge_agreement=False, progress=False)
+    group = run.summary["by_category"]["unanswerable"]
+    assert group["faithfulness"] == 1.0  # still in results.json
+    [row] = [ln for ln in summary_markdown(run).splitlines() if ln.startswith("| unanswerable |")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    columns = ["category", "n", "hit@1", "hit@5", "R@5", "MRR", "nDCG@5", "facts"]
+    columns += ["cit.rec", "cit.prec", "faithful", "refusal", "false ref."]
+    shown = dict(zip(columns, cells, strict=True))
+    assert shown["cit.prec"] == shown["faithful"] == shown["cit.rec"] == "–"
+    assert shown["refusal"] == "0.000"
