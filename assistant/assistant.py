@@ -921,6 +921,12 @@ class Assistant:
             # however little else it shares with the digest ("2411.02337 讲了什么?"). The rules
             # below still refuse a detail the digest lacks.
             support = 1.0
+        elif chosen and quotes_title(chosen[0], query):
+            # "Lost in the Middle 发现了什么规律？" writes out the best paper's title, so it is
+            # about that paper, as an arXiv id is; asked in Chinese of an English digest, the
+            # gate (fitted on Chinese digests) gave it 0.10. The rules below still refuse a
+            # detail the digest lacks.
+            support = 1.0
         elif ret.topical and title_holds_question(query, chosen):
             # "Which papers are about LLM agents?": a cited paper's title says every word of it.
             support = 1.0

@@ -1596,3 +1596,36 @@ def test_how_many_quotes_the_number_that_counts_what_is_asked(assistant: Assista
     sentence with 10,000 samples and not the one with 53 VLMs (the Chinese question got it)."""
     answer = assistant.ask("How many VLMs were evaluated on NaturalBench?")
     assert "评估了 53 个最先进的 VLMs" in answer.text, answer.text
+
+
+def test_a_question_writing_out_a_title_is_about_that_paper(tmp_path: Path) -> None:
+    """From the own-digests user test: "Lost in the Middle 发现了什么规律？" of an English digest
+    was refused (support 0.10): the gate, fitted on Chinese digests, saw no Chinese word of
+    the question in it. Writing out the title names the paper, as its arXiv id does."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    english = [
+        (
+            "2307.03172",
+            "Lost in the Middle: How Language Models Use Long Contexts",
+            "Performance is highest when the relevant information is at the beginning or end "
+            "of the input context, and degrades when models must use information in the middle.",
+        ),
+        (
+            "2005.11401",
+            "Retrieval-Augmented Generation for Knowledge-Intensive NLP Tasks",
+            "RAG combines a parametric seq2seq model with a dense vector index of Wikipedia.",
+        ),
+        (
+            "2305.16291",
+            "Voyager: An Open-Ended Embodied Agent with Large Language Models",
+            "Voyager explores Minecraft with an automatic curriculum and a skill library.",
+        ),
+    ]
+    write_digest(seeds / "d.md", english)
+    with Assistant(index_dir=tmp_path / "index", seeds_dir=seeds, llm_enabled=False) as a:
+        answer = a.ask("Lost in the Middle 发现了什么规律？")
+        assert not answer.refused and answer.citations[0].paper_id == "2307.03172"
+        assert "beginning or end" in answer.text
+        # A detail the digest lacks is still refused.
+        assert a.ask("Lost in the Middle 的学习率是多少？").refused
