@@ -72,6 +72,7 @@ from .gate import (
     stated_measures,
     thanks,
     trying_it,
+    uncounted,
     unindexed_titles,
     unknown_terms,
     unnamed_in_sources,
@@ -960,5 +961,7 @@ class Assistant:
         )
         if unstated and not stated:
             missing["unstated"] = unstated
+        elif not missing and not stated and (never := uncounted(asked, chosen, sentences)):
+            missing["uncounted"] = never
         partly = unstated if stated else []
         return _Evidence(ret, chosen, sentences, features, support, df, n_docs, missing, partly)

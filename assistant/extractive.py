@@ -17,10 +17,10 @@ from .sentences import SentenceVectors
 from .sparse import idf
 from .text import (
     MEASURES,
-    STOPWORDS,
     asked_measures,
     asks_for_quantity,
     content_terms,
+    count_pattern,
     is_cjk_term,
     token_set,
     wants_several,
@@ -34,11 +34,6 @@ def defuse_markers(text: str) -> str:
 
 
 _NUMBER = re.compile(r"\d")
-# What "how many" counts: "How many VLMs were evaluated", "多少名参与者", "几个任务".
-_COUNTED = re.compile(
-    r"how\s+many\s+(?P<en>[A-Za-z][\w-]*)|(?:多少|几)[个名种篇项条位次款类组]?(?P<zh>[\u4e00-\u9fff]{2,4}|[A-Za-z][\w-]*)",
-    re.IGNORECASE,
-)
 # For "how many N": bonus for a sentence in which a number counts N ("评估了 53 个最先进的
 # VLMs" over "包含 10,000 个…样本", both about the paper asked of and both with a number).
 COUNT_BONUS = 0.04
@@ -160,28 +155,12 @@ def _score_sentences(
         )
     if asks_for_quantity(question):  # the answer is a number: prefer sentences that give one
         bonus += 0.03 * np.asarray([bool(_NUMBER.search(s)) for s in sv.texts])
-        if (counts := _counts(question)) is not None:
+        if (counts := count_pattern(question)) is not None:
             bonus += COUNT_BONUS * np.asarray([bool(counts.search(s)) for s in sv.texts])
     for measure in asked_measures(question):  # "what hardware…": a sentence naming a GPU
         stated = MEASURES[measure][1]
         bonus += MEASURE_BONUS * np.asarray([bool(stated.search(s)) for s in sv.texts])
     return cos + bonus
-
-
-def _counts(question: str) -> re.Pattern[str] | None:
-    """A number followed closely by what the question counts ("53 个最先进的 VLMs" for "how
-    many VLMs"), or None when the question counts nothing it names. An English plural
-    matches its singular too ("participants" / "participant")."""
-    m = _COUNTED.search(question)
-    if m is None:
-        return None
-    noun = (m.group("en") or m.group("zh") or "").lower()
-    stem = noun[:-1] if noun.endswith("s") and len(noun) > 3 else noun
-    if noun in STOPWORDS or len(stem) < 2:
-        return None
-    return re.compile(
-        rf"\d[\d,.]*\s*(?:[^\d。；;.!?！？]{{0,12}}?){re.escape(stem)}", re.IGNORECASE
-    )
 
 
 class Extract(NamedTuple):

@@ -31,6 +31,8 @@ from .text import (
     asked_paper_facts,
     asks_for_quantity,
     content_terms,
+    count_pattern,
+    counted_noun,
     dictionary_word,
     is_cjk_term,
     token_set,
@@ -374,6 +376,27 @@ def stated_measures(
     }
     wanted = [*asked, *facts]
     return [w for w in wanted if w in said], [w for w in wanted if w not in said]
+
+
+def uncounted(
+    question: str, sources: list[Source], sentences: dict[str, SentenceVectors]
+) -> list[str]:
+    """What a "how many" question counts, when the digest it is about says it but never gives
+    a count of it: "SAM2Long 每帧保留多少条分割路径？" of a digest that keeps "固定数量的分割路径"
+    was answered with two sentences and no number. The digest is the named paper's (else the
+    best source's) alone: another paper's count is no answer. A noun the digest never uses
+    ("How many participants" of a Chinese digest) is left to the gate."""
+    stem = counted_noun(question)
+    counts = count_pattern(question, in_words=True)
+    if stem is None or counts is None or not sources:
+        return []
+    about = [src for src in sources if src.named or quotes_title(src, question)] or sources[:1]
+    for src in about:
+        sv = sentences.get(src.paper_id)
+        text = "\n".join([src.text, *(sv.texts if sv is not None else [])])
+        if stem not in text.lower() or counts.search(text):
+            return []
+    return [stem]
 
 
 # Fewer unknown words than this leave it to the gate: one English word ("hallucination") is

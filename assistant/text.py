@@ -295,6 +295,47 @@ _QUANTITY = re.compile(
 )
 
 
+# What "how many" counts: "How many VLMs were evaluated", "多少名参与者", "几个任务" (not
+# "哪几种格式": which ones, not how many).
+_COUNTED = re.compile(
+    r"how\s+many\s+(?P<en>[A-Za-z][\w-]*)"
+    r"|(?:多少|(?<!哪)几)[个名种篇项条位次款类组块张]?(?P<zh>[\u4e00-\u9fff]{2,4}|[A-Za-z][\w-]*)",
+    re.IGNORECASE,
+)
+# A count as a digest writes it: digits, Chinese numerals ("九个应用", "数十种"), number words.
+_DIGITS = r"\d[\d,.]*"
+_COUNT = (
+    r"(?:\d[\d,.]*|[零一二两三四五六七八九十百千万亿]+|(?i:one|two|three|four|five|six|seven"
+    r"|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|millions?))"
+)
+
+
+def counted_noun(question: str) -> str | None:
+    """What a "how many" question counts, as a stem ("vlm" of "How many VLMs", "分割路径" of
+    "多少条分割路径"), or None."""
+    m = _COUNTED.search(question)
+    if m is None:
+        return None
+    noun = (m.group("en") or m.group("zh") or "").lower()
+    stem = noun[:-1] if noun.endswith("s") and len(noun) > 3 else noun
+    return None if noun in STOPWORDS or len(stem) < 2 else stem
+
+
+def count_pattern(question: str, *, in_words: bool = False) -> re.Pattern[str] | None:
+    """A number followed closely by what the question counts ("53 个最先进的 VLMs" for "how
+    many VLMs"), or None when the question counts nothing it names. `in_words`: numbers
+    written out count too ("九个应用"), and so does a numeral inside a word ("一种…"): wide,
+    for telling that a digest gives no count at all."""
+    stem = counted_noun(question)
+    if stem is None:
+        return None
+    # Wide, words may stand between a count and its noun ("10,000 个经过人工验证的 VQA 样本").
+    number, gap = (_COUNT, 24) if in_words else (_DIGITS, 12)
+    return re.compile(
+        rf"{number}\s*(?:[^\d。；;.!?！？]{{0,{gap}}}?){re.escape(stem)}", re.IGNORECASE
+    )
+
+
 def asks_for_quantity(question: str) -> bool:
     """Whether the answer is a number (how many, 多少, what accuracy…)."""
     return bool(_QUANTITY.search(question))

@@ -1629,3 +1629,23 @@ def test_a_question_writing_out_a_title_is_about_that_paper(tmp_path: Path) -> N
         assert "beginning or end" in answer.text
         # A detail the digest lacks is still refused.
         assert a.ask("Lost in the Middle 的学习率是多少？").refused
+
+
+@pytest.mark.parametrize(
+    ("question", "refused"),
+    [
+        ("SAM2Long 每帧保留多少条分割路径？", True),  # "固定数量的分割路径": no number
+        ("AndroidLab 覆盖了多少个应用？", False),  # "九个应用": a number in words
+        ("UCFE 的用户研究有多少名参与者？", False),
+        ("How many VLMs were evaluated on NaturalBench?", False),
+    ],
+)
+def test_how_many_of_something_the_digest_never_counts_is_refused(
+    assistant: Assistant, question: str, refused: bool
+) -> None:
+    """From the README user test: "SAM2Long 每帧保留多少条分割路径？" was answered with two
+    sentences and no number; its digest keeps "a fixed number of segmentation pathways"."""
+    answer = assistant.ask(question)
+    assert answer.refused is refused, answer.text
+    said = [n for n in answer.notices if "的数量" in n or "never gives a number" in n]
+    assert bool(said) is refused, answer.notices
