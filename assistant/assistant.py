@@ -301,9 +301,10 @@ class Assistant:
             report = self.ingest()  # an index from before sentence windows is rewritten once
             if files:
                 log.info("indexed %s", report.summary())
+            unfinished = self.index.unfinished_write
         # Once the index holds papers, later calls skip the check (a round trip per query).
         self._has_papers = self.index.chunks.count() > 0
-        if (paths := self.index.unfinished_write) is not None:
+        if (paths := unfinished) is not None:
             # After a killed ingest, searches ran on what it had written, without a word.
             log.warning(
                 "the last ingest into %s has not finished (stopped, killed, or still running "

@@ -313,7 +313,8 @@ def _entry(
             )
         if alone:
             link = alone[0][1]
-            body = [ln for i, ln in enumerate(body) if i not in {j for j, _ in alone}]
+            at_links = {j for j, _ in alone}
+            body = [ln for i, ln in enumerate(body) if i not in at_links]
     if link is None:
         assert link_idx is not None
         at = lineno + 1 + link_idx  # where the link should be
