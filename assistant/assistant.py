@@ -753,6 +753,14 @@ class Assistant:
             notices.append(
                 message(self.settings.prompts_dir, base.language, "markers_removed", markers=bad)
             )
+        if (
+            mode == "llm"
+            and len(checked.text) >= 20
+            and detect_language(checked.text) != base.language
+        ):
+            # A small local model often answers in its own favourite language whatever the
+            # prompt asks; that passed without a word (the LLM-path user test).
+            notices.append(message(self.settings.prompts_dir, base.language, "other_language"))
         return base.model_copy(
             update={
                 "text": checked.text,

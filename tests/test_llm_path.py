@@ -112,7 +112,10 @@ def assert_no_secret(pieces: list[str], answer: Answer) -> None:
 def test_request_carries_numbered_sources_and_the_system_prompt(
     llm_index: Path, question: str, lang: str
 ) -> None:
-    reply = "UCFE 的用户研究共有 804 名参与者 [1]。"
+    reply = {
+        "zh": "UCFE 的用户研究共有 804 名参与者 [1]。",
+        "en": "The UCFE user study had 804 participants [1].",
+    }[lang]
     with (
         ScriptedOpenAIServer([Reply(text=reply, chunk_size=3)]) as server,
         llm_assistant(llm_index, server) as a,
@@ -772,3 +775,17 @@ def test_the_rewrite_request_is_fitted_to_the_budget_too(llm_index: Path) -> Non
     prompt = user_message(rewrite[0])
     assert count_tokens(prompt) <= budget
     assert "UCFE 基准是什么？" in prompt and "金融专业知识基准" in prompt  # the last exchange
+
+
+def test_an_answer_in_another_language_than_asked_is_flagged(llm_index: Path) -> None:
+    """From the LLM-path user test: an English reply to "UCFE 用户研究有多少名参与者?" (the
+    prompt said "Answer in Chinese") passed without a word."""
+    for question, reply, lang in (
+        (QUESTION_ZH, "The UCFE user study had 804 participants [1].", "zh"),
+        (QUESTION_EN, "UCFE 的用户研究共有 804 名参与者 [1]。", "en"),
+    ):
+        answer = answer_to(llm_index, reply, question)
+        assert answer.mode == "llm" and "804" in answer.text
+        assert message(PROMPTS, lang, "other_language") in answer.notices, answer.notices
+    same = answer_to(llm_index, "UCFE 的用户研究共有 804 名参与者 [1]。", QUESTION_ZH)
+    assert same.notices == []
