@@ -162,7 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=_cmd_search)
 
-    s = sub.add_parser("ask", help="a cited answer")
+    s = sub.add_parser(
+        "ask",
+        help="a cited answer",
+        # What decides how it answers, where a user looks first (the LLM-path user test).
+        epilog="Answers quote the digests unless an LLM is configured: ASSISTANT_LLM_BASE_URL "
+        "and ASSISTANT_LLM_MODEL for a local OpenAI-compatible server (ASSISTANT_LLM_API_KEY "
+        "if it wants one), or OPENAI_API_KEY for OpenAI.",
+    )
     s.add_argument("question")
     s.add_argument(
         "--json", action="store_true", help="print the answer as JSON (text, citations, sources…)"

@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import httpx
 import openai
@@ -101,7 +102,17 @@ def _describe(exc: Exception, settings: Settings) -> str:
     if isinstance(exc, openai.APITimeoutError):
         return "timed out"
     if isinstance(exc, openai.APIConnectionError):
-        return f"cannot connect to {settings.llm_base_url or 'the OpenAI API'}"
+        where = settings.llm_base_url or "the OpenAI API"
+        # A local server behind https:// usually speaks plain http: the TLS handshake fails.
+        host = urlsplit(settings.llm_base_url or "").hostname or ""
+        plain = (
+            settings.llm_base_url
+            and settings.llm_base_url.startswith("https://")
+            and (host in ("localhost", "127.0.0.1", "::1") or host.startswith(("192.168.", "10.")))
+        )
+        return f"cannot connect to {where}" + (
+            " (does it speak https, or http://?)" if plain else ""
+        )
     if isinstance(exc, openai.RateLimitError):
         return "rate limited (429)"
     if isinstance(exc, openai.AuthenticationError):

@@ -693,3 +693,10 @@ def test_ask_on_a_terminal_says_what_it_waits_for(index_copy: Path, tmp_path: Pa
     text = seen.decode("utf-8", "replace")
     assert "asking scripted-model…" in text and "804 名参与者" in text, text
     assert "asking" not in piped.stderr and "804 名参与者" in piped.stdout
+
+
+def test_ask_help_says_how_to_point_it_at_an_llm(tmp_path: Path) -> None:
+    proc = cli("ask", "--help", cwd=tmp_path)
+    assert proc.returncode == 0
+    text = " ".join(proc.stdout.split())
+    assert "ASSISTANT_LLM_BASE_URL" in text and "OPENAI_API_KEY" in text

@@ -789,3 +789,14 @@ def test_an_answer_in_another_language_than_asked_is_flagged(llm_index: Path) ->
         assert message(PROMPTS, lang, "other_language") in answer.notices, answer.notices
     same = answer_to(llm_index, "UCFE 的用户研究共有 804 名参与者 [1]。", QUESTION_ZH)
     assert same.notices == []
+
+
+def test_https_to_a_plain_http_server_says_which_it_may_be(llm_index: Path) -> None:
+    """From the LLM-path user test: an https:// base URL for a local server that speaks http
+    said only "cannot connect"."""
+    with ScriptedOpenAIServer([Reply(text="共有 804 名参与者 [1]。")]) as server:
+        https = server.base_url.replace("http://", "https://")
+        with llm_assistant(llm_index, server, llm_base_url=https) as a:
+            _, answer = run(a, QUESTION_EN)
+    assert answer.mode == "extractive"
+    assert any("does it speak https, or http://?" in n for n in answer.notices), answer.notices
