@@ -141,6 +141,11 @@ def _describe(exc: Exception, settings: Settings) -> str:
     return type(exc).__name__
 
 
+# A reasoning model that thought and then said nothing: "empty reply" sent users looking at
+# the server (the LLM-path user test).
+ONLY_REASONING = "the reply held only reasoning (<think>…</think>), no answer"
+
+
 # Where OPENAI_API_KEY may go. Passed explicitly: left to the openai package, the base URL
 # came from OPENAI_BASE_URL, so a key exported for OpenAI went to whatever server that named.
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -204,10 +209,10 @@ class ChatLLM:
             # the openai client as JSONDecodeError or AttributeError, which it does not wrap.
             name = type(exc).__name__
             raise LLMUnreachable(f"the reply is not a chat completion ({name})") from None
-        text = strip_reasoning(text).strip()
-        if not text:
-            raise LLMError("empty reply")
-        return text
+        answer = strip_reasoning(text).strip()
+        if not answer:
+            raise LLMError(ONLY_REASONING if text.strip() else "empty reply")
+        return answer
 
     def stream(
         self,
@@ -223,6 +228,7 @@ class ChatLLM:
         deadline = time.monotonic() + limit
         reasoning = ReasoningFilter()
         said = False
+        sent = False  # any content at all, reasoning included
         try:
             stream = self.client.chat.completions.create(**self._request(messages), stream=True)
             finish: str | None = None
@@ -239,6 +245,7 @@ class ChatLLM:
                         continue
                     choice = chunk.choices[0]
                     content = choice.delta.content if choice.delta else None
+                    sent = sent or bool(content and content.strip())
                     if content and (text := reasoning.feed(content)):
                         said = said or bool(text.strip())
                         yield text
@@ -271,7 +278,7 @@ class ChatLLM:
                     "answer (reasoning?); raise ASSISTANT_LLM_MAX_TOKENS"
                 )
             if not said:
-                raise LLMError("empty reply")
+                raise LLMError(ONLY_REASONING if sent else "empty reply")
             if on_finish is not None:
                 on_finish(finish)
         except openai.OpenAIError as exc:

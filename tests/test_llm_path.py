@@ -18,7 +18,7 @@ from openai_server import Reply, ScriptedOpenAIServer
 
 from assistant import Assistant
 from assistant.cite import find_markers
-from assistant.llm import OPENAI_BASE_URL, ChatLLM
+from assistant.llm import ONLY_REASONING, OPENAI_BASE_URL, ChatLLM
 from assistant.prompt import build_answer_messages, count_tokens, message
 from assistant.records import Answer, Turn
 from assistant.settings import Settings
@@ -341,12 +341,23 @@ def test_reasoning_is_dropped_from_the_stream_and_the_answer(llm_index: Path) ->
     assert [c.paper_id for c in answer.citations] == [UCFE] and answer.notices == []
 
 
-@pytest.mark.parametrize("reply", ["", "   \n", "<think>only thinking, cut at max_tokens"])
-def test_an_empty_reply_falls_back_to_the_extractive_answer(llm_index: Path, reply: str) -> None:
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        ("", "empty reply"),
+        ("   \n", "empty reply"),
+        # A reasoning model that only thought was called "empty reply" (the LLM-path user test).
+        ("<think>only thinking, cut at max_tokens", ONLY_REASONING),
+        ("<think>the digest says 804</think>\n\n", ONLY_REASONING),
+    ],
+)
+def test_an_empty_reply_falls_back_to_the_extractive_answer(
+    llm_index: Path, reply: str, error: str
+) -> None:
     """Before, an empty reply was a refusal: "none of the indexed papers answers this"."""
     answer = answer_to(llm_index, reply, QUESTION_ZH)
     assert answer.mode == "extractive" and not answer.refused and "804" in answer.text
-    assert answer.notices == [message(PROMPTS, "zh", "llm_fallback", error="empty reply")]
+    assert answer.notices == [message(PROMPTS, "zh", "llm_fallback", error=error)]
 
 
 @pytest.mark.parametrize(
