@@ -21,6 +21,7 @@ from .text import (
     asks_for_quantity,
     content_terms,
     count_pattern,
+    counted_noun,
     is_cjk_term,
     token_set,
     wants_several,
@@ -155,7 +156,8 @@ def _score_sentences(
         )
     if asks_for_quantity(question):  # the answer is a number: prefer sentences that give one
         bonus += 0.03 * np.asarray([bool(_NUMBER.search(s)) for s in sv.texts])
-        if (counts := count_pattern(question)) is not None:
+        if (stem := counted_noun(question)) is not None:
+            counts = count_pattern(stem)
             bonus += COUNT_BONUS * np.asarray([bool(counts.search(s)) for s in sv.texts])
     for measure in asked_measures(question):  # "what hardware…": a sentence naming a GPU
         stated = MEASURES[measure][1]

@@ -387,9 +387,9 @@ def uncounted(
     best source's) alone: another paper's count is no answer. A noun the digest never uses
     ("How many participants" of a Chinese digest) is left to the gate."""
     stem = counted_noun(question)
-    counts = count_pattern(question, in_words=True)
-    if stem is None or counts is None or not sources:
+    if stem is None or not sources:
         return []
+    counts = count_pattern(stem, in_words=True)
     about = [src for src in sources if src.named or quotes_title(src, question)] or sources[:1]
     for src in about:
         sv = sentences.get(src.paper_id)

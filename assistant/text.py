@@ -321,14 +321,11 @@ def counted_noun(question: str) -> str | None:
     return None if noun in STOPWORDS or len(stem) < 2 else stem
 
 
-def count_pattern(question: str, *, in_words: bool = False) -> re.Pattern[str] | None:
-    """A number followed closely by what the question counts ("53 个最先进的 VLMs" for "how
-    many VLMs"), or None when the question counts nothing it names. `in_words`: numbers
-    written out count too ("九个应用"), and so does a numeral inside a word ("一种…"): wide,
-    for telling that a digest gives no count at all."""
-    stem = counted_noun(question)
-    if stem is None:
-        return None
+def count_pattern(stem: str, *, in_words: bool = False) -> re.Pattern[str]:
+    """A number followed closely by what a question counts (`stem`, see counted_noun): "53 个
+    最先进的 VLMs" for "how many VLMs". `in_words`: numbers written out count too ("九个应用"),
+    and so does a numeral inside a word ("一种…"): wide, for telling that a digest gives no
+    count at all."""
     # Wide, words may stand between a count and its noun ("10,000 个经过人工验证的 VQA 样本").
     number, gap = (_COUNT, 24) if in_words else (_DIGITS, 12)
     return re.compile(
