@@ -187,6 +187,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """Whether Ctrl-C is behind `exc`. Python 3.11 wraps an exception raised while a class body
+    is set up: Ctrl-C during numpy's import arrives as "RuntimeError: Error calling
+    __set_name__ …" caused by the KeyboardInterrupt (seen in CI)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -202,6 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     pkg_log.propagate = False
     try:  # ~2-5 s of imports: Ctrl-C here is an interrupt too, not a traceback
         from .assistant import Assistant, AssistantError
+    except Exception as exc:
+        if not _interrupted(exc):
+            raise
+        print("interrupted", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -235,6 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except Exception as exc:  # one line for the user, not a traceback
+        if _interrupted(exc):
+            print("interrupted", file=sys.stderr)
+            return 130
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
 
