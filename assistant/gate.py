@@ -344,7 +344,10 @@ def stated_measures(
     authors" after "What's MM-Detect?")."""
     # "What learning rate…" asks for a number without "how many"; "whatever" does not.
     wants_value = asks_for_quantity(question) or re.search(
-        r"\bwhat\b", question, re.IGNORECASE | re.ASCII
+        # "GraspNet-Zero 用的是什么 GPU？" as "What GPU…"
+        r"\b(?:what|which)\b|什么|哪(?:个|种|款|些|家|块|张)",
+        question,
+        re.IGNORECASE | re.ASCII,
     )
     asked = asked_measures(question) if wants_value else []
     # Who wrote a *paper*: "Sora 是哪家公司的？" asks about a model a digest names with its

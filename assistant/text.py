@@ -345,7 +345,12 @@ def asks_for_quantity(question: str) -> bool:
 MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "gpu": (
         re.compile(r"\bGPUs?\b|显卡|\bhardware\b|硬件", re.IGNORECASE | re.ASCII),
-        re.compile(r"GPU|显卡|[AHV]\d00|TPU", re.IGNORECASE | re.ASCII),
+        # A GPU is often named by its model only: "a single RTX 4090", "8 张 A800", "L40S".
+        re.compile(
+            r"GPU|显卡|TPU|NPU|\bCPU|RTX|GTX|Tesla|Quadro|Ascend|昇腾|Gaudi|Jetson|Apple\s+M\d"
+            r"|\b(?:[AHLV]\d{2,3}S?|A\d{4}|[GH]B?\d{3}|MI\d{3}X?|\d{4}\s*Ti)\b",
+            re.IGNORECASE | re.ASCII,
+        ),
     ),
     "parameters": (
         re.compile(r"\bparam(?:eter)?s\b|参数量|多少(?:个)?参数", re.IGNORECASE | re.ASCII),
