@@ -1649,3 +1649,84 @@ def test_how_many_of_something_the_digest_never_counts_is_refused(
     assert answer.refused is refused, answer.text
     said = [n for n in answer.notices if "的数量" in n or "never gives a number" in n]
     assert bool(said) is refused, answer.notices
+
+
+def _mixed_corpus(tmp_path: Path) -> Path:
+    """English digests beside a Chinese one, as the eval user test's own digests were."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    english = [
+        (
+            "2501.09012",
+            "VideoQA-Mini: A Tiny Model for Long Video Question Answering",
+            "VideoQA-Mini is a 1.5B-parameter video language model that answers questions about "
+            "hour-long videos. On the EgoSchema benchmark it scores 58.3%, close to models five "
+            "times its size. Training used 32 A100 GPUs for 3 days.",
+        ),
+        (
+            "2501.07890",
+            "RAG-Guard: Detecting Poisoned Documents in Retrieval-Augmented Generation",
+            "RAG-Guard detects adversarially inserted documents in a retrieval corpus before they "
+            "reach the generator. On the PoisonedRAG benchmark it detects 96% of poisoned "
+            "passages. The method adds about 120 ms of latency per query.",
+        ),
+        (
+            "2501.03456",
+            "HumanoidWalk: Sim-to-Real Locomotion for Full-Size Humanoids",
+            "We present HumanoidWalk, a reinforcement learning recipe for training humanoid robots "
+            "to walk. Training runs in Isaac Gym with 4,096 parallel environments and takes 6 "
+            "hours on a single RTX 4090. The policy walks on grass, gravel and stairs.",
+        ),
+    ]
+    chinese = [
+        (
+            "2501.04567",
+            "SparseMoE-Lite: Efficient Mixture-of-Experts Inference on Consumer GPUs",
+            "SparseMoE-Lite 通过专家缓存与预测性预取，使 470 亿参数的混合专家模型可以在单张 24GB "
+            "显存的显卡上运行。与 DeepSpeed-MoE 的卸载方案相比，解码速度提升 3.1 倍。",
+        ),
+        (
+            "2501.01234",
+            "GraspNet-Zero: Zero-Shot Robotic Grasping with Language Priors",
+            "本文提出 GraspNet-Zero，无需真实抓取数据即可完成抓取。在 YCB 物体集上抓取成功率达到 "
+            "78.4%。实验使用 Franka Panda 机械臂完成。",
+        ),
+    ]
+    write_digest(seeds / "en.md", english)
+    write_digest(seeds / "zh.md", chinese)
+    return seeds
+
+
+@pytest.mark.parametrize(
+    ("question", "paper", "quoted"),
+    [
+        # Chinese questions about English digests: their Chinese words cannot be in them.
+        ("VideoQA-Mini 在 EgoSchema 上得分多少？", "2501.09012", "58.3%"),
+        ("RAG-Guard 每次查询增加多少延迟？", "2501.07890", "120 ms"),
+        # A GPU named by its model only.
+        ("What GPU was HumanoidWalk trained on?", "2501.03456", "RTX 4090"),
+        # 47B is the digest's 470 亿.
+        ("Which paper runs a 47B MoE model?", "2501.04567", "470 亿"),
+    ],
+)
+def test_what_own_digests_state_is_answered(
+    tmp_path: Path, question: str, paper: str, quoted: str
+) -> None:
+    """From the eval user test: on their own digests a third of the answerable questions were
+    refused, two with notices the digest contradicts ("do not state the GPUs used" of a digest
+    saying RTX 4090; "never mention 47B" of one saying 470 亿参数)."""
+    seeds = _mixed_corpus(tmp_path)
+    with Assistant(index_dir=tmp_path / "index", seeds_dir=seeds, llm_enabled=False) as a:
+        answer = a.ask(question)
+        assert not answer.refused, (answer.text, answer.notices)
+        assert answer.citations[0].paper_id == paper and quoted in answer.text, answer.text
+
+
+def test_what_own_digests_do_not_state_is_still_refused(tmp_path: Path) -> None:
+    seeds = _mixed_corpus(tmp_path)
+    with Assistant(index_dir=tmp_path / "index", seeds_dir=seeds, llm_enabled=False) as a:
+        answer = a.ask("Which paper runs a 48B MoE model?")
+        assert answer.refused and any("48B" in n for n in answer.notices), answer.notices
+        assert a.ask("GraspNet-Zero 用的是什么 GPU？").refused  # a Chinese digest without one
+        assert a.ask("HumanoidWalk 的作者是谁？").refused
+        assert a.ask("如何做红烧肉？").refused
