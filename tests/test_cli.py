@@ -584,6 +584,36 @@ def test_eval_option_and_row_errors_are_one_line_before_the_run(
         fh.write('{"question": "And it?", "gold": ["2410.13861"], "history": [{"role": "bot"}]}\n')
     proc = _eval(index_copy, tmp_path, "--set", questions)
     assert_one_line_error(proc, "mine.jsonl:2: bad question row: history[0]: role must be")
+    # A split of the user's own: run by its name; another name says which splits the set has.
+    questions.write_text(
+        '{"question": "What is PUMA?", "gold": ["2410.13861"], "split": "test"}\n', "utf-8"
+    )
+    proc = _eval(index_copy, tmp_path, "--set", questions)
+    assert_one_line_error(proc, "no questions in split 'dev'", "(its splits: test;")
+    proc = _eval(index_copy, tmp_path, "--set", questions, "--split", "test", "--out", "r")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_the_quality_script_reads_a_set_as_assistant_eval_does(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    """From the eval user test: eval/quality.py stopped on a set in the documented format
+    (KeyError: 'answerable') and counted "arXiv:2410.13861v2" as a miss of 2410.13861."""
+    questions = tmp_path / "mine.jsonl"
+    questions.write_text(
+        '{"question": "What is PUMA?", "gold": ["arXiv:2410.13861v2"]}\n'
+        '{"question": "How do I bake bread?", "answerable": false}\n',
+        "utf-8",
+    )
+    python = str(REPO / ".venv" / "bin" / "python")
+    script = str(REPO / "eval" / "quality.py")
+    args = [python, script, "--index-dir", str(index_copy), "--set", str(questions)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "hit@1 1.000  hit@5 1.000  (n=1)" in proc.stdout, proc.stdout
+    assert "unanswerable refused 1/1   answerable refused 0/1" in proc.stdout, proc.stdout
+    proc = subprocess.run([*args[:-1], str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert_one_line_error(proc, "a folder, not a question set")
 
 
 def test_eval_baselines_rank_the_corpus_of_the_index(tmp_path: Path) -> None:

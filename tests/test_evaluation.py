@@ -441,6 +441,22 @@ def test_a_question_set_is_read_with_a_bom_normalised_gold_and_inferred_lang(
     assert qs[0].split == "test" and qs[1].where == f"{path}:2"
 
 
+@pytest.mark.parametrize("encoding", ["gbk", "utf-16"])
+def test_a_question_set_saved_as_gbk_or_utf16_is_read(tmp_path: Path, encoding: str) -> None:
+    """From the eval user test: both said "error: UnicodeDecodeError: 'utf-8' codec can't
+    decode byte 0xd4 in position 41", naming no file. Digests in these encodings are read."""
+    path = tmp_path / "mine.jsonl"
+    path.write_bytes('{"question": "PUMA 是什么？", "gold": ["2410.13861"]}\n'.encode(encoding))
+    assert [q.question for q in load_questions(path)] == ["PUMA 是什么？"]
+
+
+def test_a_folder_or_missing_file_as_question_set_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(AssistantError, match=r"a folder, not a question set"):
+        load_questions(tmp_path)
+    with pytest.raises(AssistantError, match=r"nope\.jsonl: no such question set"):
+        load_questions(tmp_path / "nope.jsonl")
+
+
 def test_an_unknown_lang_or_category_is_warned_about_with_its_line(tmp_path: Path) -> None:
     path = tmp_path / "mine.jsonl"
     path.write_text(

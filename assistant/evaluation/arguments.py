@@ -30,8 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="question set (JSONL, see eval/DATASET.md); default eval/questions.jsonl",
     )  # fmt: skip
     parser.add_argument(
-        "--split", choices=("dev", "heldout", "all"), default="dev",
-        help="questions of this split (default dev; heldout is for final numbers only)",
+        "--split", default="dev", metavar="NAME",
+        help="questions of this split: dev (default), heldout (for final numbers only), a "
+        "split of your own set, or all",
     )  # fmt: skip
     parser.add_argument(
         "--config", action="append", default=[], metavar="KEY=VALUE",

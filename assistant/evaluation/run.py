@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from ..assistant import Assistant, AssistantError
 from ..cite import find_markers
 from ..condense import as_turns
-from ..parse import normalise_paper_id
+from ..parse import NotADigest, decode, normalise_paper_id
 from ..prompt import messages
 from ..records import Answer, Source
 from ..settings import REPO_ROOT, Settings
@@ -175,11 +175,31 @@ def question_from_row(row: Any, n: int, where: str = "") -> Question:
     )
 
 
+def read_question_file(path: Path) -> str:
+    """A question set's text, in the encodings a digest may have (UTF-8 with or without a BOM,
+    UTF-16 with a BOM, GBK): a set saved by Windows Notepad or a GBK editor is read, not
+    reported as "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xd4"."""
+    if not path.exists():
+        raise AssistantError(f"{path}: no such question set")
+    if path.is_dir():
+        raise AssistantError(f"{path}: a folder, not a question set (a JSONL file)")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AssistantError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        text, _ = decode(data, str(path))
+    except NotADigest:
+        raise AssistantError(f"{path}: binary data, not a question set (JSONL)") from None
+    if "\ufffd" in text and "\ufffd".encode() not in data:
+        raise AssistantError(f"{path}: not UTF-8, UTF-16 or GBK text")
+    return text
+
+
 def load_questions(path: Path = DEFAULT_SET) -> list[Question]:
     out: list[Question] = []
     first_line: dict[str, int] = {}
-    # utf-8-sig: a BOM (Windows Notepad) is read like the digests' and not taken for bad JSON.
-    for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+    for n, line in enumerate(read_question_file(path).splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -199,6 +219,12 @@ def load_questions(path: Path = DEFAULT_SET) -> list[Question]:
         first_line[q.id] = n
         out.append(q)
     return out
+
+
+def no_split(split: str, path: Path, questions: Sequence[Question]) -> str:
+    """The error for a split the set does not have, naming the splits it has."""
+    have = ", ".join(sorted({q.split for q in questions})) or "none"
+    return f"no questions in split {split!r} of {path} (its splits: {have}; --split all runs all)"
 
 
 def select_questions(
@@ -716,14 +742,13 @@ def run_from_args(assistant: Assistant, args: argparse.Namespace) -> int:
     from .report import print_summary, write_report
 
     path = Path(args.question_set)
-    if not path.exists():
-        raise AssistantError(f"{path}: no such question set")
     if args.limit is not None and args.limit < 1:
         raise AssistantError(f"--limit must be 1 or more, got {args.limit}")
     overrides = parse_overrides(args.config or [])
-    questions = select_questions(load_questions(path), args.split, args.fast, args.limit)
+    every = load_questions(path)
+    questions = select_questions(every, args.split, args.fast, args.limit)
     if not questions:
-        raise AssistantError(f"no questions in split {args.split!r} of {path}")
+        raise AssistantError(no_split(args.split, path, every))
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out or REPORTS_DIR / stamp)
     made = not out.exists()
