@@ -51,6 +51,8 @@ from .condense import (
     last_answered,
     last_question,
     not_about_it,
+    points_at_nothing,
+    position_not_listed,
     refers_to_chat_group,
     said_before,
 )
@@ -423,6 +425,23 @@ class Assistant:
             # "hi" or "what?" mid-chat asks nothing of the paper before.
             base = self._unanswered(q, lang, notices)
             yield from self._refuse(base, [], "vague")
+            return
+        if not turns and points_at_nothing(q):
+            # "它用了哪些数据集?" opening a chat: no paper to point to; a search would quote
+            # any sentence with 数据集 in it.
+            yield from self._refuse(self._unanswered(q, lang, notices), [], "no_antecedent")
+            return
+        if turns and (listed := position_not_listed(q, turns)) is not None:
+            # "第二篇呢？" after an answer that cited one paper repeated that paper.
+            papers = (
+                f"{listed} 篇论文"
+                if lang == "zh"
+                else "one paper"
+                if listed == 1
+                else f"{listed} papers"
+            )
+            base = self._unanswered(q, lang, notices)
+            yield from self._refuse(base, [], "no_position", papers=papers)
             return
         trial = trying_it(q)  # "test" mid-chat is no follow-up on the paper before
         llm_failed: list[str] = []  # why the LLM failed to condense, if it did

@@ -140,6 +140,49 @@ def points_back(question: str) -> bool:
     return bool(_PRONOUN.search(question) or ordinal(question) is not None)
 
 
+# What can only point back: not "the model" or "the authors", which a standalone question may
+# use of its own subject ("How does the model handle occlusion?").
+_BARE_POINTER = re.compile(
+    r"\b(?:it|its|they|their|them|this one|that one|the former|the latter)\b"
+    r"|它|前者|后者|这篇|那篇|该论文|该方法|该模型|这个方法|这个模型",
+    re.IGNORECASE | re.ASCII,
+)
+# A name the question brings: a capitalised word after the first (Pangea), a word mixing
+# capitals or digits (SAM2Long, GPT-4o), an arXiv id, a title in 《》.
+_BRINGS_NAME = re.compile(
+    r"(?<=\s)[A-Z][\w\-]*|\b[a-z]*[A-Z][a-z]*[A-Z0-9][\w\-]*|《|\d{4}\.\d{4,5}", re.ASCII
+)
+
+
+def points_at_nothing(question: str) -> bool:
+    """A first question that points back to a paper no earlier answer named: "它用了哪些数据集?",
+    "Is its code released?", "第二篇呢？". In a new chat these quoted whatever sentences had
+    数据集 in them, from three unrelated papers. Short, with no name of its own: "Is it possible
+    to segment long videos without training?" asks about a topic."""
+    if not (_BARE_POINTER.search(question) or ordinal(question) is not None):
+        return False
+    if _BRINGS_NAME.search(question.strip()):
+        return False
+    return len(content_terms(question)) <= 3
+
+
+def position_not_listed(question: str, history: Sequence[Turn]) -> int | None:
+    """How many papers the chat's last list had, when the question picks a position past it
+    ("第二篇呢？" after an answer that cited one paper), or "the other one" of one; else None."""
+    n = ordinal(question)
+    if n is None:
+        # "the other one?" when the chat cited one paper; not "另一个视频分割方法呢", which asks
+        # for another of its own.
+        brief = len(content_terms(question)) <= 1
+        if brief and _THE_OTHER.search(question) and len(last_list(history)[1]) == 1:
+            return 1
+        return None
+    listed = last_list(history)[1]
+    if not listed or -len(listed) <= (n - 1 if n > 0 else n) < len(listed):
+        return None
+    return len(listed)
+
+
 def is_follow_up(question: str) -> bool:
     return bool(
         _ANAPHORA.search(question)

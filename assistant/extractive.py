@@ -17,7 +17,9 @@ from .sentences import SentenceVectors
 from .sparse import idf
 from .text import (
     MEASURES,
+    PAPER_FACTS,
     asked_measures,
+    asked_paper_facts,
     asks_for_quantity,
     content_terms,
     count_pattern,
@@ -159,6 +161,9 @@ def _score_sentences(
         if (stem := counted_noun(question)) is not None:
             counts = count_pattern(stem)
             bonus += COUNT_BONUS * np.asarray([bool(counts.search(s)) for s in sv.texts])
+    if "code" in asked_paper_facts(question):  # "开源了吗": the sentence saying it is out
+        released = PAPER_FACTS["code"][1]
+        bonus += CUE * np.asarray([bool(released.search(s)) for s in sv.texts])
     for measure in asked_measures(question):  # "what hardware…": a sentence naming a GPU
         stated = MEASURES[measure][1]
         bonus += MEASURE_BONUS * np.asarray([bool(stated.search(s)) for s in sv.texts])

@@ -374,8 +374,9 @@ def stated_measures(
     authors" after "What's MM-Detect?")."""
     # "What learning rate…" asks for a number without "how many"; "whatever" does not.
     wants_value = asks_for_quantity(question) or re.search(
-        # "GraspNet-Zero 用的是什么 GPU？" as "What GPU…"
-        r"\b(?:what|which)\b|什么|哪(?:个|种|款|些|家|块|张)",
+        # "GraspNet-Zero 用的是什么 GPU？" as "What GPU…"; "它的训练成本呢？" and "and the
+        # cost?" as "what is its cost?"
+        r"\b(?:what|which)\b|什么|哪(?:个|种|款|些|家|块|张)|呢\s*[？?]?\s*$|^\s*(?:and|how about)\b",
         question,
         re.IGNORECASE | re.ASCII,
     )
@@ -405,7 +406,7 @@ def stated_measures(
     raw = "\n".join(parts)
     text = re.sub(r"\S*(?:https?://|www\.)\S*", " ", raw)
     said = {m for m in asked if MEASURES[m][1].search(text)} | {
-        f for f in facts if PAPER_FACTS[f][1].search(raw if f == "link" else text)
+        f for f in facts if PAPER_FACTS[f][1].search(raw if f in ("link", "code") else text)
     }
     wanted = [*asked, *facts]
     return [w for w in wanted if w in said], [w for w in wanted if w not in said]

@@ -483,6 +483,35 @@ PAPER_FACTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         ),
         re.compile(r"https?://|www\.|github\.com", re.IGNORECASE | re.ASCII),
     ),
+    # Whether the code is out: "Is the code of SpectroMotion released?", "DimensionX 的代码开源
+    # 了吗？". Asked as a question only: "哪些论文评测了开源模型？" asks about open models.
+    # Stated by a link, or by a release said in words ("AndroidLab 已开源"); "开源 LLM" alone
+    # is an open model, not the paper's code.
+    "code": (
+        re.compile(
+            r"\b(?:code|weights|implementation|checkpoints?)\b[^?？]{0,30}"
+            r"\b(?:released|available|open[- ]?sourced?|public|published|out)\b"
+            r"|\b(?:is|are|was|were)\s+(?:it|they|\S+(?:\s+\S+){0,3})\s+open[- ]?sourced?\b"
+            r"|\bwhere\b[^?？]{0,40}\b(?:code|implementation|weights)\b"
+            r"|\b(?:did|do|does|have|has|will)\b[^?？]{0,30}\brelease[sd]?\b[^?？]{0,20}"
+            r"\b(?:code|weights|implementation)\b"
+            r"|开源了(?:吗|没|么)|(?:是否|有没有|有无|会不会|可否)(?:已经?)?开源|开源(?:了)?没有"
+            r"|代码(?:是否|有没有|有无|能否|可否)?(?:已经?)?(?:公开|发布|放出|开放)(?:了)?(?:吗|没|么)"
+            r"|(?:有没有|有无|是否有|有)(?:公开的?|开源的?)?代码(?:吗|么)?[？?]"
+            r"|代码在哪|哪里(?:能|可以)?(?:找到|下载|获取)[^？?]{0,12}代码",
+            re.IGNORECASE | re.ASCII,
+        ),
+        re.compile(
+            r"https?://|www\.|github\.com|(?:已|将|均已|全部|完全)(?:经)?(?:开源|公开发布)"
+            # Not "开源代码 LLMs" (open code models): a release says 了, or 公开/发布.
+            r"|开源了(?:代码|模型权重|权重|实现)|代码(?:和[^，。]{0,12})?(?:已|将)?(?:开源|公开|发布)"
+            r"|(?:公开|发布)了?[^，。]{0,10}(?:代码|权重)"
+            r"|\bopen[- ]sourced\b|\b(?:code|weights|implementation)s?\b[^.]{0,40}"
+            r"\b(?:is|are|will\s+be)\s+(?:publicly\s+)?(?:available|released|public)\b"
+            r"|\brelease[sd]?\s+(?:the|our|its|all)?\s*(?:code|weights|implementation)",
+            re.IGNORECASE | re.ASCII,
+        ),
+    ),
     "license": (
         re.compile(
             r"\b(?:licen[cs]e[sd]?|licensing)\b|许可证|许可协议|开源协议|授权协议|(?:什么|哪个|哪种)协议",

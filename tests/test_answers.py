@@ -1730,3 +1730,77 @@ def test_what_own_digests_do_not_state_is_still_refused(tmp_path: Path) -> None:
         assert a.ask("GraspNet-Zero 用的是什么 GPU？").refused  # a Chinese digest without one
         assert a.ask("HumanoidWalk 的作者是谁？").refused
         assert a.ask("如何做红烧肉？").refused
+
+
+@pytest.mark.parametrize(
+    ("question", "answered", "quoted"),
+    [
+        # No digest of these says anything of code: before, their opening sentences were quoted.
+        ("SpectroMotion 的代码开源了吗？", False, ""),
+        ("Is the code of SpectroMotion released?", False, ""),
+        ("Where can I find the MIA-DPO code?", False, ""),
+        # DimensionX's: OpenCoder came too, for 代码 in its title.
+        ("DimensionX 的代码开源了吗？", False, ""),
+        ("Is the code of SAM2Long released?", True, "github.com/Mark12Ding/SAM2Long"),
+        ("AndroidLab 开源了吗？", True, "AndroidLab 已开源"),
+    ],
+)
+def test_whether_the_code_is_out_is_answered_only_from_a_digest_that_says(
+    assistant: Assistant, question: str, answered: bool, quoted: str
+) -> None:
+    """From the UI user test: "Is the code released?" got a paper's general sentences."""
+    answer = assistant.ask(question)
+    assert answer.refused is not answered, answer.text
+    if answered:
+        assert quoted in answer.text, answer.text
+    else:
+        said = message(assistant.settings.prompts_dir, answer.language, "measure_code")
+        assert any(said in n for n in answer.notices), answer.notices
+    # "开源 VLM" is an open model, not a paper's code: the question about those is not checked.
+    others = assistant.ask("哪些论文评测了开源模型？")
+    code = message(assistant.settings.prompts_dir, "zh", "measure_code")
+    assert not any(code in n for n in others.notices), others.notices
+
+
+@pytest.mark.parametrize("question", ["它用了哪些数据集?", "Is its code released?", "第二篇呢？"])
+def test_a_first_question_pointing_back_asks_which_paper(
+    assistant: Assistant, question: str
+) -> None:
+    """From the UI user test: "它用了哪些数据集?" in a new chat quoted sentences with 数据集 in
+    them from ScaleQuest, Pangea and Agent K."""
+    answer = assistant.ask(question)
+    key = "no_antecedent"
+    assert answer.refused and not answer.citations
+    assert answer.text == message(assistant.settings.prompts_dir, answer.language, key)
+    # A name of its own, or a whole question: not pointing back.
+    assert not assistant.ask("SAM2Long 是什么？它用了哪些数据集？").refused
+    assert not assistant.ask("Is it possible to segment long videos without training?").refused
+
+
+@pytest.mark.parametrize(
+    ("questions", "says"),
+    [
+        (("SAM2Long 是做什么的？", "第二篇呢？"), "上一个回答只引用了 1 篇论文"),
+        (("What is UCFE?", "the other one?"), "The last answer cited only one paper"),
+    ],
+)
+def test_a_position_past_the_last_list_is_said_to_be(
+    assistant: Assistant, questions: tuple[str, ...], says: str
+) -> None:
+    """From the UI and API user tests: "第二篇呢？" after an answer citing one paper repeated
+    it; "the other one?" cited CompassJudger-1 and OpenCoder."""
+    answers = chat(assistant, *questions)
+    assert answers[-1].refused and says in answers[-1].text, answers[-1].text
+    # After a list, the position is read in it.
+    listed = chat(assistant, "Which papers study GUI or web agents?", "第二篇呢？")
+    assert not listed[-1].refused and listed[-1].citations[0].paper_id == cited(listed[0])[1]
+
+
+def test_an_elliptical_follow_up_asking_a_figure_is_checked_like_the_full_question(
+    assistant: Assistant,
+) -> None:
+    """From the API user test: "它的训练成本呢?" after WebRL quoted its opening sentences,
+    while "它的训练成本是多少?" was refused with the notice that no cost is given."""
+    for follow_up in ("它的训练成本呢?", "and the GPUs?"):
+        answers = chat(assistant, "WebRL 是什么?", follow_up)
+        assert answers[-1].refused and answers[-1].notices, answers[-1].text
