@@ -376,7 +376,8 @@ def stated_measures(
     wants_value = asks_for_quantity(question) or re.search(
         # "GraspNet-Zero 用的是什么 GPU？" as "What GPU…"; "它的训练成本呢？" and "and the
         # cost?" as "what is its cost?"
-        r"\b(?:what|which)\b|什么|哪(?:个|种|款|些|家|块|张)|呢\s*[？?]?\s*$|^\s*(?:and|how about)\b",
+        r"\b(?:what|which)\b|什么|哪(?:个|种|款|些|家|块|张)"
+        r"|呢\s*[？?]?\s*$|^\s*(?:and|how about)\b",
         question,
         re.IGNORECASE | re.ASCII,
     )
