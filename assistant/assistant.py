@@ -433,15 +433,11 @@ class Assistant:
             return
         if turns and (listed := position_not_listed(q, turns)) is not None:
             # "第二篇呢？" after an answer that cited one paper repeated that paper.
-            papers = (
-                f"{listed} 篇论文"
-                if lang == "zh"
-                else "one paper"
-                if listed == 1
-                else f"{listed} papers"
-            )
+            count = f"{listed} 篇论文" if lang == "zh" else f"{listed} papers"
+            if lang != "zh" and listed == 1:
+                count = "one paper"
             base = self._unanswered(q, lang, notices)
-            yield from self._refuse(base, [], "no_position", papers=papers)
+            yield from self._refuse(base, [], "no_position", papers=count)
             return
         trial = trying_it(q)  # "test" mid-chat is no follow-up on the paper before
         llm_failed: list[str] = []  # why the LLM failed to condense, if it did
