@@ -344,9 +344,9 @@ class Assistant:
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise AssistantError(f"k must be a whole number of papers, 1 or more; got {k!r}")
         q, _ = self._clean(question)
-        return self._retrieve(q).sources[:k]
+        return self._retrieve(q, papers=k).sources[:k]
 
-    def _retrieve(self, query: str, asked: str | None = None) -> Retrieval:
+    def _retrieve(self, query: str, asked: str | None = None, papers: int = 0) -> Retrieval:
         self.ensure_indexed()
         if not self._has_papers:
             # Not a refusal: "none of the indexed papers answers this" would hide that there
@@ -354,7 +354,7 @@ class Assistant:
             raise AssistantError(self.empty_index_hint())
         _ = self.index  # opens index and retriever even when there were no seeds to auto-index
         assert self._retriever is not None
-        return self._retriever.run(query, asked)
+        return self._retriever.run(query, asked, papers)
 
     def _doc_freq(self) -> tuple[dict[str, int], int]:
         bm25 = self.index.bm25()

@@ -96,7 +96,10 @@ class Source(BaseModel):
     title_zh: str = ""
     url: str
     text: str = Field(description="The passage used (best-matching chunk of the paper)")
-    score: float = Field(description="Fused retrieval score (higher is better)")
+    score: float = Field(
+        description="Fused retrieval score (higher is better; never higher further down the list: "
+        "a paper the question names is ranked first and scored at least as the next one)"
+    )
     source_file: str = ""
     dense_score: float | None = Field(None, description="Cosine similarity of the best chunk")
     bm25_score: float | None = Field(None, description="BM25 score of the best chunk")

