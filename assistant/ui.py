@@ -497,6 +497,13 @@ CSS = """
   #da-input-row { flex-wrap: wrap; }
   #da-input-row > .form { flex: 1 1 100% !important; min-width: 100% !important; }
   #da-input-row > button { flex: 1 1 40% !important; min-width: 0 !important; }
+  /* The Papers table: the arXiv id wrapped a digit or two per line ("24 / 10 / .1 / 40"), and
+     the digest file took a quarter of the width. */
+  #da-papers th:nth-child(4), #da-papers td:nth-child(4),
+  #da-papers .virtual-row > .body-cell:nth-child(4) { display: none !important; }
+  #da-papers th:first-child, #da-papers td:first-child,
+  #da-papers .virtual-row > .body-cell:first-child { white-space: nowrap;
+    min-width: 6.2em !important; width: 6.2em !important; flex: 0 0 6.2em !important; }
 }
 #da-papers .virtual-row, #da-papers .virtual-row *, #da-papers td,
 #da-papers th, #da-papers input { font-family: var(--font) !important; }

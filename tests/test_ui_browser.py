@@ -366,6 +366,24 @@ def test_on_a_phone_the_input_has_a_row_of_its_own_above_the_fold(
     page.close()
 
 
+def test_on_a_phone_the_papers_table_shows_each_arxiv_id_on_one_line(
+    browser: Any, evil_ui: str
+) -> None:
+    """From the UI user test: at 390 px the id wrapped a digit or two per line ("24 / 10 / .1 /
+    40 / 59") and the digest file name took a quarter of the width."""
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    open_chat(page, evil_ui)
+    page.get_by_role("tab", name="Papers · 论文").click()
+    link = page.locator("#da-papers a", has_text="2410.14059").first  # the first row
+    link.wait_for()
+    box = link.bounding_box()
+    line = float(link.evaluate("a => parseFloat(getComputedStyle(a).lineHeight) || 24"))
+    assert box is not None and box["height"] < 1.5 * line, (box, line)
+    assert not page.get_by_text("000_2feac997ffb58d5c.txt:1", exact=True).first.is_visible()
+    shot(page, "08-phone-papers")
+    page.close()
+
+
 def streaming(page: Any) -> None:
     """Wait until the answer being written shows some text."""
     page.wait_for_function(
