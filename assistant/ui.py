@@ -509,6 +509,24 @@ CSS = """
 #da-papers th, #da-papers input { font-family: var(--font) !important; }
 """
 
+# The chat follows an answer as it is written, to its end: a long one (four papers, their
+# cards) was left scrolled to its sources, its text above the fold. Once written, an answer
+# whose top is out of view is scrolled back to its top: after Gradio's own scroll to the end,
+# which waits 300 ms.
+SHOW_ANSWER_TOP = """() => { setTimeout(() => {
+  const all = document.querySelectorAll('#da-chat .da-answer');
+  const el = all[all.length - 1];
+  if (!el) return;
+  let box = el.parentElement;
+  while (box && !(box.scrollHeight > box.clientHeight
+                  && /(auto|scroll)/.test(getComputedStyle(box).overflowY))) {
+    box = box.parentElement;
+  }
+  if (!box) return;
+  const top = el.getBoundingClientRect().top - box.getBoundingClientRect().top;
+  if (top < 0) box.scrollTop += top - 8;
+}, 500); }"""
+
 FONTS: list[gr.themes.Font | str] = [
     gr.themes.LocalFont("Source Sans Pro"),  # served by Gradio itself, no CDN
     "WenQuanYi Micro Hei",
@@ -769,6 +787,8 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                 **ask_event
             ),
         ]
+        for event in asking:
+            event.then(None, js=SHOW_ANSWER_TOP, api_visibility="private")
         # Stop and New chat end an answer being written (a slow local LLM): before, New chat
         # was ignored mid-answer and the old chat was sent with the next question.
         stop.click(restore, store, [chatbot, box, store], cancels=asking, api_visibility="private")

@@ -384,6 +384,29 @@ def test_on_a_phone_the_papers_table_shows_each_arxiv_id_on_one_line(
     page.close()
 
 
+def test_a_long_answer_is_left_showing_its_top(browser: Any, evil_ui: str) -> None:
+    """From the UI user test: after "Which papers study GUI or web agents?" the chat showed
+    only the source cards; the four quoted sentences were scrolled above, out of view."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    open_chat(page, evil_ui)
+    ask(page, "Which papers study GUI or web agents?")
+    top_in_view = """() => {
+      const all = document.querySelectorAll('#da-chat .da-answer');
+      const el = all[all.length - 1];
+      let box = el.parentElement;
+      while (box && !(box.scrollHeight > box.clientHeight
+                      && /(auto|scroll)/.test(getComputedStyle(box).overflowY))) {
+        box = box.parentElement;
+      }
+      return box !== null && box.scrollTop > 0
+        && el.getBoundingClientRect().top >= box.getBoundingClientRect().top; }"""
+    page.wait_for_function(top_in_view, timeout=10_000)  # Gradio scrolls to the end first
+    page.wait_for_timeout(1000)
+    assert page.evaluate(top_in_view)  # and leaves it there
+    shot(page, "09-long-answer-top")
+    page.close()
+
+
 def streaming(page: Any) -> None:
     """Wait until the answer being written shows some text."""
     page.wait_for_function(
