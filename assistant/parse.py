@@ -349,15 +349,25 @@ def _entry(
     summary = without_latex("\n".join(ln.rstrip() for ln in body).strip())
     if not summary:
         return skipped(f"empty summary for {link.paper_id}")
+    title_zh = link.zh
+    if _mostly_chinese(title) and title_zh and not _mostly_chinese(title_zh):
+        # "## 思维链压缩：…" over "[Chain-of-Thought Compression …](…)": the titles written the
+        # other way round. English answers cited the Chinese one as the paper's title.
+        title, title_zh = title_zh, title
     return Paper(
         paper_id=link.paper_id,
         title=title,
-        title_zh=link.zh,
+        title_zh=title_zh,
         url=link.url,
         text=summary,
         source_file=source,
         line=lineno,
     )
+
+
+def _mostly_chinese(text: str) -> bool:
+    cjk = sum("\u3400" <= c <= "\u9fff" for c in text)
+    return cjk > sum(c.isascii() and c.isalpha() for c in text) / 3
 
 
 # A heading written another way: "### Title", "# Title", "##Title", indented, full-width

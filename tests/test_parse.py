@@ -684,3 +684,22 @@ def test_a_missing_link_under_a_paper_title_is_not_called_a_section_heading() ->
     [problem] = parse_text(text, "l.md").problems
     assert "no arXiv link under '## Llama 2" in problem.reason
     assert "cuts that summary short" not in problem.reason
+
+
+def test_a_chinese_heading_over_an_english_link_text_is_read_the_right_way_round() -> None:
+    """From the eval user test: '## 思维链压缩…' over '[Chain-of-Thought Compression…](…)' was
+    indexed with the Chinese title as the English one, and English answers cited it."""
+    text = (
+        "## 思维链压缩：让推理模型少说废话\n"
+        "[Chain-of-Thought Compression for Reasoning Models](https://arxiv.org/abs/2501.06789)\n\n"
+        "本文研究如何在不损失准确率的前提下缩短推理模型的思维链。\n\n"
+        "## SAM2Long: Enhancing SAM 2 for Long Video Segmentation\n"
+        "[SAM2Long: 通过无训练记忆树增强 SAM 2](https://arxiv.org/abs/2410.16268)\n\n"
+        "SAM2Long 是一种无训练的视频分割方法。\n"
+    )
+    swapped, kept = parse_text(text, "mine.md").papers
+    assert swapped.title == "Chain-of-Thought Compression for Reasoning Models"
+    assert swapped.title_zh == "思维链压缩：让推理模型少说废话"
+    assert kept.title.startswith("SAM2Long: Enhancing") and kept.title_zh.startswith(
+        "SAM2Long: 通过"
+    )
