@@ -40,6 +40,7 @@ from assistant.evaluation.run import (
     check_floors,
     check_gold,
     gold_problems,
+    key_fact_problems,
     load_floors,
     load_questions,
     overridden,
@@ -473,6 +474,22 @@ def test_an_unknown_lang_or_category_is_warned_about_with_its_line(tmp_path: Pat
         "own category",
     ]
     assert [(q.lang, q.category) for q in qs] == [("cn", "single"), ("en", "singel")]
+
+
+def test_a_key_fact_no_gold_digest_holds_is_reported(assistant: Assistant, tmp_path: Path) -> None:
+    """From the eval user test: "87.4%" of a digest saying 78.4% scored 0 without a word."""
+    path = tmp_path / "mine.jsonl"
+    path.write_text(
+        '{"question": "UCFE 的用户研究有多少名参与者？", "gold": ["2410.14059"], '
+        '"key_facts": ["804", "840"]}\n',
+        encoding="utf-8",
+    )
+    qs = load_questions(path)
+    texts = assistant.index.paper_texts(["2410.14059"])
+    assert key_fact_problems(qs, texts) == [
+        f"{path}:1: key fact '840' is in none of its gold papers' digests; a quoted "
+        "(extractive) answer never has it"
+    ]
 
 
 def test_gold_ids_are_checked_against_the_index(tmp_path: Path) -> None:

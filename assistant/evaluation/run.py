@@ -711,6 +711,25 @@ def gold_problems(questions: Sequence[Question], indexed: set[str]) -> list[str]
     return out
 
 
+def key_fact_problems(questions: Sequence[Question], texts: dict[str, str]) -> list[str]:
+    """One line per key fact no gold paper's digest holds (a typo: "87.4%" of a digest saying
+    78.4%): an extractive answer quotes the digests, so it can never contain that fact, and the
+    question scores 0 for it without a word. `texts`: the gold papers' digests by id."""
+    out = []
+    for q in questions:
+        held = "\n".join(texts[g] for g in q.gold if g in texts)
+        if not held:
+            continue  # its gold ids are reported already
+        for fact in q.key_facts:
+            if not M.fact_present(fact, held):
+                at = f"{q.where}: " if q.where else f"{q.id}: "
+                out.append(
+                    f"{at}key fact {fact!r} is in none of its gold papers' digests; a quoted "
+                    "(extractive) answer never has it"
+                )
+    return out
+
+
 def check_gold(questions: Sequence[Question], indexed: set[str], where: str) -> None:
     """Warn about gold ids missing from the index; stop when none is there (a wrong index or
     question set: every retrieval number would be 0)."""
@@ -784,6 +803,9 @@ def _run_checked(
         raise AssistantError(assistant.empty_index_hint())
     s = assistant.settings
     check_gold(questions, indexed, s.chroma_url or str(s.index_dir))
+    gold = sorted({g for q in questions for g in q.gold if g in indexed})
+    for line in key_fact_problems(questions, assistant.index.paper_texts(gold)):
+        warnings.warn(line, UserWarning, stacklevel=2)
     with overridden(assistant.settings, overrides):
         return run_eval(
             assistant,
