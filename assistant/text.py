@@ -372,7 +372,13 @@ MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(
             r"\bcost\b|\bdollars?\b|\bUSD\b|多少钱|成本|费用|美元", re.IGNORECASE | re.ASCII
         ),
-        re.compile(r"\$|美元|dollar|USD|成本|费用|\bcost", re.IGNORECASE | re.ASCII),
+        # A training cost is as often given in compute: "在单台 8 倍 A800 GPU 设备上…训练 16 小时".
+        re.compile(
+            r"\$|美元|dollar|USD|成本|费用|\bcost|GPU[\s-]*(?:hours?|days?|小时|天)"
+            r"|训练[^。；]{0,12}\d+(?:\.\d+)?\s*(?:个)?(?:小时|天|周)"
+            r"|\btrain\w*\b[^.;]{0,30}\b\d+(?:\.\d+)?\s*(?:hours?|days?|weeks?)\b",
+            re.IGNORECASE | re.ASCII,
+        ),
     ),
     "learning_rate": (
         re.compile(r"learning rate|学习率", re.IGNORECASE | re.ASCII),

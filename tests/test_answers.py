@@ -1804,3 +1804,6 @@ def test_an_elliptical_follow_up_asking_a_figure_is_checked_like_the_full_questi
     for follow_up in ("它的训练成本呢?", "and the GPUs?"):
         answers = chat(assistant, "WebRL 是什么?", follow_up)
         assert answers[-1].refused and answers[-1].notices, answers[-1].text
+    # A training cost given in compute is a cost: "在单台 8 倍 A800 GPU 设备上…训练 16 小时".
+    answers = chat(assistant, "LOGO 是怎么解决长序列显存瓶颈的？", "训练成本呢？")
+    assert not answers[-1].refused and "训练 16 小时" in answers[-1].text, answers[-1].text
