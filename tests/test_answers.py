@@ -1230,14 +1230,18 @@ def test_a_measure_asked_with_others_the_digest_states_is_answered_with_a_notice
     assistant: Assistant,
 ) -> None:
     """LOGO's digest gives its data (0.3B) and hours (16 小时), not money: asked for all three
-    it was refused; asked for the cost alone it still is."""
+    it was refused. A training cost given in compute is a cost (a blind-written chat set asks
+    "训练成本呢？" of LOGO and expects that sentence); a learning rate it never gives is not."""
     prompts = assistant.settings.prompts_dir
-    cost = message(prompts, "zh", "unstated", measures=message(prompts, "zh", "measure_cost"))
+    lr = message(prompts, "zh", "measure_learning_rate")
     answer = assistant.ask("LOGO 的训练成本大概是什么量级？用了多少数据、训了多久？")
     assert not answer.refused and cited(answer)[0] == "2410.18533"
-    assert "16 小时" in answer.text and cost in answer.notices
+    assert "16 小时" in answer.text and not answer.notices
     answer = assistant.ask("LOGO 的训练花了多少成本？")
-    assert answer.refused and cost in answer.notices
+    assert not answer.refused and "16 小时" in answer.text
+    answer = assistant.ask("LOGO 训练了多久，学习率是多少？")
+    assert not answer.refused and "16 小时" in answer.text
+    assert message(prompts, "zh", "unstated", measures=lr) in answer.notices
 
 
 def test_a_digest_saying_the_authors_propose_names_no_author(tmp_path: Path) -> None:
