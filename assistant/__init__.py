@@ -12,7 +12,7 @@ from .records import (
     Turn,
     UnsupportedClaim,
 )
-from .settings import PRESETS, Settings
+from .settings import PRESETS, Settings, SettingsError
 
 if TYPE_CHECKING:
     from .assistant import Assistant, AssistantError
@@ -27,6 +27,7 @@ __all__ = [
     "Paper",
     "Problem",
     "Settings",
+    "SettingsError",
     "Source",
     "Turn",
     "UnsupportedClaim",

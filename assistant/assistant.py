@@ -97,7 +97,13 @@ from .retrieve import (
     title_holds_question,
 )
 from .sentences import SentenceVectors
-from .settings import Settings, explain, unknown_environment, unknown_variable_warning
+from .settings import (
+    Settings,
+    SettingsError,
+    explain,
+    unknown_environment,
+    unknown_variable_warning,
+)
 from .store import IndexError_, PaperIndex
 from .text import (
     asks_for_date,
@@ -171,6 +177,8 @@ class Assistant:
         try:
             base = settings or Settings()
             self.settings = Settings(**{**base.model_dump(), **overrides}) if overrides else base
+        except SettingsError as exc:
+            raise AssistantError(f"bad settings: {exc}") from None
         except ValidationError as exc:
             raise AssistantError(f"bad settings: {explain(exc)}") from None
         # A model named (in the environment, the settings given, or an argument): an LLM wanted.

@@ -46,8 +46,20 @@ PROMPT_FILES = (
 )
 
 
+class SettingsError(ValueError):
+    """A bad setting, said in one line naming the variable or argument it came from."""
+
+
 class Settings(BaseSettings):
     """Configuration of the digest assistant. Environment variables: ``ASSISTANT_<NAME>``."""
+
+    def __init__(self, **values: Any) -> None:
+        # pydantic's ValidationError spans lines per field and links its docs; explain() says
+        # each problem in one line, naming the ASSISTANT_* variable when that is where it was.
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise SettingsError(explain(exc)) from None
 
     model_config = SettingsConfigDict(
         env_prefix="ASSISTANT_", env_file=None, extra="forbid", validate_assignment=True
@@ -188,6 +200,14 @@ class Settings(BaseSettings):
         user, sep, password = v.get_secret_value().partition(":") if v else ("u", ":", "p")
         if not sep or not user or not password:
             raise ValueError("must look like user:password")
+        return v
+
+    @field_validator("index_dir", "seeds_dir", "prompts_dir", mode="before")
+    @classmethod
+    def _not_empty(cls, v: Any) -> Any:
+        # Path("") is "."; index_dir="" quietly used the working folder.
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("empty path")
         return v
 
     @field_validator("llm_base_url", "embed_base_url", "chroma_url", mode="before")

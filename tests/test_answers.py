@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import write_digest
 
-from assistant import Assistant
+from assistant import Assistant, Settings, SettingsError
 from assistant.assistant import AssistantError
 from assistant.cite import find_markers
 from assistant.extractive import link_only, lists_test_sets
@@ -1378,12 +1378,19 @@ def test_a_search_for_no_or_a_fraction_of_a_paper_is_rejected(
         ({"llm_base_url": "localhost:11434/v1"}, "llm_base_url='localhost:11434/v1': must be an"),
         ({"chroma_url": "notaurl"}, "e.g. http://127.0.0.1:8000"),  # not an LLM's /v1
         ({"prompts_dir": "/nonexistent"}, "/nonexistent is not a prompts folder (no answer_"),
+        # Path("") is ".": the working folder was used without a word.
+        ({"index_dir": ""}, "index_dir='': empty path"),
     ],
 )
 def test_a_bad_setting_argument_is_one_line(kwargs: dict[str, Any], says: str) -> None:
     with pytest.raises(AssistantError, match=re.escape(says)) as err:
         Assistant(**kwargs)
     assert "\n" not in str(err.value)
+    # Settings alone says it in one line too: it raised pydantic's ValidationError, a line per
+    # field and a link to pydantic's docs (from the API user test).
+    with pytest.raises(SettingsError, match=re.escape(says)) as raw:
+        Settings(**kwargs)
+    assert "\n" not in str(raw.value) and "pydantic" not in str(raw.value)
 
 
 def test_a_bad_argument_is_not_blamed_on_a_good_environment_variable(
