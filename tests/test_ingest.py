@@ -840,3 +840,17 @@ def test_a_tables_rows_are_indexed_as_sentences_naming_their_columns(tmp_path: P
         assert not [t for t in texts if t.lstrip().startswith("|")], texts
         answer = a.ask("思维链提示在 GSM8K 上的准确率是多少？")
         assert "56.9%" in answer.text and "|" not in answer.text
+
+
+def test_a_closed_assistant_stays_closed_and_lets_the_folder_go(
+    tmp_path: Path, corpus: Path
+) -> None:
+    """From the API user test: after close(), search() quietly reopened the folder and held it
+    again, so a new Assistant on it was refused as "already open in another Assistant"."""
+    first = make(tmp_path / "index", corpus)
+    first.ingest([corpus], progress=False)
+    first.close()
+    with pytest.raises(AssistantError, match="this Assistant is closed"):
+        first.search("Marmot 异常检测")
+    with make(tmp_path / "index", corpus) as second:
+        assert second.search("Marmot 异常检测", k=1)[0].paper_id == B[0]
