@@ -33,7 +33,10 @@ from .text import (
 def defuse_markers(text: str) -> str:
     """A digest sentence that contains '[3]' (or '[^3]', '【3】': whatever cite.py reads as a
     marker) must not pose as one of our citations."""
-    return MARKER.sub(lambda m: f"［{m.group(0)[1:-1]}］", text)
+    # Every bracket of the marker: "[[0]]" made "［[0]］", and the "[0]" inside still read as one
+    # (found by the property test).
+    full = str.maketrans("[]【】〔〕", "［］［］［］")
+    return MARKER.sub(lambda m: m.group(0).translate(full), text)
 
 
 _NUMBER = re.compile(r"\d")

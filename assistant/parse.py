@@ -350,7 +350,7 @@ def _entry(
     if not summary:
         return skipped(f"empty summary for {link.paper_id}")
     title_zh = link.zh
-    if _mostly_chinese(title) and title_zh and not _mostly_chinese(title_zh):
+    if titles_reversed(title, title_zh):
         # "## 思维链压缩：…" over "[Chain-of-Thought Compression …](…)": the titles written the
         # other way round. English answers cited the Chinese one as the paper's title.
         title, title_zh = title_zh, title
@@ -358,16 +358,30 @@ def _entry(
         paper_id=link.paper_id,
         title=title,
         title_zh=title_zh,
-        url=link.url,
+        url=_abs_url(link.url),
         text=summary,
         source_file=source,
         line=lineno,
     )
 
 
-def _mostly_chinese(text: str) -> bool:
-    cjk = sum("\u3400" <= c <= "\u9fff" for c in text)
-    return cjk > sum(c.isascii() and c.isalpha() for c in text) / 3
+_PDF_URL = re.compile(r"https?://(?:www\.|export\.)?arxiv\.org/pdf/([^?#\s]+?)(?:\.pdf)?", re.I)
+
+
+def _abs_url(url: str) -> str:
+    """A PDF link as the paper's page, like every other source's: "arxiv.org/pdf/2503.04567v2"
+    was kept as written, so one card opened a PDF download and the rest a page."""
+    m = _PDF_URL.fullmatch(url)
+    return f"https://arxiv.org/abs/{m.group(1)}" if m else url
+
+
+def titles_reversed(heading: str, link_text: str) -> bool:
+    """A Chinese title in the heading over an English one in the link's text."""
+    cjk = sum("\u3400" <= c <= "\u9fff" for c in heading)
+    letters = sum(c.isascii() and c.isalpha() for c in heading)
+    link_cjk = any("\u3400" <= c <= "\u9fff" for c in link_text)
+    link_letters = sum(c.isascii() and c.isalpha() for c in link_text)
+    return cjk >= 2 and cjk > letters / 3 and not link_cjk and link_letters >= 3
 
 
 # A heading written another way: "### Title", "# Title", "##Title", indented, full-width

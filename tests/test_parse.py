@@ -438,7 +438,7 @@ def test_a_link_line_that_is_the_url_alone_is_read(tmp_path: Path) -> None:
     got = by_id(result.papers)
     assert sorted(got) == ["2501.10007", "2501.10008"]
     assert got["2501.10007"].title_zh == "" and got["2501.10007"].text == "只有网址，没有中文标题。"
-    assert got["2501.10008"].url == "https://arxiv.org/pdf/2501.10008.pdf"
+    assert got["2501.10008"].url == "https://arxiv.org/abs/2501.10008"  # the page, not the PDF
     # A URL inside other words is still not a link line: which part is the title?
     assert "malformed arXiv link" in problems_at(result.problems, path)[12]
 
@@ -459,7 +459,9 @@ def test_the_arxiv_host_is_read_whatever_its_case(url: str) -> None:
         result = parse_text(f"## Case Paper\n{line}\n\n摘要。\n", "case.md")
         assert result.problems == []
         [paper] = result.papers
-        assert paper.paper_id == "2501.10011" and paper.url == url  # shown as written
+        # Shown as written, but for a PDF link: the paper's page, as for every other source.
+        page = "https://arxiv.org/abs/2501.10011" if "/pdf/" in url else url
+        assert paper.paper_id == "2501.10011" and paper.url == page
 
 
 def test_a_link_that_cannot_be_read_says_what_is_expected() -> None:
@@ -628,7 +630,7 @@ def test_a_heading_inside_a_fenced_code_block_is_code() -> None:
             "GPT-3 有 1750 亿参数。",
             "GPT-3",
             "",
-            "https://arxiv.org/pdf/2005.14165v2",
+            "https://arxiv.org/abs/2005.14165v2",
             "GPT-3 有 1750 亿参数。",
         ),
         (  # the link after the summary
@@ -703,3 +705,16 @@ def test_a_chinese_heading_over_an_english_link_text_is_read_the_right_way_round
     assert kept.title.startswith("SAM2Long: Enhancing") and kept.title_zh.startswith(
         "SAM2Long: 通过"
     )
+
+
+def test_a_pdf_link_is_the_papers_page() -> None:
+    """From the API user test: a `pdf/…v2` link was kept as written, so one source opened a PDF
+    download where every other opened the paper's page."""
+    text = (
+        "## Quokka: A Test Paper\n"
+        "[Quokka：测试论文](https://arxiv.org/pdf/2503.04567v2)\n\n"
+        "Quokka 是一篇测试论文。\n"
+    )
+    [paper] = parse_text(text, "mine.md").papers
+    assert paper.paper_id == "2503.04567"
+    assert paper.url == "https://arxiv.org/abs/2503.04567v2"

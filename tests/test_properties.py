@@ -3,18 +3,26 @@ checker never lets an out-of-range or made-up marker through."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from assistant.cite import check_citations, find_markers
 from assistant.extractive import defuse_markers
-from assistant.parse import DigestError, parse_text
+from assistant.parse import DigestError, parse_text, titles_reversed
 from assistant.records import Source
 
-SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# In CI the examples are drawn from a fixed seed: a clean clone has no example database, and a
+# new counterexample found at random must not decide whether work lands (it is found locally).
+SETTINGS = settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=bool(os.environ.get("CI")),
+)
 
 # --- digest generation ------------------------------------------------------------------------
 
@@ -68,9 +76,12 @@ def entries(draw: st.DrawFn) -> list[tuple[str, str, str, str]]:
             unique=True,
         )
     )
-    return [
+    out = [
         (f"24{m:02d}.{n:05d}", draw(titles()), draw(zh_titles()), draw(bodies())) for m, n in nums
     ]
+    # A Chinese heading over an English link text is read the other way round, by design.
+    assume(not any(titles_reversed(t.strip(), z.strip()) for _, t, z, _ in out))
+    return out
 
 
 def render(entry: tuple[str, str, str, str]) -> list[str]:
@@ -250,6 +261,7 @@ def test_dropped_marker_cannot_splice_a_new_one(text: str, k: int, cited: list[i
 
 @SETTINGS
 @given(st.lists(st.one_of(_MARKERS, _STRAY, st.text(max_size=10)), max_size=14).map("".join))
+@example("[[0]]")  # found by this test: "［[0]］" still held the marker [0]
 def test_defused_text_holds_no_marker(text: str) -> None:
     out = defuse_markers(text)
     assert find_markers(out) == []
