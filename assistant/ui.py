@@ -115,12 +115,31 @@ def _link(url: str | None, label_html: str, cls: str, title: str = "") -> str:
     )
 
 
+# A URL in a quoted sentence ("代码已在 https://github.com/Mark12Ding/SAM2Long 发布"), as the
+# escaped text has it: it was plain text, only the arXiv links were anchors.
+_WEB_URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#@!$&*+,;=%]+", re.ASCII)
+
+
+def _linked_url(m: re.Match[str]) -> str:
+    whole = m.group(0)
+    # A quote or angle bracket after it (escaped as an entity) ends the URL.
+    shown = re.split(r"&(?:quot|#x27|lt|gt);", whole, maxsplit=1)[0]
+    after = whole[len(shown) :]
+    trail = len(shown) - len(shown.rstrip(".,;:!?"))
+    if shown[len(shown) - trail :].endswith(";") and "&" in shown:
+        trail = 0  # "&amp;" ends in ";": the entity is part of the URL
+    core, rest = (shown[:-trail], shown[-trail:]) if trail else (shown, "")
+    url = _safe_url(html.unescape(core))
+    return (_link(url, core, "da-url") if url else core) + rest + after
+
+
 def _inline(text: str, links: dict[int, tuple[str | None, str]]) -> str:
     """Escape one line, then add the little markdown answers use (**bold**, `code`) and turn
     the markers of real citations into links; any other `[n]` stays plain text."""
     out = _esc(text)
     out = _CODE.sub(r"<code>\1</code>", out)
     out = _BOLD.sub(r"<strong>\1</strong>", out)
+    out = _WEB_URL.sub(_linked_url, out)  # before the markers, whose links hold URLs
 
     def marker(m: re.Match[str]) -> str:
         n = int(m.group(1))
@@ -453,6 +472,7 @@ CSS = """
 .da-answer a.da-cite { text-decoration: none; font-weight: 600; padding: 0 1px;
   color: var(--color-accent); white-space: nowrap; }
 .da-answer a.da-cite:hover { text-decoration: underline; }
+.da-answer a.da-url { color: var(--color-accent); word-break: break-all; }
 .da-notice { border-left: 3px solid #d97706; background: rgba(217, 119, 6, .09);
   padding: .35em .7em; margin: 0 0 .6em 0; border-radius: 4px; font-size: .92em; }
 .da-refused .da-text { border-left: 3px solid #9ca3af; padding-left: .6em; }

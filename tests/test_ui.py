@@ -300,6 +300,23 @@ def test_lists_bold_and_paragraphs() -> None:
     assert out.count("<li>") == 2 and out.endswith("<p>结尾</p>")
 
 
+def test_a_web_link_in_a_quoted_sentence_is_a_link() -> None:
+    """From the UI user test: "https://github.com/Mark12Ding/SAM2Long" in a quote was plain text;
+    only the arXiv citations were links."""
+    out = render_text(
+        '代码已在 https://github.com/Mark12Ding/SAM2Long 发布。 [1] 见 "https://x.org/a?b=1&c=2".',
+        {1: ("https://arxiv.org/abs/2410.16268", "SAM2Long")},
+    )
+    assert (
+        '<a class="da-url" href="https://github.com/Mark12Ding/SAM2Long" target="_blank" '
+        'rel="noopener noreferrer">https://github.com/Mark12Ding/SAM2Long</a> 发布。' in out
+    )
+    assert 'href="https://x.org/a?b=1&amp;c=2"' in out and "c=2</a>&quot;." in out
+    assert 'href="https://arxiv.org/abs/2410.16268"' in out  # the citation still links
+    # Only http(s) becomes a link.
+    assert "<a" not in render_text("javascript:alert(1) and ftp://x.org/y")
+
+
 def test_a_list_read_from_the_index_gets_compact_cards_without_scores() -> None:
     retrieved = render_answer(_answer("- UCFE [1]"))
     listed = render_answer(_answer("- UCFE [1]", mode="index"))
