@@ -60,8 +60,25 @@ def title_name(title: str) -> re.Pattern[str] | None:
     if re.search(r"\d|[A-Za-z0-9][A-Z]", name) and not re.fullmatch(r"[A-Z]+", name):
         return re.compile(body, re.IGNORECASE)
     # An acronym or a plain word (PUMA, LOGO, Pangea) is a name only as written: "logo" and
-    # "pangea" in a question are ordinary words.
-    return re.compile(body) if len(parts) == 1 else None
+    # "pangea" in a question are ordinary words. So are two or three capitalised words ("Lost
+    # Keys: Retrieval Failures…"; "When was Lost Keys published?" was refused for the date its
+    # arXiv id gives), unless they are the field's own words ("Large Language Models: …").
+    words = name.split()
+    if len(parts) == 1 or (
+        len(words) == len(parts)
+        and all(w[:1].isupper() and w[1:].islower() for w in words)
+        and not all(w.lower() in _FIELD_WORDS for w in words)
+    ):
+        return re.compile(body)
+    return None
+
+
+# Words a title may start with that name a field, not a paper.
+_FIELD_WORDS = frozenset(
+    """large language models model vision video visual multimodal neural deep learning
+    reinforcement diffusion generative graph networks network transformers transformer
+    retrieval augmented generation survey benchmark agents agent efficient scaling""".split()
+)
 
 
 def short_name(title: str) -> str | None:

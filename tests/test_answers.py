@@ -1818,3 +1818,27 @@ def test_an_elliptical_follow_up_asking_a_figure_is_checked_like_the_full_questi
     # A training cost given in compute is a cost: "在单台 8 倍 A800 GPU 设备上…训练 16 小时".
     answers = chat(assistant, "LOGO 是怎么解决长序列显存瓶颈的？", "训练成本呢？")
     assert not answers[-1].refused and "训练 16 小时" in answers[-1].text, answers[-1].text
+
+
+def test_a_name_of_two_capitalised_words_names_its_paper(tmp_path: Path) -> None:
+    """From the API user test: "When was Lost Keys published?" was refused ("do not state when
+    it was released"), though the arXiv id of "Lost Keys: Retrieval Failures in Long
+    Documents" gives the month, as it does for SAM2Long."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    write_digest(
+        seeds / "d.md",
+        [
+            ("2504.11111", "Lost Keys: Retrieval Failures in Long Documents",
+             "我们研究语言模型为何找不到放在长文档中间的事实，准确率从 91% 降到 47%。"),
+            ("2501.00002", "Large Language Models: A Survey of Gadgets",
+             "这篇综述回顾了 212 篇关于小工具学习的论文。"),
+        ],
+    )  # fmt: skip
+    with Assistant(index_dir=tmp_path / "index", seeds_dir=seeds, llm_enabled=False) as a:
+        answer = a.ask("When was Lost Keys published?")
+        assert not answer.refused and "April 2025" in answer.text, answer.text
+        assert a.search("When was Lost Keys published?", k=1)[0].named
+        # The field's own words name no paper: "Large Language Models" is not the survey's name.
+        found = a.search("How do Large Language Models retrieve facts?", k=2)
+        assert not any(s.named for s in found)
