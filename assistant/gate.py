@@ -108,11 +108,15 @@ def _fold(text: str) -> str:
     return re.sub(r"[\s_\-]+", "", text.lower())
 
 
+def _source_parts(src: Source, sentences: dict[str, SentenceVectors]) -> list[str]:
+    """Everything a source says: its titles, its chunk and its sentences."""
+    sv = sentences.get(src.paper_id)
+    return [src.title, src.title_zh, src.text, *(sv.texts if sv is not None else [])]
+
+
 def _source_text(src: Source, sentences: dict[str, SentenceVectors]) -> str:
     """Everything a source says, folded for exact-name checks (sentences kept apart)."""
-    sv = sentences.get(src.paper_id)
-    parts = [src.title, src.title_zh, src.text, *(sv.texts if sv is not None else [])]
-    return "\n".join(_fold(p) for p in parts)
+    return "\n".join(_fold(p) for p in _source_parts(src, sentences))
 
 
 def _sources_text(sources: list[Source], sentences: dict[str, SentenceVectors]) -> str:
@@ -211,7 +215,8 @@ def unnamed_in_sources(
     if sizes := {n for n in missing if _SIZE.fullmatch(n)}:
         # "47B" is a size, not a name: a digest that says "470 亿参数" states it. Compared by
         # value, as the claim check compares numbers.
-        stated = {round(q.value) for src in sources for q in quantities(_raw_text(src, sentences))}
+        said = "\n".join(p for src in sources for p in _source_parts(src, sentences))
+        stated = {round(q.value) for q in quantities(said)}
         missing -= {n for n in sizes if any(round(q.value) in stated for q in quantities(n))}
     return sorted(missing)
 
@@ -219,11 +224,6 @@ def unnamed_in_sources(
 # A model or data size written as one word: 47B, 7b, 1.5M, 100K (verify.quantities reads its
 # value).
 _SIZE = re.compile(r"\d+(?:\.\d+)?[KMB]", re.IGNORECASE)
-
-
-def _raw_text(src: Source, sentences: dict[str, SentenceVectors]) -> str:
-    sv = sentences.get(src.paper_id)
-    return "\n".join([src.title, src.title_zh, src.text, *(sv.texts if sv is not None else [])])
 
 
 def unknown_names(question: str, doc_freq: dict[str, int]) -> list[str]:
