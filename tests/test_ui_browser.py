@@ -374,7 +374,8 @@ def test_on_a_phone_the_papers_table_shows_each_arxiv_id_on_one_line(
     page = browser.new_page(viewport={"width": 390, "height": 844})
     open_chat(page, evil_ui)
     page.get_by_role("tab", name="Papers · 论文").click()
-    link = page.locator("#da-papers a", has_text="2410.14059").first  # the first row
+    # The first row, as shown: Gradio also renders the table hidden, to measure its columns.
+    link = page.locator("#da-papers a:visible", has_text="2410.14059").first
     link.wait_for()
     box = link.bounding_box()
     line = float(link.evaluate("a => parseFloat(getComputedStyle(a).lineHeight) || 24"))
