@@ -34,6 +34,7 @@ from assistant.evaluation.judge import (
     missing_numbers,
     parse_verdict,
 )
+from assistant.evaluation.report import category_bars
 from assistant.evaluation.run import (
     CATEGORIES,
     boilerplate,
@@ -554,6 +555,13 @@ def test_fast_slice_meets_floors(assistant: Assistant, tmp_path: Path) -> None:
     qs = select_questions(load_questions(), fast=True)
     run = run_eval(assistant, qs, judge_agreement=False, progress=False)
     print(json.dumps(run.headline, indent=1))
+    # The plot draws no citation bars for unanswerable questions, as the table shows none (the
+    # eval user test saw 1.0 there, for answers that should have been refusals).
+    cats, bars = category_bars(run)
+    none, single = cats.index("unanswerable"), cats.index("single")
+    assert bars["citation precision"][none] is None and bars["faithfulness"][none] is None
+    assert bars["refusal (unanswerable)"][none] is not None
+    assert bars["citation precision"][single] is not None
     assert run.judge["name"] == floors["judge"]
     failures = check_floors(run.headline, floors)
     assert not failures, "\n".join(failures)

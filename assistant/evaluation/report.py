@@ -208,29 +208,47 @@ def summary_markdown(run: EvalRun) -> str:
     return "\n".join(parts)
 
 
+_PLOTTED = [
+    ("hit@1", "retrieval.pipeline.hit@1"),
+    ("hit@5", "retrieval.pipeline.hit@5"),
+    ("key facts", "answer_correctness"),
+    ("citation precision", "citation_precision"),
+    ("faithfulness", "faithfulness"),
+    ("refusal (unanswerable)", "refusal_accuracy"),
+]
+
+
+def category_bars(run: EvalRun) -> tuple[list[str], dict[str, list[float | None]]]:
+    """The categories and, per plotted measure, its value in each (None: no bar). The
+    unanswerable category has no citation bars, as its table row shows no citation numbers:
+    the plot drew 1.0 there, for answers that should have been refusals."""
+    cats = [c for c in run.summary["by_category"] if c in CATEGORIES] or list(
+        run.summary["by_category"]
+    )
+    series = {
+        label: [
+            None
+            if c == "unanswerable" and key in _NOT_FOR_UNANSWERABLE
+            else _get(run.summary["by_category"][c], key)
+            for c in cats
+        ]
+        for label, key in _PLOTTED
+    }
+    return cats, series
+
+
 def plot_by_category(run: EvalRun, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # no display; must precede pyplot
     import matplotlib.pyplot as plt
 
-    cats = [c for c in run.summary["by_category"] if c in CATEGORIES] or list(
-        run.summary["by_category"]
-    )
-    series = [
-        ("hit@1", "retrieval.pipeline.hit@1"),
-        ("hit@5", "retrieval.pipeline.hit@5"),
-        ("key facts", "answer_correctness"),
-        ("citation precision", "citation_precision"),
-        ("faithfulness", "faithfulness"),
-        ("refusal (unanswerable)", "refusal_accuracy"),
-    ]
+    cats, series = category_bars(run)
     n_plots = 2 if len(run.systems) > 1 else 1
     fig, axes = plt.subplots(n_plots, 1, figsize=(13, 4.2 * n_plots), squeeze=False)
     ax = axes[0][0]
     width = 0.8 / len(series)
-    for i, (label, key) in enumerate(series):
-        vals = [_get(run.summary["by_category"][c], key) for c in cats]
+    for i, (label, vals) in enumerate(series.items()):
         xs = [x + i * width for x in range(len(cats))]
         ax.bar(xs, [v if v is not None else 0.0 for v in vals], width, label=label)
     ax.set_xticks([x + 0.4 - width / 2 for x in range(len(cats))], cats)
