@@ -149,9 +149,7 @@ _BARE_POINTER = re.compile(
 )
 # A name the question brings: a capitalised word after the first (Pangea), a word mixing
 # capitals or digits (SAM2Long, GPT-4o), an arXiv id, a title in 《》.
-_BRINGS_NAME = re.compile(
-    r"(?<=\s)[A-Z][\w\-]*|\b[a-z]*[A-Z][a-z]*[A-Z0-9][\w\-]*|《|\d{4}\.\d{4,5}", re.ASCII
-)
+_BRINGS_NAME = re.compile(r"(?<=\s)[A-Z][\w\-]*|\b[a-z]*[A-Z][a-z]*[A-Z0-9][\w\-]*|《", re.ASCII)
 
 
 def points_at_nothing(question: str) -> bool:
@@ -161,7 +159,7 @@ def points_at_nothing(question: str) -> bool:
     to segment long videos without training?" asks about a topic."""
     if not (_BARE_POINTER.search(question) or ordinal(question) is not None):
         return False
-    if _BRINGS_NAME.search(question.strip()):
+    if _BRINGS_NAME.search(question.strip()) or ARXIV_ID.search(question):
         return False
     return len(content_terms(question)) <= 3
 
@@ -178,9 +176,13 @@ def position_not_listed(question: str, history: Sequence[Turn]) -> int | None:
             return 1
         return None
     listed = last_list(history)[1]
-    if not listed or -len(listed) <= (n - 1 if n > 0 else n) < len(listed):
-        return None
-    return len(listed)
+    return None if not listed or _picks(n, listed) is not None else len(listed)
+
+
+def _picks(n: int, ids: Sequence[str]) -> str | None:
+    """The paper at position n (1-based; -1 the last) of a list, or None past its end."""
+    i = n - 1 if n > 0 else n
+    return ids[i] if -len(ids) <= i < len(ids) else None
 
 
 def is_follow_up(question: str) -> bool:
@@ -591,10 +593,9 @@ def heuristic_query(
         # and BitNet": in the order the question named them, whatever order the answer cited
         # them in.
         last_ids = _in_order_named(last_ids, last_user, titles)
-    if n is not None and last_ids and -len(last_ids) <= (n - 1 if n > 0 else n) < len(last_ids):
+    if n is not None and (picked := _picks(n, last_ids)) is not None:
         # "第二篇呢?" after "Compare WebRL and AndroidLab": AndroidLab alone. The previous
         # question would bring both back.
-        picked = last_ids[n - 1 if n > 0 else n]
         return f"{question} {titles.get(picked, '')}".strip()
     ids = [p for p in last_ids if p in focus] or last_ids[:2]
     cited = " ".join(titles[p] for p in ids if p in titles)

@@ -24,6 +24,7 @@ from .retrieve import ARXIV_ID, IDENTIFIER, Retrieval, short_name
 from .sentences import SentenceVectors
 from .sparse import idf as term_idf
 from .text import (
+    CJK_CHAR,
     MEASURES,
     PAPER_FACTS,
     STOPWORDS,
@@ -78,7 +79,6 @@ def paper_tokens(src: Source, sentences: dict[str, SentenceVectors]) -> frozense
     return token_set(text, singulars=True)
 
 
-_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 _LATIN_LETTER = re.compile(r"[A-Za-z]")
 
 
@@ -87,7 +87,7 @@ def written_in_chinese(src: Source, sentences: dict[str, SentenceVectors]) -> bo
     Chinese title: a tenth of its letters are Chinese characters."""
     sv = sentences.get(src.paper_id)
     text = "\n".join(sv.texts) if sv is not None and sv.texts else src.text
-    cjk = len(_CJK_CHAR.findall(text))
+    cjk = len(CJK_CHAR.findall(text))
     return cjk >= 0.1 * (cjk + len(_LATIN_LETTER.findall(text)))
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .records import Paper, Problem, Severity
-from .text import without_latex
+from .text import CJK_CHAR, without_latex
 
 # Compared lower-cased: "x.MD" is a digest too. Messages list them in this order.
 DIGEST_SUFFIXES = (".md", ".markdown", ".txt")
@@ -377,9 +377,9 @@ def _abs_url(url: str) -> str:
 
 def titles_reversed(heading: str, link_text: str) -> bool:
     """A Chinese title in the heading over an English one in the link's text."""
-    cjk = sum("\u3400" <= c <= "\u9fff" for c in heading)
+    cjk = len(CJK_CHAR.findall(heading))
     letters = sum(c.isascii() and c.isalpha() for c in heading)
-    link_cjk = any("\u3400" <= c <= "\u9fff" for c in link_text)
+    link_cjk = CJK_CHAR.search(link_text) is not None
     link_letters = sum(c.isascii() and c.isalpha() for c in link_text)
     return cjk >= 2 and cjk > letters / 3 and not link_cjk and link_letters >= 3
 

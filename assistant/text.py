@@ -15,7 +15,7 @@ _jieba_lock = threading.Lock()
 _jieba_ready = False
 
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK_RE = re.compile(f"[{CJK}]")
+CJK_CHAR = re.compile(f"[{CJK}]")
 # ASCII identifiers stay whole: GPT-4o, 2410.14059, W8A8-FP, J&F, Claude-3.5-Sonnet, LLaMA-3.1.
 _ASCII_TOKEN = r"[A-Za-z0-9](?:[A-Za-z0-9&+._/\-]*[A-Za-z0-9+])?"
 _TOKEN_RE = re.compile(f"({_ASCII_TOKEN})|([{CJK}]+)")
@@ -159,7 +159,7 @@ def _unglued(tok: str) -> list[str]:
     "那篇用了什么基准") as the dictionary words it is made of: read whole, the made-up word
     was in no digest, and the refusal gate took the question for one the digests cannot
     answer."""
-    if not _CJK_RE.search(tok) or dictionary_word(tok):
+    if not CJK_CHAR.search(tok) or dictionary_word(tok):
         return [tok]
     parts = jieba.lcut(tok, HMM=False)
     return parts if any(p in STOPWORDS for p in parts) else [tok]
@@ -181,7 +181,7 @@ def content_terms(text: str) -> list[str]:
 def dictionary_word(term: str) -> bool:
     """An ASCII token, or a Chinese word jieba's dictionary holds: not a fragment its HMM made
     up from what it did not know ("数据集上" -> 数据 + 集上)."""
-    if not _CJK_RE.search(term):
+    if not CJK_CHAR.search(term):
         return True
     _ensure_jieba()
     return jieba.dt.FREQ.get(term, 0) > 0
@@ -196,12 +196,12 @@ def chinese_nouns(text: str) -> list[str]:
     return [
         w.word
         for w in jieba.posseg.cut(text)
-        if len(w.word) >= 2 and w.flag[:1] in ("n", "t") and _CJK_RE.search(w.word)
+        if len(w.word) >= 2 and w.flag[:1] in ("n", "t") and CJK_CHAR.search(w.word)
     ]
 
 
 def is_cjk_term(term: str) -> bool:
-    return bool(_CJK_RE.search(term))
+    return bool(CJK_CHAR.search(term))
 
 
 _CN_DIGITS = dict(zip("一二三四五六七八九", range(1, 10), strict=True)) | {"两": 2}
@@ -223,7 +223,7 @@ def detect_language(text: str) -> str:
     questions about English names. An English word is a lower-case word, or a function word
     that starts a sentence (What, Which)."""
     text = re.sub(r"\S*(?:https?://|www\.|arxiv\.org)\S*", " ", text)  # a link is no language
-    cjk = len(_CJK_RE.findall(text))
+    cjk = len(CJK_CHAR.findall(text))
     english = 0
     for m in re.finditer(r"[A-Za-z][A-Za-z']*", text):
         w = m.group(0)
@@ -254,7 +254,7 @@ def _tables_as_lines(text: str) -> str:
             and "|" in lines[i + 1]
         ):
             head = _cells(lines[i])
-            cjk = bool(_CJK_RE.search(lines[i]))
+            cjk = bool(CJK_CHAR.search(lines[i]))
             colon, comma = ("：", "，") if cjk else (": ", ", ")
             i += 2
             while i < len(lines) and _TABLE_ROW.match(lines[i]):
@@ -275,7 +275,7 @@ def split_sentences(text: str, min_chars: int = 8) -> list[str]:
     out: list[str] = []
     for p in pieces:
         if out and (len(p) < min_chars or len(out[-1]) < min_chars):
-            sep = "" if _CJK_RE.search(out[-1][-1:] or "") else " "
+            sep = "" if CJK_CHAR.search(out[-1][-1:] or "") else " "
             out[-1] = f"{out[-1]}{sep}{p}"
         else:
             out.append(p)
