@@ -20,7 +20,7 @@ import numpy as np
 
 from .prompt import count_tokens
 from .records import Source
-from .retrieve import ARXIV_ID, IDENTIFIER, Retrieval, short_name
+from .retrieve import ARXIV_ID, IDENTIFIER, STEMMER, Retrieval, short_name
 from .sentences import SentenceVectors
 from .sparse import idf as term_idf
 from .text import (
@@ -91,12 +91,21 @@ def written_in_chinese(src: Source, sentences: dict[str, SentenceVectors]) -> bo
     return cjk >= 0.1 * (cjk + len(_LATIN_LETTER.findall(text)))
 
 
+# How a paper relates to a name it is asked about ("Which papers evaluate on LLFF?"), not what
+# it is about: a Chinese digest says 在 LLFF 上的实验, never "evaluate".
+_RELATION_STEMS = frozenset(
+    "evalu test experi experiment benchmark report run ran appli employ adopt leverag reli "
+    "build built includ involv featur cite train measur assess examin valid tri".split()
+)
+
+
 def holds_every_word(
     question: str, sources: list[Source], sentences: dict[str, SentenceVectors]
 ) -> bool:
-    """Every cited digest has every word the question asks about: "Which papers mention
-    Claude?" citing the two digests that name Claude."""
-    terms = content_terms(question)
+    """Every cited digest has every word the question asks about, but for the words that say
+    how a paper relates to it: "Which papers mention Claude?" citing the two digests that name
+    Claude, "Which papers evaluate on LLFF?" the one with LLFF."""
+    terms = [t for t in content_terms(question) if STEMMER.stemWord(t) not in _RELATION_STEMS]
     return bool(terms and sources) and all(
         set(terms) <= paper_tokens(src, sentences) for src in sources
     )

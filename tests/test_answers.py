@@ -150,6 +150,33 @@ def test_which_papers_asked_by_a_name_cites_only_papers_that_mention_it(
     assert all(name in texts[c.paper_id] for c in answer.citations)
 
 
+@pytest.mark.parametrize(
+    ("question", "holders"),
+    [
+        ("Which papers evaluate on WebArena?", {"2410.13232", "2411.02337"}),
+        ("Which papers evaluate on Mind2Web?", {"2410.13232", "2408.00203"}),
+        ("Which papers were tested on LLFF?", {"2410.16271"}),
+    ],
+)
+def test_which_papers_evaluate_on_a_name_cites_the_papers_with_it(
+    assistant: Assistant, question: str, holders: set[str]
+) -> None:
+    """A user test: "evaluate" matched the titles "Evaluating …" (NaturalBench) and "… Model
+    Evaluation" (CompassJudger), which were cited first for Mind2Web; and as no Chinese digest
+    says "evaluate", the WebArena and LLFF questions were refused. "use" was right."""
+    answer = assistant.ask(question)
+    assert not answer.refused
+    assert set(cited(answer)) == holders
+
+
+def test_which_papers_with_a_name_and_a_missing_topic_is_still_refused(
+    assistant: Assistant,
+) -> None:
+    # Two digests name Claude; none is about robots. Leaving out "evaluate" must not leave out
+    # the topic words.
+    assert assistant.ask("Which papers mention Claude and robots?").refused
+
+
 def test_which_papers_asked_by_a_name_cites_every_close_paper_that_has_it(
     assistant: Assistant,
 ) -> None:
