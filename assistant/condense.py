@@ -38,7 +38,9 @@ _ORDINAL = re.compile(
 # A question that sets a paper beside others ("Compare 2410.13861 with …", "除了 … 还有").
 COMPARES = re.compile(
     r"\b(?:compare[sd]?|comparison|versus|vs|differ\w*|similar\w*|like|other|besides|except"
-    r"|than)\b|比较|对比|相比|区别|不同|异同|类似|相似|其他|其它|除了|还有",
+    r"|than|same\s+as)\b|比较|对比|相比|区别|不同|异同|类似|相似|其他|其它|除了|还有"
+    # "跟 AndroidLab 比呢", "和 X 那篇用的 GPU 一样吗": compared with a paper named between.
+    r"|[和跟与同][^，,。？?!！]{1,40}?(?:比(?!例|率)|一样|相同)",
     re.IGNORECASE | re.ASCII,
 )
 

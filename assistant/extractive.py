@@ -16,6 +16,7 @@ from .retrieve import IDENTIFIER
 from .sentences import SentenceVectors
 from .sparse import idf
 from .text import (
+    GPU_NAMED,
     MEASURES,
     PAPER_FACTS,
     asked_measures,
@@ -153,6 +154,10 @@ def _score_sentences(
     elif not _ASKS_LINK.search(question):
         # "How does SAM2Long avoid error accumulation?" is not asking where its code is.
         bonus -= CUE * np.asarray([link_only(t, title) for t in sv.texts])
+    if measures := asked_measures(question):
+        # "GPU" in "用的 GPU 一样吗" asks for the measure, which MEASURE_BONUS weighs: as a word
+        # its bonus went to "在GPU级别采用环形通信" over "使用8或32个A800 80GB".
+        terms = [t for t in terms if not any(MEASURES[m][0].search(t) for m in measures)]
     if terms:
         weights = {t: idf(t, doc_freq, n) for t in terms}
         total = sum(weights.values()) or 1.0
@@ -170,6 +175,8 @@ def _score_sentences(
     for measure in asked_measures(question):  # "what hardware…": a sentence naming a GPU
         stated = MEASURES[measure][1]
         bonus += MEASURE_BONUS * np.asarray([bool(stated.search(s)) for s in sv.texts])
+        if measure == "gpu":  # the sentence with "8 倍 A800" over the one on GPU memory
+            bonus += MEASURE_BONUS * np.asarray([bool(GPU_NAMED.search(s)) for s in sv.texts])
     return cos + bonus
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from .prompt import count_tokens
 from .records import Source
-from .retrieve import ARXIV_ID, IDENTIFIER, STEMMER, Retrieval, short_name
+from .retrieve import ARXIV_ID, IDENTIFIER, STEMMER, Retrieval, quotes_title, short_name
 from .sentences import SentenceVectors
 from .sparse import idf as term_idf
 from .text import (
@@ -323,23 +323,6 @@ PAPER_WORDS = re.compile(
     r"|论文|文章|这篇|那篇|该文|此文|报告|工作|综述|研究",
     re.IGNORECASE | re.ASCII,
 )
-
-
-def _letters(text: str) -> str:
-    return re.sub(r"[^0-9a-z\u4e00-\u9fff]+", "", text.lower())
-
-
-def quotes_title(src: Source, question: str) -> bool:
-    """The question writes out the paper's title (its first 24 letters, either language,
-    whatever quotes or punctuation surround it: 《Give Me BF16 or Give Me Death》)."""
-    q = _letters(question)
-    for title in (src.title, src.title_zh):
-        # The title's head, before its colon or question mark ("Give Me BF16 or Give Me Death"?
-        # Accuracy-…), is how people quote it.
-        head = _letters(re.split(r"[:：?？!！]| -- ", title.strip('"“” '))[0])[:24]
-        if len(head) >= 12 and head in q:
-            return True
-    return False
 
 
 # A work's title in Chinese book-title marks: 《Attention Is All You Need》.

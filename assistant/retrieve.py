@@ -98,6 +98,23 @@ def question_names_title(title: str, question: str) -> bool:
     return bool(pattern and pattern.search(question))
 
 
+def _letters(text: str) -> str:
+    return re.sub(r"[^0-9a-z\u4e00-\u9fff]+", "", text.lower())
+
+
+def quotes_title(src: Source, question: str) -> bool:
+    """The question writes out the paper's title (its first 24 letters, either language,
+    whatever quotes or punctuation surround it: 《Give Me BF16 or Give Me Death》)."""
+    q = _letters(question)
+    for title in (src.title, src.title_zh):
+        # The title's head, before its colon or question mark ("Give Me BF16 or Give Me Death"?
+        # Accuracy-…), is how people quote it.
+        head = _letters(re.split(r"[:：?？!！]| -- ", title.strip('"“” '))[0])[:24]
+        if len(head) >= 12 and head in q:
+            return True
+    return False
+
+
 _DISJUNCTION = re.compile(r"\bor\b|或|还是", re.IGNORECASE | re.ASCII)
 
 
@@ -331,17 +348,22 @@ class HybridRetriever(BaseRetriever):
             # A name like GPT-4o or Claude-3.5-Sonnet is asked for exactly: papers that contain
             # it come before papers that are merely about the same topic (stable sort keeps the
             # fused order within each group).
-            by_ident = [bm25.papers_containing({ident}) for ident in idents]
+            by_ident = {ident: bm25.papers_containing({ident}) for ident in idents}
             by_word = [bm25.papers_containing({word}) for word in words]
-            any_ident = set().union(*by_ident, *by_word)
+            any_ident = set().union(*by_ident.values(), *by_word)
             order.sort(key=lambda pid: pid not in any_ident)
             # Only "which papers use X" asks for the holders of X and no one else; "use
             # LLM-as-judge or build a judge model" lets other papers qualify too. "A800 GPU"
             # asks for both names, when some paper has both.
-            if wants_several(query) and not _DISJUNCTION.search(query):
-                holders = set.intersection(*by_ident, *by_word) or any_ident
+            # The names are the user's own: a follow-up searched with the chat's titles and
+            # last question ("compare them" + WMA's and WebRL's titles + "Which papers study
+            # web agents?") asks for no holders of "WebRL", and cited WebRL alone.
+            own = (asked or query).lower()
+            by_own = [ps for n, ps in by_ident.items() if n in own] + by_word
+            if by_own and wants_several(query) and not _DISJUNCTION.search(query):
+                holders = set.intersection(*by_own) or set().union(*by_own)
             # WMA, DM-Deg: a name only one digest uses names that paper.
-            named.update(*(papers for papers in by_ident if len(papers) == 1))
+            named.update(*(papers for papers in by_ident.values() if len(papers) == 1))
         if named:
             order.sort(key=lambda pid: pid not in named)
         # The best candidate_k papers become sources. BM25 and sentence hits carry no text, so
@@ -362,7 +384,10 @@ class HybridRetriever(BaseRetriever):
                 src.bm25_score = float(sparse[pid].score or 0.0)
             if pid in sent:
                 src.sentence_score = sent[pid]
-            src.named = pid in named or question_names_title(src.title, query)
+            # "和 Breaking the Memory Barrier 那篇…": a title's head written out names it too.
+            src.named = (
+                pid in named or question_names_title(src.title, query) or quotes_title(src, query)
+            )
             sources.append(src)
         # "Compare MIA-DPO and NaturalBench": every paper the question names comes first; then,
         # for "Which papers are about agents?", the papers with that topic in their titles.

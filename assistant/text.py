@@ -342,6 +342,14 @@ def asks_for_quantity(question: str) -> bool:
 # are the measures papers report in units of their own (time, hardware, size, money, a
 # hyperparameter); asked for one about papers whose digests never state it, an extractive
 # answer would quote some other figure. (asked-for pattern, stated-in-a-digest pattern)
+# A sentence that says which GPUs, not only that there were some ("GPU 内存瓶颈"): a model
+# ("8 倍 A800", "RTX 4090") or a count of them ("32 GPUs", "8 张显卡").
+GPU_NAMED = re.compile(
+    r"RTX|GTX|Tesla|Quadro|Ascend|昇腾|Gaudi|Jetson|Apple\s+M\d"
+    r"|\b(?:[AHLV]\d{2,3}S?|A\d{4}|[GH]B?\d{3}|MI\d{3}X?|\d{4}\s*Ti)\b"
+    r"|\d\s*(?:[x×倍张块个台]\s*)?(?:GPU|TPU|NPU|显卡)",
+    re.IGNORECASE | re.ASCII,
+)
 MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "gpu": (
         re.compile(r"\bGPUs?\b|显卡|\bhardware\b|硬件", re.IGNORECASE | re.ASCII),

@@ -892,6 +892,38 @@ def test_a_follow_up_with_a_subject_of_its_own_is_not_dragged_back(
         assert not set(cited(last)) & set(cited(before[-1]))
 
 
+def test_compare_them_after_a_list_compares_the_listed_papers(assistant: Assistant) -> None:
+    """A user test: "compare them" cited WebRL alone. Searched with the chat's titles and last
+    question ("Which papers …"), WebRL's name in its title made it the one paper asked for."""
+    listed, compared = chat(assistant, "Which papers study web agents?", "compare them")
+    assert len(cited(listed)) >= 2
+    assert set(cited(listed)[:2]) <= set(cited(compared))
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "papers"),
+    [
+        # Before: AndroidLab alone, read as a question of its own.
+        ("OS-Atlas 是做什么的？", "跟 AndroidLab 比呢？", ["2410.23218", "2410.24024"]),
+        # Before: the contrastive-loss paper alone, quoting no sentence with its GPUs.
+        (
+            "LOGO 用了什么 GPU？",
+            "和 Breaking the Memory Barrier 那篇用的 GPU 一样吗？",
+            ["2410.18533", "2410.17243"],
+        ),
+    ],
+)
+def test_a_follow_up_comparing_with_a_named_paper_keeps_the_chats_paper(
+    assistant: Assistant, first: str, follow_up: str, papers: list[str]
+) -> None:
+    before, after = chat(assistant, first, follow_up)
+    assert cited(before) == papers[:1]
+    assert cited(after) == papers
+    if "GPU" in follow_up:
+        # Each paper's sentence naming its GPUs, not one on GPU memory.
+        assert "8 倍 A800" in after.text and "A800 80GB" in after.text
+
+
 def test_when_the_chats_papers_came_out_is_answered_for_them_from_their_ids(
     assistant: Assistant,
 ) -> None:
