@@ -781,8 +781,8 @@ class Assistant:
     def _finish(self, base: Answer, raw: str, sources: list[Source], mode: str) -> Answer:
         checked = check_citations(raw, sources)
         notices = list(base.notices)
-        if checked.removed:
-            bad = ", ".join(f"[{n}]" for n in checked.removed)
+        if checked.dropped:
+            bad = ", ".join(checked.dropped)
             notices.append(
                 message(self.settings.prompts_dir, base.language, "markers_removed", markers=bad)
             )

@@ -30,6 +30,12 @@ class CheckedText:
     text: str
     citations: list[Citation] = field(default_factory=list)
     removed: list[int] = field(default_factory=list)  # markers dropped as out of range
+    removed_ids: list[str] = field(default_factory=list)  # "[arXiv:…]" of no source, dropped
+
+    @property
+    def dropped(self) -> list[str]:
+        """Every marker dropped, as a reader would recognise it: "[9]", "[arXiv:2401.00001]"."""
+        return [f"[{n}]" for n in self.removed] + [f"[arXiv:{i}]" for i in self.removed_ids]
 
     @property
     def markers(self) -> list[int]:
@@ -90,11 +96,17 @@ def check_citations(text: str, sources: list[Source]) -> CheckedText:
         return "".join(dict.fromkeys(kept))
 
     # "[arXiv:2411.02337]": the prompt tags each source with its arXiv id, and some models cite
-    # by it. The id of a source is its marker; any other id is left as written.
+    # by it. The id of a source is its marker; any other id points to no source, and is
+    # dropped like [9] (the LLM-path user test saw "[arXiv:2401.00001]" kept as if real).
     position = {src.paper_id: n for n, src in enumerate(sources, 1)}
-    text = _ID_MARKER.sub(
-        lambda m: f"[{position[m.group(1)]}]" if m.group(1) in position else m.group(0), text
-    )
+
+    def by_id(m: re.Match[str]) -> str:
+        if m.group(1) in position:
+            return f"[{position[m.group(1)]}]"
+        result.removed_ids.append(m.group(1))
+        return ""
+
+    text = _ID_MARKER.sub(by_id, text)
     cleaned = MARKER.sub(repl, text)
     # Dropping a marker can splice its neighbours into a new one ("[1[9]]" -> "[1]"): check
     # until nothing changes, so every marker left in the text is a checked one.

@@ -57,7 +57,7 @@ def _print_answer(ans: Answer, prompts_dir: Path, *, text_shown: bool = False) -
         print(ans.text.splitlines()[0] if listed else ans.text)
     for n in ans.notices:
         print(f"note: {n}", file=sys.stderr)
-    # An LLM answer citing nothing is told to "check it against them below": its sources are.
+    # An LLM answer citing nothing is told to "check it against the sources retrieved": shown.
     uncited = not ans.refused and not ans.citations and bool(ans.sources)
     if (ans.refused and ans.sources) or uncited:
         from .prompt import message  # loaded by now: answering imported it
@@ -116,14 +116,23 @@ def _cmd_ask(a: Assistant, args: argparse.Namespace) -> int:
         # Only a marker removed makes the checked answer worth showing again: "(Source 1)"
         # read as [1] says the same as what streamed.
         rechecked = check_citations("".join(pieces), final.sources)
-        same = said or (final.text.strip() == rechecked.text.strip() and not rechecked.removed)
+        same = said or (final.text.strip() == rechecked.text.strip() and not rechecked.dropped)
         if not same:
-            print()  # the checked answer differs (a marker removed): shown below the draft
+            # The checked answer differs (a marker removed): shown below the draft, labelled,
+            # or it read as the model repeating itself (the LLM-path user test).
+            print("\n" + _label(a, final, "checked_below"))
         _print_answer(final, a.settings.prompts_dir, text_shown=same)
         return 0
-    print("\n")  # the stream broke off or was refused: what is shown instead, below
+    # The stream broke off or was refused: what is shown instead, below, labelled.
+    print("\n\n" + _label(a, final, "replaced_below"))
     _print_answer(final, a.settings.prompts_dir)
     return 0
+
+
+def _label(a: Assistant, final: Answer, key: str) -> str:
+    from .prompt import message  # loaded by now: answering imported it
+
+    return message(a.settings.prompts_dir, final.language, key)
 
 
 def _cmd_chat(a: Assistant, args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ Reasoning that local models write inline (<think>…</think>) is dropped from ev
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -99,10 +100,12 @@ def _server_message(exc: openai.APIStatusError) -> str:
 
 
 def _describe(exc: Exception, settings: Settings) -> str:
+    """One line on what failed, naming the server and the setting to change (the LLM-path user
+    test: "timed out" and "check the API key" said neither)."""
+    where = settings.llm_base_url or "the OpenAI API"
     if isinstance(exc, openai.APITimeoutError):
-        return "timed out"
+        return f"{where} timed out after {settings.llm_timeout:g} s (ASSISTANT_LLM_TIMEOUT)"
     if isinstance(exc, openai.APIConnectionError):
-        where = settings.llm_base_url or "the OpenAI API"
         # A local server behind https:// usually speaks plain http: the TLS handshake fails.
         host = urlsplit(settings.llm_base_url or "").hostname or ""
         plain = (
@@ -114,15 +117,23 @@ def _describe(exc: Exception, settings: Settings) -> str:
             " (does it speak https, or http://?)" if plain else ""
         )
     if isinstance(exc, openai.RateLimitError):
-        return "rate limited (429)"
+        return f"rate limited (429) by {where}"
     if isinstance(exc, openai.AuthenticationError):
-        return "authentication failed (check the API key)"
+        if settings.api_key() is None and os.environ.get("OPENAI_API_KEY"):
+            # OPENAI_API_KEY is withheld from any server but OpenAI's: say so, or the user
+            # checks a key that is right and was never sent.
+            return (
+                f"authentication failed at {where}: OPENAI_API_KEY is sent only to OpenAI's "
+                "API; set ASSISTANT_LLM_API_KEY for this server"
+            )
+        return f"authentication failed at {where} (check ASSISTANT_LLM_API_KEY)"
     if isinstance(exc, openai.APIStatusError):
         said = _server_message(exc)
         key = settings.api_key()
         if key:
             said = said.replace(key, "***")  # some servers echo what they were sent
-        out = f"server error {exc.status_code}" + (f": {said}" if said else "")
+        kind = "server error" if exc.status_code >= 500 else "error"
+        out = f"{kind} {exc.status_code} from {where}" + (f": {said}" if said else "")
         if exc.status_code == 404 and "model" in said.lower():
             # The usual slip: only a base URL set, so the default model name goes to Ollama.
             out += f" (model {settings.llm_model!r}; set ASSISTANT_LLM_MODEL)"
@@ -284,7 +295,10 @@ class ChatLLM:
         except openai.OpenAIError as exc:
             raise LLMError(_describe(exc, self.settings)) from None
         except httpx.TimeoutException:
-            raise LLMError("timed out while streaming") from None
+            raise LLMError(
+                f"{self.settings.llm_base_url or 'the OpenAI API'} sent nothing for "
+                f"{self.settings.llm_timeout:g} s while streaming (ASSISTANT_LLM_TIMEOUT)"
+            ) from None
         except (OSError, ValueError, httpx.HTTPError) as exc:
             # Mid-stream transport errors are not wrapped by openai: a connection cut inside
             # the body surfaces as httpx.RemoteProtocolError.

@@ -210,6 +210,14 @@ class Settings(BaseSettings):
             raise ValueError("empty path")
         return v
 
+    @field_validator("llm_model", "embed_model", mode="before")
+    @classmethod
+    def _named(cls, v: Any) -> Any:
+        # An empty model name was sent as "model": "" and failed at the first question.
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("empty model name")
+        return v
+
     @field_validator("llm_base_url", "embed_base_url", "chroma_url", mode="before")
     @classmethod
     def _empty_is_none(cls, v: Any) -> Any:

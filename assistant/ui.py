@@ -303,7 +303,7 @@ def render_answer(answer: dict[str, Any]) -> str:
         cards = [render_card(s, None, compact=True) for s in sources]
         label = "最接近的论文" if zh else "Closest papers"
     elif not links and answer.get("mode") == "llm":
-        # An LLM answer citing nothing says "check it against them below": they are below.
+        # An LLM answer citing nothing says "check it against the sources retrieved": shown below.
         cards = [render_card(s, None, compact=True) for s in sources]
         label = "提供给 LLM 的来源" if zh else "Sources given to the LLM"
     else:

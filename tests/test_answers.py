@@ -1439,6 +1439,8 @@ def test_a_search_for_no_or_a_fraction_of_a_paper_is_rejected(
         ({"prompts_dir": "/nonexistent"}, "/nonexistent is not a prompts folder (no answer_"),
         # Path("") is ".": the working folder was used without a word.
         ({"index_dir": ""}, "index_dir='': empty path"),
+        # Sent as "model": "", it failed only at the first question (the LLM-path user test).
+        ({"llm_model": ""}, "llm_model='': empty model name"),
     ],
 )
 def test_a_bad_setting_argument_is_one_line(kwargs: dict[str, Any], says: str) -> None:

@@ -46,6 +46,16 @@ def test_out_of_range_markers_are_removed_and_reported() -> None:
     assert find_markers(checked.text) == [1, 2]
 
 
+def test_an_arxiv_id_of_no_source_is_removed_and_reported() -> None:
+    """A user test: "[arXiv:2401.00001]", the id of no source, was kept as if it were a real
+    citation, and nothing said so."""
+    checked = check_citations("Alpha [arXiv:2401.00001]. Beta [arXiv:2501.00002v2].", sources(2))
+    assert checked.text == "Alpha. Beta [2]."
+    assert checked.markers == [2] and checked.removed == []
+    assert checked.removed_ids == ["2401.00001"]
+    assert checked.dropped == ["[arXiv:2401.00001]"]
+
+
 @pytest.mark.parametrize(
     ("raw", "text"),
     [

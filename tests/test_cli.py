@@ -18,6 +18,8 @@ import pytest
 from conftest import REPO, SEEDS, write_digest
 from openai_server import Reply, ScriptedOpenAIServer
 
+from assistant.prompt import message
+
 ASSISTANT_BIN = REPO / ".venv" / "bin" / "assistant"
 SOURCE_FIELDS = {"paper_id", "title", "title_zh", "url", "text", "score"}
 ANSWER_FIELDS = {
@@ -433,6 +435,7 @@ def test_an_llm_answer_and_what_no_llm_wrote_are_printed_once(
         Reply(text="UCFE 有 804 名参与者。"),  # cites nothing
         Reply(text="UCFE 有 804 名参与者（来源 1）。"),  # read as [1]: the same answer
         Reply(text="I don't have enough information to answer this."),  # a refusal in words
+        Reply(text="UCFE 的用户研究共有 804 名参与者，详见下文 [1]。", cut_after=2),  # broke off
     ]
     with ScriptedOpenAIServer(replies) as server:
         env = {
@@ -459,14 +462,18 @@ def test_an_llm_answer_and_what_no_llm_wrote_are_printed_once(
         assert fell_back.stdout.count("804") == 1, fell_back.stdout
         assert "note: " in fell_back.stderr
 
-        out = ask(question).stdout  # streamed as written, then checked: [7] removed
-        draft, checked = out.split("\n\n")[:2]
+        # Streamed as written, then checked: [7] removed. The checked answer is labelled; it
+        # read as the model repeating itself (the LLM-path user test).
+        out = ask(question).stdout
+        draft, rest = out.split("\n\n", 1)
+        label, checked = rest.split("\n")[:2]
         assert draft == "UCFE 有 804 名参与者 [1][7]。" and checked == "UCFE 有 804 名参与者 [1]。"
+        assert label == message(REPO / "prompts", "zh", "checked_below")
         assert len(server.requests) == 4
 
-        # Told to "check it against them below", an uncited answer's sources are below.
+        # Told to "check it against the sources retrieved", an uncited answer's sources are shown.
         uncited = ask(question)
-        assert "请对照下列来源核实" in uncited.stderr
+        assert "请对照检索到的来源核实" in uncited.stderr
         assert "提供给 LLM 的来源：\n- UCFE: A User-Centric" in uncited.stdout, uncited.stdout
 
         # A marker written another way is no reason to print the answer again.
@@ -477,12 +484,17 @@ def test_an_llm_answer_and_what_no_llm_wrote_are_printed_once(
         out = ask(question).stdout
         assert out.count("enough information") == 1 and out.count("not in the digests") == 1, out
 
+        # A stream that broke off: the draft, then the quoted answer under a label saying so.
+        out = ask(question).stdout
+        draft, quoted = out.split("\n" + message(REPO / "prompts", "zh", "replaced_below") + "\n")
+        assert draft.strip() == "UCFE 的用户" and "804" in quoted, out
+
         # Nothing is sent to the LLM for these; each is printed once.
         out = ask("红烧肉怎么做才好吃？").stdout
         assert out.count("not in the digests") == 1, out
         lines = ask("What papers do you have?").stdout.strip().splitlines()
         assert lines[0] == "The digests cover 34 papers:" and len(lines) == 35
-        assert len(server.requests) == 7
+        assert len(server.requests) == 8
 
 
 # --- assistant eval --------------------------------------------------------------------------

@@ -288,6 +288,9 @@ def test_llm_sentinel_anywhere_is_a_refusal_and_never_streamed(llm_index: Path, 
         ("文中并未说明具体的骨干网络。", True),
         ("提供的资料不足以回答该问题。", True),
         ("对不起，我不知道。", True),
+        # The third: "I'm not able to" was read as an uncited answer.
+        ("I'm not able to answer that based on the digests.", True),
+        ("UCFE had 804 users, not able to explain why.", False),
         # Cited, it is an answer with a gap; uncited without such words, an uncited answer.
         ("UCFE had 804 participants [1]; the digest does not say how long it took.", False),
         ("UCFE had 804 participants.", False),
@@ -386,6 +389,15 @@ def test_marker_styles_are_read_and_an_uncited_answer_is_flagged(
     assert find_markers(answer.text) == markers
     uncited = message(PROMPTS, "en", "uncited")
     assert (uncited in answer.notices) == (not markers)
+
+
+def test_a_citation_by_the_id_of_no_source_is_removed_and_reported(llm_index: Path) -> None:
+    reply = "UCFE has 804 participants [1], as [arXiv:2401.00001] found."
+    answer = answer_to(llm_index, reply, QUESTION_EN)
+    assert answer.mode == "llm" and "2401.00001" not in answer.text
+    assert find_markers(answer.text) == [1]
+    removed = message(PROMPTS, "en", "markers_removed", markers="[arXiv:2401.00001]")
+    assert removed in answer.notices
 
 
 @pytest.mark.parametrize(
@@ -488,6 +500,46 @@ def test_a_reply_cut_while_reasoning_says_so(llm_index: Path) -> None:
         _, answer = run(a, QUESTION_EN)
     assert answer.mode == "extractive"
     assert any("ASSISTANT_LLM_MAX_TOKENS" in n for n in answer.notices), answer.notices
+
+
+@pytest.mark.parametrize(
+    ("reply", "setting"),
+    [
+        (Reply(status=401), "ASSISTANT_LLM_API_KEY"),
+        (Reply(status=429), None),
+        (Reply(status=500), None),
+        (Reply(text="late", delay=3), "ASSISTANT_LLM_TIMEOUT"),  # llm_timeout is 2 s
+        (Reply(text="804 participants [1].", chunk_delay=2.5), "ASSISTANT_LLM_TIMEOUT"),
+    ],
+)
+def test_a_failing_server_and_the_setting_to_change_are_named_in_the_notice(
+    llm_index: Path, reply: Reply, setting: str | None
+) -> None:
+    """The LLM-path user test: "timed out", "authentication failed (check the API key)" and
+    "server error 500" named neither the server nor the setting."""
+    with ScriptedOpenAIServer([reply]) as server, llm_assistant(llm_index, server) as a:
+        _, answer = run(a, QUESTION_EN)
+    assert answer.mode == "extractive" and "804" in answer.text
+    [notice] = answer.notices
+    assert server.base_url in notice, notice
+    assert setting is None or setting in notice, notice
+    assert KEY not in notice
+
+
+def test_a_401_says_openai_api_key_is_not_sent_to_another_server(
+    llm_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user with OPENAI_API_KEY exported got "check the API key" from a local server that
+    wanted that key: it is withheld from any server but OpenAI's, which the notice now says."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    with (
+        ScriptedOpenAIServer([Reply(status=401)]) as server,
+        llm_assistant(llm_index, server, llm_api_key=None) as a,
+    ):
+        _, answer = run(a, QUESTION_EN)
+    [notice] = answer.notices
+    assert "OPENAI_API_KEY" in notice and "ASSISTANT_LLM_API_KEY" in notice, notice
+    assert server.requests[0]["_headers"]["authorization"] != f"Bearer {KEY}"
 
 
 def test_a_wrong_model_name_is_named_in_the_notice(llm_index: Path) -> None:

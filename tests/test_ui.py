@@ -336,9 +336,11 @@ def test_refusal_and_notice_rendering() -> None:
 
 
 def test_an_llm_answer_citing_nothing_shows_the_sources_it_was_given() -> None:
-    """Its notice says "check it against them below"; before, nothing was below."""
+    """Its notice says "check it against the sources retrieved"; before, none were shown."""
     out = render_answer(
-        _answer("UCFE 有 804 名参与者。", citations=[], mode="llm", notices=["请对照下列来源核实"])
+        _answer(
+            "UCFE 有 804 名参与者。", citations=[], mode="llm", notices=["请对照检索到的来源核实"]
+        )
     )
     assert "提供给 LLM 的来源" in out and out.count('class="da-card"') == 2
     assert 'class="da-cite"' not in out and "da-refused" not in out
