@@ -3,6 +3,7 @@ question, each followed by its [n] marker."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -12,7 +13,7 @@ import numpy as np
 from .cite import MARKER
 from .prompt import message
 from .records import Source
-from .retrieve import IDENTIFIER
+from .retrieve import IDENTIFIER, STEMMER
 from .sentences import SentenceVectors
 from .sparse import idf
 from .text import (
@@ -22,6 +23,7 @@ from .text import (
     asked_measures,
     asked_paper_facts,
     asks_for_quantity,
+    asks_for_value,
     content_terms,
     count_pattern,
     counted_noun,
@@ -104,6 +106,26 @@ def link_only(sentence: str, names: frozenset[str]) -> bool:
     return all(m.group(0).lower() in names for m in IDENTIFIER.finditer(rest))
 
 
+# English question words and the Chinese words digests use for them ("success rate": 成功率).
+# The sentence a question asks for is picked partly by the question's words it holds, and an
+# English question shares none with a Chinese digest: "What success rate does Agent K achieve?"
+# quoted the medals, not "成功率达到 92.5%". Hand-made for the words questions about papers use;
+# a full dictionary (CEDICT) was tried for retrieval and did not help.
+_GLOSSARY: dict[str, tuple[str, ...]] = {
+    k: tuple(v)
+    for k, v in json.loads(Path(__file__).with_name("glossary.json").read_text("utf-8")).items()
+    if not k.startswith("_")
+}
+
+
+def _said_in(term: str, tokens: set[str]) -> bool:
+    """The sentence's tokens hold the term, or, for an English word, one of its Chinese ones."""
+    if term in tokens:
+        return True
+    chinese = _GLOSSARY.get(STEMMER.stemWord(term), ()) if term.isascii() else ()
+    return any(z in tokens for z in chinese)
+
+
 def _names(source: Source) -> frozenset[str]:
     """The words a question uses to name a paper: its arXiv id and its titles."""
     return token_set(f"arXiv {source.paper_id}\n{source.title}\n{source.title_zh}")
@@ -154,15 +176,18 @@ def _score_sentences(
     elif not _ASKS_LINK.search(question):
         # "How does SAM2Long avoid error accumulation?" is not asking where its code is.
         bonus -= CUE * np.asarray([link_only(t, title) for t in sv.texts])
-    if measures := asked_measures(question):
+    value = asks_for_value(question) and not wants_several(question)
+    if (measures := asked_measures(question)) and value:
         # "GPU" in "用的 GPU 一样吗" asks for the measure, which MEASURE_BONUS weighs: as a word
-        # its bonus went to "在GPU级别采用环形通信" over "使用8或32个A800 80GB".
+        # its bonus went to "在GPU级别采用环形通信" over "使用8或32个A800 80GB". In "降低 GPU
+        # 显存开销的论文" it is the topic.
         terms = [t for t in terms if not any(MEASURES[m][0].search(t) for m in measures)]
     if terms:
         weights = {t: idf(t, doc_freq, n) for t in terms}
         total = sum(weights.values()) or 1.0
+        held = [set(token_set(s)) for s in sv.texts]
         bonus += 0.12 * np.asarray(
-            [sum(w for t, w in weights.items() if t in token_set(s)) / total for s in sv.texts]
+            [sum(w for t, w in weights.items() if _said_in(t, toks)) / total for toks in held]
         )
     if asks_for_quantity(question):  # the answer is a number: prefer sentences that give one
         bonus += 0.03 * np.asarray([bool(_NUMBER.search(s)) for s in sv.texts])
@@ -175,7 +200,9 @@ def _score_sentences(
     for measure in asked_measures(question):  # "what hardware…": a sentence naming a GPU
         stated = MEASURES[measure][1]
         bonus += MEASURE_BONUS * np.asarray([bool(stated.search(s)) for s in sv.texts])
-        if measure == "gpu":  # the sentence with "8 倍 A800" over the one on GPU memory
+        if measure == "gpu" and value:
+            # Which GPUs: "8 倍 A800" over the sentence on GPU memory. Not for "降低 GPU 显存开销
+            # 的论文", whose topic is memory: MoT's "A100 GPU" sentence took LOGO's place.
             bonus += MEASURE_BONUS * np.asarray([bool(GPU_NAMED.search(s)) for s in sv.texts])
     return cos + bonus
 

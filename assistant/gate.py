@@ -31,6 +31,7 @@ from .text import (
     asked_measures,
     asked_paper_facts,
     asks_for_quantity,
+    asks_for_value,
     content_terms,
     count_pattern,
     counted_noun,
@@ -365,15 +366,7 @@ def stated_measures(
     `about_paper`: the question was read in a chat as being about its papers ("who are the
     authors" after "What's MM-Detect?")."""
     # "What learning rate…" asks for a number without "how many"; "whatever" does not.
-    wants_value = asks_for_quantity(question) or re.search(
-        # "GraspNet-Zero 用的是什么 GPU？" as "What GPU…"; "它的训练成本呢？" and "and the
-        # cost?" as "what is its cost?"
-        r"\b(?:what|which)\b|什么|哪(?:个|种|款|些|家|块|张)"
-        r"|呢\s*[？?]?\s*$|^\s*(?:and|how about)\b",
-        question,
-        re.IGNORECASE | re.ASCII,
-    )
-    asked = asked_measures(question) if wants_value else []
+    asked = asked_measures(question) if asks_for_value(question) else []
     # Who wrote a *paper*: "Sora 是哪家公司的？" asks about a model a digest names with its
     # maker ("OpenAI 的 Sora"), which retrieval can quote.
     facts = asked_paper_facts(question)

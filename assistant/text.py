@@ -338,6 +338,21 @@ def asks_for_quantity(question: str) -> bool:
     return bool(_QUANTITY.search(question))
 
 
+# "GraspNet-Zero 用的是什么 GPU？" as "What GPU…"; "它的训练成本呢？" and "and the cost?" as "what
+# is its cost?"; "和 X 用的 GPU 一样吗" compares two values.
+_VALUE = re.compile(
+    r"\b(?:what|which|same)\b|什么|哪(?:个|种|款|些|家|块|张)|一样|相同"
+    r"|呢\s*[？?]?\s*$|^\s*(?:and|how about)\b",
+    re.IGNORECASE | re.ASCII,
+)
+
+
+def asks_for_value(question: str) -> bool:
+    """Whether the question asks for a measure's value (a number, which GPU, the cost), not
+    about a topic that names the measure ("降低 GPU 显存开销的论文")."""
+    return asks_for_quantity(question) or bool(_VALUE.search(question))
+
+
 # What a number question may ask for, and how a digest would say it in either language. These
 # are the measures papers report in units of their own (time, hardware, size, money, a
 # hyperparameter); asked for one about papers whose digests never state it, an extractive

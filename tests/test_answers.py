@@ -284,6 +284,38 @@ def test_which_datasets_gets_the_sentence_that_lists_them(
     assert "充分利用训练数据" not in answer.text
 
 
+@pytest.mark.parametrize(
+    ("question", "paper", "said"),
+    [
+        # Quoted the medals and "we took Kaggle as a case study" (the researcher user test).
+        (
+            "What success rate does Agent K achieve across Kaggle tasks?",
+            "2411.03562",
+            "成功率达到 92.5%",
+        ),
+        # Quoted NaturalBench besides, but not the five dimensions.
+        (
+            "What are the five dimensions HalluEditBench evaluates on?",
+            "2410.16251",
+            "五个维度",
+        ),
+        # Quoted the formats, not that FP8 was lossless.
+        (
+            "Which quantization formats were evaluated in the BF16 paper, and which one was "
+            "lossless?",
+            "2411.02355",
+            "均无损",
+        ),
+    ],
+)
+def test_an_english_question_quotes_the_chinese_sentence_with_its_words(
+    assistant: Assistant, question: str, paper: str, said: str
+) -> None:
+    answer = assistant.ask(question)
+    assert cited(answer)[0] == paper
+    assert said in answer.text, answer.text
+
+
 def test_a_sentence_lists_test_sets_only_where_something_was_tested() -> None:
     assert lists_test_sets("在 LLFF、DTU 和 RealEstate-10K 上的实验表明，它更好。")
     assert lists_test_sets("Experiments on WebArena and Mind2Web show gains.")
@@ -922,6 +954,13 @@ def test_a_follow_up_comparing_with_a_named_paper_keeps_the_chats_paper(
     if "GPU" in follow_up:
         # Each paper's sentence naming its GPUs, not one on GPU memory.
         assert "8 倍 A800" in after.text and "A800 80GB" in after.text
+
+
+def test_a_topic_naming_gpus_is_no_question_of_which_gpus(assistant: Assistant) -> None:
+    """Preferring the sentence that names GPUs for "用的 GPU 一样吗" quoted MoT's "A100 GPU"
+    sentence for this topic, in LOGO's place (which_papers t040)."""
+    answer = assistant.ask("降低 GPU 显存开销的论文")
+    assert {"2410.17243", "2410.18533"} <= set(cited(answer))
 
 
 def test_when_the_chats_papers_came_out_is_answered_for_them_from_their_ids(
