@@ -20,8 +20,12 @@ _HEADING = re.compile(r"^##\s+(.+?)(?:\s+#+)?\s*$")
 _URL = (
     r"(?P<url>(?i:https?://(?:www\.|export\.)?arxiv\.org)/(?:abs|pdf)/"
     r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?(?:\.pdf)?)"
+    # arXiv's listing pages link "…/abs/2411.20008?context=cs"; people paste "#S3" anchors.
+    r"(?:[?#][^\s()<>]*)?"
 )
-_LINK = re.compile(rf"\[(?P<zh>[^\]]*)\]\(\s*{_URL}\s*\)")
+# The Chinese title may hold brackets of its own, balanced as Markdown allows: "[基于 [CLS]
+# 标记的检索方法](…)" (a user test: the entry was skipped).
+_LINK = re.compile(rf"\[(?P<zh>(?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*{_URL}\s*\)")
 # The link line may also be the URL alone ("https://arxiv.org/abs/2410.14059" or "<…>"): as
 # unambiguous as the markdown link, with no Chinese title.
 _URL_LINE = re.compile(rf"^\s*<?{_URL}>?\s*$")

@@ -718,3 +718,27 @@ def test_a_pdf_link_is_the_papers_page() -> None:
     [paper] = parse_text(text, "mine.md").papers
     assert paper.paper_id == "2503.04567"
     assert paper.url == "https://arxiv.org/abs/2503.04567v2"
+
+
+@pytest.mark.parametrize(
+    ("line", "title_zh"),
+    [
+        # arXiv's listing pages link with a query; people paste anchors. Both skipped the entry.
+        ("[带查询串](https://arxiv.org/abs/2503.04568?context=cs#section)", "带查询串"),
+        ("https://arxiv.org/abs/2503.04568#S3", ""),
+        # Brackets in the Chinese title, balanced as Markdown allows: skipped too.
+        (
+            "[基于 [CLS] 标记的检索方法](https://arxiv.org/abs/2503.04568)",
+            "基于 [CLS] 标记的检索方法",
+        ),
+    ],
+)
+def test_links_with_a_query_an_anchor_or_brackets_in_the_title_are_read(
+    line: str, title_zh: str
+) -> None:
+    """From the corpus maintainer's user test."""
+    result = parse_text(f"## Quokka Two: A Test Paper\n{line}\n\n摘要。\n", "mine.md")
+    assert result.problems == []
+    [paper] = result.papers
+    assert paper.paper_id == "2503.04568" and paper.url == "https://arxiv.org/abs/2503.04568"
+    assert paper.title_zh == title_zh
