@@ -163,6 +163,8 @@ def points_at_nothing(question: str) -> bool:
         return False
     if _BRINGS_NAME.search(question.strip()) or ARXIV_ID.search(question):
         return False
+    if described(question) is not None:
+        return False  # "弦对偶那篇是哪年发布的？" picks a paper by its topic: a search
     return len(content_terms(question)) <= 3
 
 

@@ -108,10 +108,15 @@ def quotes_title(src: Source, question: str) -> bool:
     q = _letters(question)
     for title in (src.title, src.title_zh):
         # The title's head, before its colon or question mark ("Give Me BF16 or Give Me Death"?
-        # Accuracy-…), is how people quote it.
-        head = _letters(re.split(r"[:：?？!！]| -- ", title.strip('"“” '))[0])[:24]
-        if len(head) >= 12 and head in q:
-            return True
+        # Accuracy-…), is how people quote it; or the whole title, or what follows the colon,
+        # when the head is too short to tell ("Old but Gold: String Dualities Revisited" was
+        # refused its date, a user test).
+        head, *rest = re.split(r"[:：?？!！]| -- ", title.strip('"“” '), maxsplit=1)
+        # A subtitle needs more letters: "X: Large Language Models" is no name of X.
+        for part, least in ((head, 12), (title, 12), *((r, 20) for r in rest)):
+            letters = _letters(part)
+            if len(letters) >= least and letters[:24] in q:
+                return True
     return False
 
 

@@ -1355,6 +1355,25 @@ def test_a_digest_saying_the_authors_propose_names_no_author(tmp_path: Path) -> 
         assert not a.ask("What does Zorbnet propose?").refused
 
 
+def test_a_paper_named_by_its_whole_title_or_subtitle_gets_its_date(tmp_path: Path) -> None:
+    """The corpus user test: "Old but Gold" is too short a head to name the paper, so writing
+    out the whole title was refused, with a notice that the date was unknown; and "弦对偶那篇"
+    as a first question was asked which paper it pointed back to."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    body = "本文重新审视弦对偶性，给出 T 对偶与 S 对偶的统一推导，并讨论其在紧致化中的应用。"
+    write_digest(seeds / "d.md", [("2402.01234", "Old but Gold: String Dualities Revisited", body)])
+    with Assistant(index_dir=tmp_path / "index", seeds_dir=seeds, llm_enabled=False) as a:
+        a.ingest(progress=False)
+        for question in (
+            "When was 'Old but Gold: String Dualities Revisited' published?",
+            "When was String Dualities Revisited published?",
+            "弦对偶那篇是哪年发布的？",
+        ):
+            answer = a.ask(question)
+            assert answer.mode == "index" and cited(answer) == ["2402.01234"], question
+
+
 @pytest.mark.parametrize("question", ["PUMA 是哪个月的？", "第一篇是哪个月的"])
 def test_which_month_is_a_date_question(assistant: Assistant, question: str) -> None:
     history = said("What is PUMA?", assistant.ask("What is PUMA?"))
