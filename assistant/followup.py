@@ -48,6 +48,13 @@ from .text import asks_for_quantity, content_terms, dictionary_word, wants_sever
 _PAIRED_WITH_IT = re.compile(
     r"(?:这篇|这个|它)\s*[和与跟]|\b(?:this one|this paper|it)\s+(?:and|vs\.?|versus)\b", re.I
 )
+# Set beside a paper the question names, the chat's paper being the other: "跟 AndroidLab
+# 比呢", "和 X 那篇用的 GPU 一样吗", "is it faster than OmniParser?".
+_VERSUS_NAMED = re.compile(
+    r"^\s*(?:那|那么|再)?\s*[和跟与同比]\s*\S"
+    r"|\b(?i:compared?\s+(?:to|with)|than|vs\.?|versus|against|same\s+as)\s+(?i:the\s+)?"
+    r"[A-Z0-9《\"'“]",
+)
 _COMPARED_WITH_IT = re.compile(
     r"[和跟与同]\s*(?:它|它们|其|这篇|那篇)\s*(?:相)?比|\b(?:with|to|and)\s+(?:it|that|this)\b",
     re.I,
@@ -230,9 +237,10 @@ class FollowUpResolver:
             return False, ids, focus  # "what about LOGO, what GPUs did it use?", "AndriodLab 的…"
         if points_back(q):
             return True, ids, focus
-        if named and compares and not asks_for_others(q) and not wants_several(q):
+        if named and _VERSUS_NAMED.search(q) and not asks_for_others(q) and not wants_several(q):
             # "跟 AndroidLab 比呢？" after OS-Atlas compares the two: read alone it cited
-            # AndroidLab only.
+            # AndroidLab only. Not "Now BitNet a4.8 — what's new compared to b1.58?", whose
+            # named paper is its own subject, nor "Different question: is OpenCoder …?".
             return True, ids, focus
         if asks_for_others(q) or (wants_several(q) and not is_follow_up(q)):
             return False, ids, focus

@@ -389,9 +389,12 @@ class HybridRetriever(BaseRetriever):
                 src.bm25_score = float(sparse[pid].score or 0.0)
             if pid in sent:
                 src.sentence_score = sent[pid]
-            # "和 Breaking the Memory Barrier 那篇…": a title's head written out names it too.
+            # "和 Breaking the Memory Barrier 那篇…": a title's head the user wrote out names it
+            # too; not the titles a follow-up is searched with, which the chat's answers gave.
             src.named = (
-                pid in named or question_names_title(src.title, query) or quotes_title(src, query)
+                pid in named
+                or question_names_title(src.title, query)
+                or quotes_title(src, asked or query)
             )
             sources.append(src)
         # "Compare MIA-DPO and NaturalBench": every paper the question names comes first; then,

@@ -933,6 +933,22 @@ def test_compare_them_after_a_list_compares_the_listed_papers(assistant: Assista
 
 
 @pytest.mark.parametrize(
+    ("first", "follow_up", "paper"),
+    [
+        # The named paper is the subject, compared with a third thing: read alone (chat_heldout).
+        ("What does the BF16 paper find?", "Now BitNet a4.8 — what's new compared to b1.58?",
+         "2411.04965"),
+        ("UCFE 是什么？", "Different question: is OpenCoder actually open-sourced?", "2411.04905"),
+    ],
+)  # fmt: skip
+def test_a_follow_up_naming_its_own_subject_beside_a_comparison_is_read_alone(
+    assistant: Assistant, first: str, follow_up: str, paper: str
+) -> None:
+    _, after = chat(assistant, first, follow_up)
+    assert cited(after) == [paper]
+
+
+@pytest.mark.parametrize(
     ("first", "follow_up", "papers"),
     [
         # Before: AndroidLab alone, read as a question of its own.
