@@ -405,10 +405,13 @@ class HybridRetriever(BaseRetriever):
             # titles that say "Evaluating" (NaturalBench) are not about it.
             topical &= holders
         sources.sort(key=lambda src: (not src.named, src.paper_id not in topical))
-        # A paper moved ahead (named by its id or title) takes the score of the best below it:
+        # A paper moved ahead (named by its id or title) scores just above the best below it:
         # "2410.14059" listed its paper first with the lowest score, and an app sorting or
-        # cutting by score lost the one right paper.
+        # cutting by score lost the one right paper; with the same score as the paper below
+        # (a user test), it still could not tell which.
         for above, below in zip(reversed(sources[:-1]), reversed(sources[1:]), strict=True):
+            if above.score <= below.score and above.named and not below.named:
+                above.score = below.score + 1e-4
             above.score = max(above.score, below.score)
         return Retrieval(
             query=query,
