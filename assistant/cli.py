@@ -6,7 +6,9 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -196,18 +198,36 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`timeout`, `systemctl stop`, `kill`), handled as Ctrl-C is: it ended an ingest
+    with no word at all (the corpus user test)."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def _interrupted(exc: BaseException) -> bool:
-    """Whether Ctrl-C is behind `exc`. Python 3.11 wraps an exception raised while a class body
-    is set up: Ctrl-C during numpy's import arrives as "RuntimeError: Error calling
+    """Whether Ctrl-C (or SIGTERM) is behind `exc`. Python 3.11 wraps an exception raised while
+    a class body is set up: Ctrl-C during numpy's import arrives as "RuntimeError: Error calling
     __set_name__ …" caused by the KeyboardInterrupt (seen in CI)."""
+    return _interrupt(exc) is not None
+
+
+def _interrupt(exc: BaseException) -> KeyboardInterrupt | None:
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         if isinstance(cause, KeyboardInterrupt):
-            return True
+            return cause
         seen.add(id(cause))
         cause = cause.__cause__ or cause.__context__
-    return False
+    return None
+
+
+def _status(exc: BaseException) -> int:
+    """The exit status of an interrupt, as a shell reports a process killed by the signal."""
+    return 143 if isinstance(_interrupt(exc), Terminated) else 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -216,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Our warnings are for the user, one line each, like the rest of the CLI's output.
     warnings.formatwarning = lambda message, *_args, **_kw: f"warning: {message}\n"
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     # What the package says on its own (first-use indexing), one plain line each on stderr.
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -229,10 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not _interrupted(exc):
             raise
         print("interrupted", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
+        return _status(exc)
+    except KeyboardInterrupt as exc:
         print("interrupted", file=sys.stderr)
-        return 130
+        return _status(exc)
 
     overrides = {}
     if args.index_dir:
@@ -245,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if args.func is _cmd_ingest:
             # What was written stays, and the next ingest finishes it (no paper doubled).
             print(
@@ -255,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         else:
             print("interrupted", file=sys.stderr)
-        return 130
+        return _status(exc)
     except BrokenPipeError:
         # `assistant search … | head -2`: the reader closed the pipe, as it may; said as tools
         # killed by SIGPIPE say it (status 141, nothing printed). stdout goes to devnull so the
@@ -265,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # one line for the user, not a traceback
         if _interrupted(exc):
             print("interrupted", file=sys.stderr)
-            return 130
+            return _status(exc)
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
 

@@ -3,6 +3,7 @@ replaced, removed ones disappear, and an interrupted run is repaired by the next
 
 from __future__ import annotations
 
+import logging
 import shlex
 import sys
 import time
@@ -15,6 +16,9 @@ from .parse import DIGEST_SUFFIXES, Skipped, display_name, parse_paths
 from .records import IngestReport, Paper, Problem, Severity
 from .sparse import TokenTable
 from .store import IndexedPaper, PaperIndex
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY = 30.0  # seconds between progress lines off a terminal
 
 
 def _in_scope(source: str, roots: list[Path], files: set[str]) -> bool:
@@ -212,7 +216,20 @@ def _write_with_progress(
 ) -> None:
     show = sys.stderr.isatty() if progress is None else progress
     if not show:
-        index.write_papers(papers, on_progress=lambda n: None, tokens=tokens)
+        # No bar off a terminal (cron, nohup, `2>log`): a line to start and one every
+        # PROGRESS_EVERY seconds, through the logger. A 3000-paper ingest ran over an hour with
+        # its log empty, so nobody could tell it from a hung one (the corpus user test).
+        log.info("embedding %d papers", len(papers))
+        done, last = 0, time.monotonic()
+
+        def tick(n: int) -> None:
+            nonlocal done, last
+            done += n
+            if done < len(papers) and time.monotonic() - last >= PROGRESS_EVERY:
+                last = time.monotonic()
+                log.info("embedded %d of %d papers", done, len(papers))
+
+        index.write_papers(papers, on_progress=tick, tokens=tokens)
         return
     columns = (
         TextColumn("embedding papers"),

@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import pty
+import re
 import signal
 import socket
 import subprocess
@@ -381,6 +382,35 @@ def test_ctrl_c_while_starting_is_an_interrupt_not_a_traceback(tmp_path: Path) -
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err, err
+
+
+def test_an_ingest_off_a_terminal_says_it_is_working_and_sigterm_is_an_interrupt(
+    tmp_path: Path,
+) -> None:
+    """The corpus user test: with stderr to a log (cron, nohup) a 3000-paper ingest wrote not a
+    line in 15 minutes, and `timeout`'s SIGTERM ended it with no word at all."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
+    args = ["--index-dir", str(tmp_path / "index"), "ingest", str(SEEDS)]
+    proc = subprocess.Popen(
+        [str(ASSISTANT_BIN), *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # blocks until the ingest says something
+    assert first.strip() == "embedding 34 papers", first
+    proc.send_signal(signal.SIGTERM)  # 34 papers take ~20 s: it is mid-way
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "interrupted: the papers written so far are kept" in err and "Traceback" not in err
+    # The next run finishes it.
+    again = cli("--index-dir", tmp_path / "index", "ingest", SEEDS, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    m = re.search(r"(\d+) added, 0 updated, (\d+) unchanged, 0 removed, 0 problems", again.stdout)
+    assert m is not None and int(m.group(1)) + int(m.group(2)) == 34, again.stdout
 
 
 def test_ctrl_c_inside_a_class_body_of_an_import_is_an_interrupt(
