@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .records import Paper, Problem, Severity
-from .text import CJK_CHAR, without_latex
+from .text import CJK_CHAR, without_latex, without_markdown_media
 
 # Compared lower-cased: "x.MD" is a digest too. Messages list them in this order.
 DIGEST_SUFFIXES = (".md", ".markdown", ".txt")
@@ -350,7 +350,8 @@ def _entry(
         return skipped(f"no arXiv link under '## {title[:60]}' ({EXPECTED_LINK}{found}{cut})", at)
     if not title:
         return skipped("empty title")
-    summary = without_latex("\n".join(ln.rstrip() for ln in body).strip())
+    summary = without_markdown_media(without_latex("\n".join(ln.rstrip() for ln in body).strip()))
+    summary = summary.strip()
     if not summary:
         return skipped(f"empty summary for {link.paper_id}")
     title_zh = link.zh

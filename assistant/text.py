@@ -109,6 +109,24 @@ _LATEX_STYLE = re.compile(
 )
 
 
+# Markdown inside a summary: an image ("![架构图](images/x.png)": a relative path, nothing to
+# quote) and a link, whose words are what a reader sees ("代码见 [GitHub](https://…)"). Both
+# were quoted as raw markup, the image's "!" glued to the sentence before (a user test).
+_MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^()\s]*(?:\s+\"[^\"]*\")?\)[ \t]*")
+_MD_LINK = re.compile(r"(?<!!)\[([^\[\]\n]+)\]\((https?://[^()\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def without_markdown_media(text: str) -> str:
+    """The summary without Markdown images, and with each web link as its words and address:
+    "[GitHub](https://github.com/x)" reads "GitHub (https://github.com/x)", so the link still
+    says where the code is."""
+    text = _MD_IMAGE.sub("", text)
+    text = _MD_LINK.sub(
+        lambda m: m.group(1) if m.group(1) == m.group(2) else f"{m.group(1)} ({m.group(2)})", text
+    )
+    return re.sub(r"[ \t]{2,}", " ", text)
+
+
 def without_latex(text: str) -> str:
     """The text with LaTeX style commands replaced by the words they style. Quoted as written,
     "\textsc{OmniParser} 在性能上超越了…" showed the markup, and BM25 read "textsc"."""

@@ -742,3 +742,19 @@ def test_links_with_a_query_an_anchor_or_brackets_in_the_title_are_read(
     [paper] = result.papers
     assert paper.paper_id == "2503.04568" and paper.url == "https://arxiv.org/abs/2503.04568"
     assert paper.title_zh == title_zh
+
+
+def test_markdown_images_and_links_in_a_summary_are_read_as_a_reader_sees_them() -> None:
+    """The corpus user test: an answer quoted "[架构图](images/rockettune.png) 代码见
+    [GitHub](https://…)" as written, and the image's "!" was glued to the table row before."""
+    text = (
+        "## RocketTune: Fast Tuning\n[火箭调优](https://arxiv.org/abs/2412.10001)\n\n"
+        "| 方法 | GLUE |\n|---|---|\n| RocketTune | 88.4 |\n\n"
+        "![架构图](images/rockettune.png) 代码见 [GitHub](https://github.com/example/rt)。"
+        '另见[项目主页](https://x.io/p "主页")。\n'
+    )
+    [paper] = parse_text(text, "mine.md").papers
+    assert "images/" not in paper.text and "![" not in paper.text and "](" not in paper.text
+    assert paper.text.endswith(
+        "\n\n代码见 GitHub (https://github.com/example/rt)。另见项目主页 (https://x.io/p)。"
+    )
