@@ -321,6 +321,10 @@ class Assistant:
             report = self.ingest()  # an index from before sentence windows is rewritten once
             if files:
                 log.info("indexed %s", report.summary())
+                # Which ones: "4 problems" alone left a service's log unable to say which
+                # entries were skipped (the corpus user test).
+                for problem in report.problems:
+                    log.warning("%s: %s", problem.severity.value, problem)
             unfinished = self.index.unfinished_write
         # Once the index holds papers, later calls skip the check (a round trip per query).
         self._has_papers = self.index.chunks.count() > 0

@@ -47,7 +47,8 @@ def _cmd_search(a: Assistant, args: argparse.Namespace) -> int:
         _print_json([s.model_dump(mode="json") for s in sources])
         return 0
     for i, s in enumerate(sources, 1):
-        print(f"{i}. [{s.paper_id}] {s.title}  ({s.score:.4f})\n   {s.title_zh}\n   {s.url}")
+        zh = f"\n   {s.title_zh}" if s.title_zh else ""  # no empty line for a paper without one
+        print(f"{i}. [{s.paper_id}] {s.title}  ({s.score:.4f}){zh}\n   {s.url}")
     return 0
 
 

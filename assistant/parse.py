@@ -542,7 +542,7 @@ def digest_files(paths: Iterable[Path]) -> list[Path]:
 
 def _read(path: Path, name: str, source: str, max_file_mb: float) -> ParseResult:
     size = path.stat().st_size
-    if size > max_file_mb * 1024 * 1024:
+    if max_file_mb and size > max_file_mb * 1024 * 1024:
         raise DigestError(
             f"{name}: file is {size / 2**20:.3g} MB, over the {max_file_mb:g} MB limit "
             "(ASSISTANT_MAX_FILE_MB)"

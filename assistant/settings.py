@@ -84,7 +84,12 @@ class Settings(BaseSettings):
         "Unset: embedded store in index_dir.",
     )
     auto_ingest: bool = Field(True, description="Index seeds_dir on first use if empty.")
-    max_file_mb: float = Field(20.0, description="Digest files larger than this are refused.")
+    max_file_mb: float = Field(
+        20.0,
+        ge=0,
+        description="Digest files larger than this are refused; 0: no limit (as many tools read "
+        "it; it refused every file).",
+    )
     chunk_tokens: int = Field(
         400, ge=64, le=500, description="Max embedding tokens per chunk (the model sees 512)."
     )

@@ -800,3 +800,22 @@ def test_ask_help_says_how_to_point_it_at_an_llm(tmp_path: Path) -> None:
     assert proc.returncode == 0
     text = " ".join(proc.stdout.split())
     assert "ASSISTANT_LLM_BASE_URL" in text and "OPENAI_API_KEY" in text
+
+
+def test_search_prints_no_empty_line_for_a_paper_without_a_chinese_title(tmp_path: Path) -> None:
+    """The corpus user test: a bare-URL link line gives no Chinese title, and the human output
+    printed an empty indented line in its place."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "d.md").write_text(
+        "## Zorblax: A Test Paper\nhttps://arxiv.org/abs/2501.00001\n\nZorblax 是一篇测试论文。\n",
+        encoding="utf-8",
+    )
+    proc = cli(
+        "--index-dir", tmp_path / "idx", "--seeds-dir", seeds, "search", "Zorblax", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[:2] == [
+        f"1. [2501.00001] Zorblax: A Test Paper  ({proc.stdout.split('(')[1].split(')')[0]})",
+        "   https://arxiv.org/abs/2501.00001",
+    ], proc.stdout

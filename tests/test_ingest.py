@@ -635,6 +635,23 @@ def test_first_use_indexes_the_seeds_folder(tmp_path: Path) -> None:
     assert (index_dir / "chroma.sqlite3").exists()
 
 
+def test_first_use_indexing_names_each_problem_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The corpus user test: a service's log said "4 problems" and not which entries."""
+    seeds = tmp_path / "seeds"
+    shutil.copytree(TINY, seeds)
+    (seeds / "more.md").write_text(
+        "## Good Entry\n[好](https://arxiv.org/abs/2501.09999)\n\n一篇好摘要。\n\n"
+        "## Broken Entry\n没有链接的摘要。\n",
+        encoding="utf-8",
+    )
+    with caplog.at_level(logging.INFO, logger="assistant"), make(tmp_path / "idx", seeds) as a:
+        assert len(a.papers()) == 5
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("more.md:7" in w and "Broken Entry" in w for w in warned), caplog.text
+
+
 def test_second_assistant_on_a_held_folder_fails_clearly(tmp_path: Path) -> None:
     index_dir = tmp_path / "held"
     shutil.copytree(TINY, tmp_path / "seeds")

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO, SEEDS, write_digest
 
-from assistant import Assistant
+from assistant import Assistant, Settings, SettingsError
 from assistant.assistant import AssistantError
 from assistant.cite import find_markers
+from assistant.parse import parse_paths
 from assistant.prompt import message
 from assistant.records import Answer, IngestReport, Problem, Severity
 
@@ -355,3 +356,13 @@ def test_lock_is_released_on_close_within_one_process(index_copy: Path) -> None:
     first.close()
     with Assistant(index_dir=index_copy, seeds_dir=SEEDS, llm_enabled=False) as again:
         assert again.search("UCFE")
+
+
+def test_a_file_size_limit_of_zero_is_no_limit(tmp_path: Path) -> None:
+    """The corpus user test: ASSISTANT_MAX_FILE_MB=0 refused every file ("8.2e-05 MB, over the
+    0 MB limit"); many tools read 0 as no limit, and so does this one now."""
+    write_digest(tmp_path / "d.md", [("2501.00001", "Zorblax: A Test", "一篇测试摘要。")])
+    assert [p.paper_id for p in parse_paths([tmp_path], max_file_mb=0).papers] == ["2501.00001"]
+    assert parse_paths([tmp_path], max_file_mb=1e-6).problems  # a limit still applies
+    with pytest.raises(SettingsError, match="max_file_mb"):
+        Settings(max_file_mb=-1)
