@@ -252,10 +252,21 @@ def answer_names(sentence: str) -> list[str]:
     # Among Chinese words, capitalised English is a name (Blender, Stable Diffusion). In English
     # it may only start a sentence or be a language (Chinese, Hindi).
     if is_cjk_term(sentence):
+        # A list item's label ("- **Point one**: PUMA 提出…", as models format answers) is the
+        # answer's own wording, not a name from a digest (the LLM-path user test).
+        label = _ITEM_LABEL.match(text)
         for m in _PHRASE.finditer(text):
+            if label is not None and m.end() <= label.end():
+                continue
             if len(m.group(0)) >= 4 and not _SPELLED_OUT.match(text, m.end()):
                 out.setdefault(m.group(0), None)
     return list(out)
+
+
+# A list item's label before its colon: "- **Point one**:", "1. *Key idea*：".
+_ITEM_LABEL = re.compile(
+    r"^\s*(?:[-*+•]|\d+[.)])\s+(?:\*\*|\*|__|_)[^*_\n:：]{1,40}(?:\*\*|\*|__|_)\s*[:：]"
+)
 
 
 def _compact(text: str) -> str:

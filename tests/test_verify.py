@@ -139,6 +139,10 @@ def test_english_words_are_names_among_chinese_ones(digests: dict[str, str]) -> 
     assert answer_names("It was tested on Blender scenes in English.") == []
     # A name with an English suffix is the name: GPT-4-comparable is GPT-4.
     assert answer_names("It reaches GPT-4-comparable quality.") == ["GPT-4"]
+    # A list item's label is the answer's wording: "Point" was reported as missing from the
+    # digest (the LLM-path user test). Names after the label still count.
+    assert answer_names("- **Point one**: PUMA 在 Blender 中渲染 [1]") == ["PUMA", "Blender"]
+    assert answer_names("1. *Key idea*：它以 Stable Diffusion 为基础") == ["Stable Diffusion"]
 
 
 def test_a_short_acronym_no_digest_uses_is_a_name(digests: dict[str, str]) -> None:
