@@ -89,6 +89,12 @@ _MARKER = re.compile(r"\[(\d{1,3})\]")
 _BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
 _CODE = re.compile(r"`([^`\n]+)`")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+# What else LLMs write (the LLM-path user test saw it shown raw): *italic*, a fenced code block,
+# a table. Not "2*3*4": the stars must hug a word.
+_ITALIC = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![\w*])")
+_FENCE = re.compile(r"^\s*```")
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
 
 
 # --- rendering (pure functions of JSON-like data: the same output live and after a reload) ---
@@ -139,6 +145,7 @@ def _inline(text: str, links: dict[int, tuple[str | None, str]]) -> str:
     out = _esc(text)
     out = _CODE.sub(r"<code>\1</code>", out)
     out = _BOLD.sub(r"<strong>\1</strong>", out)
+    out = _ITALIC.sub(r"<em>\1</em>", out)
     out = _WEB_URL.sub(_linked_url, out)  # before the markers, whose links hold URLs
 
     def marker(m: re.Match[str]) -> str:
@@ -149,6 +156,10 @@ def _inline(text: str, links: dict[int, tuple[str | None, str]]) -> str:
         return _link(url, f"[{n}]", "da-cite", title)
 
     return _MARKER.sub(marker, out)
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
 
 
 def render_text(text: str, links: dict[int, tuple[str | None, str]] | None = None) -> str:
@@ -169,10 +180,44 @@ def render_text(text: str, links: dict[int, tuple[str | None, str]] | None = Non
             blocks.append("<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>")
             items.clear()
 
-    for raw in (text or "").splitlines():
+    lines = (text or "").splitlines()
+    i = 0
+    while i < len(lines):
+        raw = lines[i]
         line = raw.strip()
+        i += 1
+        if _FENCE.match(line):
+            # A fenced block is shown as written, escaped; it ends at the next fence (or at the
+            # answer's end, when the model stopped inside it).
+            flush()
+            body: list[str] = []
+            while i < len(lines) and not _FENCE.match(lines[i]):
+                body.append(_esc(lines[i]))
+                i += 1
+            i += 1
+            # <br> keeps the block's lines without a newline in the HTML (see above).
+            blocks.append("<pre><code>" + "<br>".join(body) + "</code></pre>")
+            continue
+        if _TABLE_ROW.match(line) and i < len(lines) and _TABLE_RULE.match(lines[i]):
+            flush()
+            head = _cells(line)
+            i += 1
+            rows: list[list[str]] = []
+            while i < len(lines) and _TABLE_ROW.match(lines[i]):
+                rows.append(_cells(lines[i]))
+                i += 1
+            th = "".join(f"<th>{_inline(c, links)}</th>" for c in head)
+            trs = "".join(
+                "<tr>" + "".join(f"<td>{_inline(c, links)}</td>" for c in row) + "</tr>"
+                for row in rows
+            )
+            blocks.append(f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>")
+            continue
         if not line:
             flush()
+        elif line.startswith("#") and (heading := line.lstrip("#")).startswith(" "):
+            flush()  # "## Answer": a heading, shown bold on its own line
+            blocks.append(f"<p><strong>{_inline(heading.strip(), links)}</strong></p>")
         elif _BULLET.match(line):
             if para:
                 flush()
@@ -469,6 +514,9 @@ CSS = """
 .da-answer p, .da-question p { margin: 0 0 .5em 0; }
 .da-answer ul { margin: .2em 0 .6em 1.2em; padding: 0; }
 .da-answer li { margin: .15em 0; }
+.da-answer table { border-collapse: collapse; margin: .3em 0 .6em 0; }
+.da-answer th, .da-answer td { border: 1px solid var(--border-color-primary); padding: 2px 8px; }
+.da-answer pre { overflow-x: auto; padding: .4em .6em; margin: .3em 0 .6em 0; }
 .da-answer a.da-cite { text-decoration: none; font-weight: 600; padding: 0 1px;
   color: var(--color-accent); white-space: nowrap; }
 .da-answer a.da-cite:hover { text-decoration: underline; }

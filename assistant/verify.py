@@ -265,7 +265,7 @@ def answer_names(sentence: str) -> list[str]:
 
 # A list item's label before its colon: "- **Point one**:", "1. *Key idea*：".
 _ITEM_LABEL = re.compile(
-    r"^\s*(?:[-*+•]|\d+[.)])\s+(?:\*\*|\*|__|_)[^*_\n:：]{1,40}(?:\*\*|\*|__|_)\s*[:：]"
+    r"^\s*(?:(?:[-*+•]|\d+[.)])\s+)?(?:\*\*|\*|__|_)[^*_\n:：]{1,40}(?:\*\*|\*|__|_)\s*[:：]"
 )
 
 

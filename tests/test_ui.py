@@ -300,6 +300,21 @@ def test_lists_bold_and_paragraphs() -> None:
     assert out.count("<li>") == 2 and out.endswith("<p>结尾</p>")
 
 
+def test_an_llms_markdown_is_rendered_and_still_escaped() -> None:
+    """The LLM-path user test: a heading, *italic*, a fenced code block and a table were shown
+    as raw Markdown."""
+    out = render_text(
+        "## Answer\n\n- *Point two*: 统一框架 [1]\n\n```python\nprint('<b>')\n```\n\n"
+        "| model | score |\n|---|---|\n| PUMA | 2*3*4 [1] |",
+        {1: ("https://arxiv.org/abs/2410.13861", "PUMA")},
+    )
+    assert out.startswith("<p><strong>Answer</strong></p><ul><li><em>Point two</em>: ")
+    assert "<pre><code>print(&#x27;&lt;b&gt;&#x27;)</code></pre>" in out
+    assert "<table><thead><tr><th>model</th><th>score</th></tr></thead>" in out
+    assert '<td>2*3*4 <a class="da-cite"' in out  # stars not hugging a word stay
+    assert "\n" not in out and "```" not in out and "|---" not in out
+
+
 def test_a_web_link_in_a_quoted_sentence_is_a_link() -> None:
     """From the UI user test: "https://github.com/Mark12Ding/SAM2Long" in a quote was plain text;
     only the arXiv citations were links."""

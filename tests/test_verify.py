@@ -143,6 +143,7 @@ def test_english_words_are_names_among_chinese_ones(digests: dict[str, str]) -> 
     # digest (the LLM-path user test). Names after the label still count.
     assert answer_names("- **Point one**: PUMA 在 Blender 中渲染 [1]") == ["PUMA", "Blender"]
     assert answer_names("1. *Key idea*：它以 Stable Diffusion 为基础") == ["Stable Diffusion"]
+    assert answer_names("**Point one**: PUMA 提出 [1]") == ["PUMA"]  # the item, unmarked
 
 
 def test_a_short_acronym_no_digest_uses_is_a_name(digests: dict[str, str]) -> None:
