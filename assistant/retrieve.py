@@ -438,6 +438,7 @@ def select_for_answer(
     settings: Settings,
     holders: set[str] | None = None,
     topical: set[str] | None = None,
+    alternatives: int = 1,
 ) -> list[Source]:
     """The sources worth citing: close to the best on either signal, at most top_k. A fixed
     top-k would pad single-fact answers and cut 'which papers' answers short.
@@ -447,7 +448,11 @@ def select_for_answer(
     实验?" is not answered by a paper that is merely about web agents too.
 
     `topical`: papers whose titles hold a "which papers" question's topic (title_topic); they
-    are cited like named papers."""
+    are cited like named papers.
+
+    `alternatives`: how many topics a "which papers" question joins with "or" ("3D
+    reconstruction or novel view synthesis"). A paper on one of them has about that share of
+    the BM25 of one on all: the bm25_ratio cut is that much lower (it cited 1 of 3 papers)."""
     holders, topical = holders or set(), topical or set()
     restricted = bool(holders and sources and sources[0].paper_id in holders)
     if restricted:
@@ -462,7 +467,7 @@ def select_for_answer(
         # A holder contains the name asked for: that is the lexical evidence, however BM25
         # weighs the rest of the question ("Which papers study GUI agents?": OmniParser).
         near_bm25 = restricted or (
-            top_bm > 0 and (s.bm25_score or 0.0) >= settings.bm25_ratio * top_bm
+            top_bm > 0 and (s.bm25_score or 0.0) >= settings.bm25_ratio / alternatives * top_bm
         )
         # A paper the question names, or whose title holds its topic, is cited however it scores.
         cited_anyway = i == 0 or s.named or s.paper_id in topical

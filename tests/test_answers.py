@@ -186,6 +186,15 @@ def test_which_papers_asked_by_a_name_cites_every_close_paper_that_has_it(
     assert {"2410.23218", "2408.00203"} <= set(cited(answer))
 
 
+def test_which_papers_on_one_topic_or_another_cites_papers_on_either(
+    assistant: Assistant,
+) -> None:
+    """The researcher user test: "… or novel view synthesis" cited FrugalNeRF alone, where the
+    question without it cited all three: each paper has BM25 for one topic of the two."""
+    answer = assistant.ask("List papers about 3D reconstruction or novel view synthesis")
+    assert {"2410.16271", "2410.17249", "2411.04928"} <= set(cited(answer))
+
+
 def test_a_name_or_another_criterion_keeps_papers_meeting_either(assistant: Assistant) -> None:
     answer = assistant.ask(
         "Which papers use an LLM-as-judge approach or build a judge model for evaluation?"
