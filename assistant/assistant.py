@@ -68,6 +68,7 @@ from .gate import (
     compute_features,
     holds_every_word,
     is_injection,
+    papers_asked_if_held,
     quotes_title,
     respell,
     respell_words,
@@ -424,7 +425,12 @@ class Assistant:
             if within_chat is not None or asks_for_date(q) or asks_for_order(q):
                 yield from self._chat_dates(q, lang, notices, turns, within_chat)
                 return
-        catalog = not is_injection(q) and asks_for_catalog(plain, intent, embed_query)
+        # "Is the PUMA paper in your collection?" asks about one paper, not for the list.
+        catalog = (
+            not is_injection(q)
+            and not papers_asked_if_held(q)
+            and asks_for_catalog(plain, intent, embed_query)
+        )
         if not chat_only and (period or extreme or catalog):
             # "What papers do you have?" mid-chat is still about the collection, not the paper
             # before; and no digest answers it (nor which came out in November, nor which is

@@ -338,11 +338,42 @@ def unindexed_titles(question: str, sources: list[Source]) -> list[str]:
     title)."""
     out: list[str] = []
     titles = [token_set(f"{src.title} {src.title_zh}") for src in sources]
-    for m in _BOOK_TITLE.finditer(question):
-        words = set(content_terms(m.group(1)))
+    asked = [m.group(1) for m in _BOOK_TITLE.finditer(question)] + papers_asked_if_held(question)
+    for name in asked:
+        words = set(content_terms(name)) - _GENERIC_TITLE_WORDS
         if words and not any(len(words & held) * 2 >= len(words) for held in titles):
-            out.append(m.group(1).strip())
+            name = re.sub(r"^(?:the|a|an)\s+|\s*(?:\bpaper|论文)$", "", name.strip(), flags=re.I)
+            out.append(name)
     return out
+
+
+def papers_asked_if_held(question: str) -> list[str]:
+    """The papers a question asks whether the collection holds: "Is the Llama 3 technical
+    report in your collection?" (it was answered from three papers that mention Llama, the
+    researcher user test), "有没有收录 Llama 3 技术报告". Only a paper ("… paper", "… report") or
+    a title (three capitalised words): "Do you have anything about Sora?" asks for a topic."""
+    return [
+        name
+        for m in _ASKED_HELD.finditer(question)
+        if (name := next(g for g in m.groups() if g is not None))
+        and (_PAPER_WORD.search(name) or len(re.findall(r"\b[A-Z][\w\-]*", name)) >= 3)
+    ]
+
+
+# A paper asked about by whether the collection holds it.
+_ASKED_HELD = re.compile(
+    r"\b(?:is|are)\s+(.{3,80}?)\s+(?:in|among|part\s+of)\s+(?:your|the|this)\s+"
+    r"(?:collection|digests?|library|index|corpus|database)\b"
+    r"|\bdo\s+(?:you|the\s+digests?)\s+(?:have|hold|include|cover)\s+(.{3,80}?)\s*(?:[?.,;]|$)"
+    r"|(?:有没有|是否|有无)(?:收录|包含|包括)(?:了)?([^？?，,。]{2,60})",
+    re.IGNORECASE,
+)
+_PAPER_WORD = re.compile(r"\b(?:paper|report|article|preprint)\b|论文|报告|文章", re.IGNORECASE)
+# Words any title may have: "the Llama 3 technical report" is held only by a title with Llama 3,
+# not by "Baichuan Alignment Technical Report".
+_GENERIC_TITLE_WORDS = frozenset(
+    "paper papers report technical article preprint 论文 报告 技术报告 文章 这篇 那篇".split()
+)
 
 
 def _about_a_paper(question: str, sources: list[Source]) -> bool:

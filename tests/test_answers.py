@@ -381,6 +381,45 @@ def test_off_topic_questions_are_refused_in_their_language(
 
 
 @pytest.mark.parametrize(
+    ("question", "lang", "name"),
+    [
+        (
+            "Is the Llama 3 technical report in your collection? What does it say about context "
+            "length?",
+            "en",
+            "Llama 3 technical report",
+        ),
+        ("Is the Mamba paper in your library?", "en", "Mamba"),
+        ("有没有收录 Llama 3 技术报告？", "zh", "Llama 3 技术报告"),
+    ],
+)
+def test_asked_whether_a_paper_it_does_not_hold_is_held_it_says_no(
+    assistant: Assistant, question: str, lang: str, name: str
+) -> None:
+    """The researcher user test: the Llama 3 question quoted three papers that mention Llama
+    and never said the report is not held."""
+    answer = assistant.ask(question)
+    assert answer.refused and answer.citations == []
+    assert message(assistant.settings.prompts_dir, lang, "untitled", names=name) in answer.notices
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Is the PUMA paper in your collection?",
+        "Do you have the Baichuan alignment technical report?",
+    ],
+)
+def test_asked_whether_a_paper_it_holds_is_held_it_answers_with_it(
+    assistant: Assistant, question: str
+) -> None:
+    # Not the list of all 34 papers, which "in your collection" had given for PUMA.
+    answer = assistant.ask(question)
+    assert answer.mode != "index" and not answer.refused
+    assert cited(answer)[0] in {"2410.13861", "2410.14940"}
+
+
+@pytest.mark.parametrize(
     ("question", "lang"),
     [
         ("hi", "en"),
