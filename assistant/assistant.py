@@ -953,7 +953,7 @@ class Assistant:
         # English only: "哪些论文的模型或工具发布在 Hugging Face 上" joins two words of one topic,
         # and cited two papers without Hugging Face (which_papers t052).
         either = len(_EITHER.split(query)) if wants_several(query) else 1
-        chosen = select_for_answer(ret.sources, s, ret.holders, ret.topical, either)
+        chosen = select_for_answer(ret.sources, s, ret.holders, ret.topical, either, ret.hinted)
         # "Compare FrostNet and TideFormer": the papers the user's own words name are cited in
         # their order, so "the first one" next is [1] too. Not those of a follow-up rewritten
         # with the chat's titles: the titles' order is the chat's, not the user's.

@@ -252,6 +252,9 @@ class Retrieval:
     holders: set[str] = field(default_factory=set)
     # Papers whose English titles hold an English "which papers" question's topic (title_topic).
     topical: set[str] = field(default_factory=set)
+    # Papers whose short name has a word of the question as a part: "kind of like a pyramid"
+    # of PyramidDrop (see name_parts).
+    hinted: set[str] = field(default_factory=set)
 
 
 def weighted_rrf(
@@ -421,6 +424,7 @@ class HybridRetriever(BaseRetriever):
             sentence_pool=[cos for _, cos in sent_hits],
             holders=holders,
             topical=topical,
+            hinted=hinted_by_name(asked or query, sources),
         )
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
@@ -433,12 +437,32 @@ class HybridRetriever(BaseRetriever):
         return out
 
 
+def name_parts(title: str) -> set[str]:
+    """The words a paper's short name is made of, five letters or more: PyramidDrop → pyramid,
+    MagicTailor → magic, tailor. Names of one word (Pangea) are left to title_name."""
+    name = short_name(title)
+    if name is None:
+        return set()
+    parts = [p.lower() for p in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", name)]
+    return {p for p in parts if len(p) >= 5} if len(parts) > 1 else set()
+
+
+def hinted_by_name(question: str, sources: list[Source]) -> set[str]:
+    """Papers a question hints at with a part of their short name: "I remember one of these
+    papers dropped visual tokens … kind of like a pyramid" (the researcher user test: a long
+    question's other words gave Mixture-of-Transformers BM25 twice PyramidDrop's, which was
+    cut though closest in meaning)."""
+    words = {w.lower() for w in re.findall(r"[A-Za-z]{5,}", question)}
+    return {src.paper_id for src in sources if words & name_parts(src.title)}
+
+
 def select_for_answer(
     sources: list[Source],
     settings: Settings,
     holders: set[str] | None = None,
     topical: set[str] | None = None,
     alternatives: int = 1,
+    hinted: set[str] | None = None,
 ) -> list[Source]:
     """The sources worth citing: close to the best on either signal, at most top_k. A fixed
     top-k would pad single-fact answers and cut 'which papers' answers short.
@@ -471,6 +495,9 @@ def select_for_answer(
         )
         # A paper the question names, or whose title holds its topic, is cited however it scores.
         cited_anyway = i == 0 or s.named or s.paper_id in topical
+        # A part of its name in the question, and as close in meaning as the best: BM25 of a
+        # long question's other words is no reason to cut it.
+        cited_anyway = cited_anyway or (near_dense and s.paper_id in (hinted or set()))
         if cited_anyway or (near_dense and near_bm25) or (near_dense and not top_bm):
             keep.append(s)
     return keep[: settings.top_k]

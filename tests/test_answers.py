@@ -21,6 +21,7 @@ from assistant.extractive import link_only, lists_test_sets
 from assistant.gate import stated_measures, unnamed_in_sources, unpaired_names
 from assistant.prompt import message
 from assistant.records import Answer, Source, Turn
+from assistant.retrieve import name_parts
 from assistant.sentences import SentenceVectors
 from assistant.text import token_set, wants_several
 
@@ -184,6 +185,26 @@ def test_which_papers_asked_by_a_name_cites_every_close_paper_that_has_it(
     score was under half of OS-ATLAS's, so the README's own example cited OS-ATLAS alone."""
     answer = assistant.ask("Which papers study GUI agents?")
     assert {"2410.23218", "2408.00203"} <= set(cited(answer))
+
+
+def test_a_long_question_hinting_at_a_papers_name_cites_that_paper(assistant: Assistant) -> None:
+    """The researcher user test: the other words of a long question gave Mixture-of-Transformers
+    twice PyramidDrop's BM25, and PyramidDrop, the closest in meaning, was cut."""
+    answer = assistant.ask(
+        "I'm writing a related-work section on efficient multimodal models and I remember one "
+        "of these papers dropped visual tokens progressively in deeper layers kind of like a "
+        "pyramid, and I want to know exactly how much faster the training got and on which "
+        "model, can you remind me?"
+    )
+    assert "2410.17247" in cited(answer)
+    assert "LLaVA-NeXT 的训练时间加速 40%" in answer.text
+
+
+def test_name_parts_are_the_long_words_of_a_short_name() -> None:
+    assert name_parts("PyramidDrop: Accelerating …") == {"pyramid"}
+    assert name_parts("MagicTailor: Component-…") == {"magic", "tailor"}
+    assert name_parts("Pangea: A Fully Open …") == set()  # one word: a name as written
+    assert name_parts("Web Agents with World Models: …") == set()  # no short name
 
 
 def test_which_papers_on_one_topic_or_another_cites_papers_on_either(
