@@ -438,13 +438,14 @@ class HybridRetriever(BaseRetriever):
 
 
 def name_parts(title: str) -> set[str]:
-    """The words a paper's short name is made of, five letters or more: PyramidDrop → pyramid,
-    MagicTailor → magic, tailor. Names of one word (Pangea) are left to title_name."""
+    """The words a paper's short name is made of, six letters or more: PyramidDrop → pyramid,
+    MagicTailor → tailor; not AutoTrain's "train", which any question may say. Names of one
+    word (Pangea) are left to title_name."""
     name = short_name(title)
     if name is None:
         return set()
     parts = [p.lower() for p in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", name)]
-    return {p for p in parts if len(p) >= 5} if len(parts) > 1 else set()
+    return {p for p in parts if len(p) >= 6} if len(parts) > 1 else set()
 
 
 def hinted_by_name(question: str, sources: list[Source]) -> set[str]:
@@ -452,7 +453,7 @@ def hinted_by_name(question: str, sources: list[Source]) -> set[str]:
     papers dropped visual tokens … kind of like a pyramid" (the researcher user test: a long
     question's other words gave Mixture-of-Transformers BM25 twice PyramidDrop's, which was
     cut though closest in meaning)."""
-    words = {w.lower() for w in re.findall(r"[A-Za-z]{5,}", question)}
+    words = {w.lower() for w in re.findall(r"[A-Za-z]{6,}", question)}
     return {src.paper_id for src in sources if words & name_parts(src.title)}
 
 

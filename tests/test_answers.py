@@ -202,7 +202,8 @@ def test_a_long_question_hinting_at_a_papers_name_cites_that_paper(assistant: As
 
 def test_name_parts_are_the_long_words_of_a_short_name() -> None:
     assert name_parts("PyramidDrop: Accelerating …") == {"pyramid"}
-    assert name_parts("MagicTailor: Component-…") == {"magic", "tailor"}
+    assert name_parts("MagicTailor: Component-…") == {"tailor"}
+    assert name_parts("AutoTrain: No-code training …") == set()  # "train" is any question's
     assert name_parts("Pangea: A Fully Open …") == set()  # one word: a name as written
     assert name_parts("Web Agents with World Models: …") == set()  # no short name
 
