@@ -124,7 +124,6 @@ CALL_OVERRIDES = frozenset(
     {"top_k", "answer_language", "llm_enabled", "extractive_sentences", "refusal_threshold"}
 )
 
-_EITHER = re.compile(r"\bor\b", re.IGNORECASE)
 # "When was MagicTailor's code released?" asks about a release the arXiv id does not date.
 _OTHER_RELEASE = re.compile(
     r"\b(?:code|github|weights|checkpoints?|dataset|demo|models?\s+release)\b|代码|权重|数据集|开源",
@@ -949,11 +948,7 @@ class Assistant:
         # words no digest has.
         query, asked = without_filler(query), without_filler(asked or query)
         ret = self._retrieve(query, asked)
-        # "3D reconstruction or novel view synthesis": topics, each with its share of BM25.
-        # English only: "哪些论文的模型或工具发布在 Hugging Face 上" joins two words of one topic,
-        # and cited two papers without Hugging Face (which_papers t052).
-        either = len(_EITHER.split(query)) if wants_several(query) else 1
-        chosen = select_for_answer(ret.sources, s, ret.holders, ret.topical, either, ret.hinted)
+        chosen = select_for_answer(ret.sources, s, ret.holders, ret.topical, ret.hinted)
         # "Compare FrostNet and TideFormer": the papers the user's own words name are cited in
         # their order, so "the first one" next is [1] too. Not those of a follow-up rewritten
         # with the chat's titles: the titles' order is the chat's, not the user's.

@@ -462,7 +462,6 @@ def select_for_answer(
     settings: Settings,
     holders: set[str] | None = None,
     topical: set[str] | None = None,
-    alternatives: int = 1,
     hinted: set[str] | None = None,
 ) -> list[Source]:
     """The sources worth citing: close to the best on either signal, at most top_k. A fixed
@@ -475,9 +474,8 @@ def select_for_answer(
     `topical`: papers whose titles hold a "which papers" question's topic (title_topic); they
     are cited like named papers.
 
-    `alternatives`: how many topics a "which papers" question joins with "or" ("3D
-    reconstruction or novel view synthesis"). A paper on one of them has about that share of
-    the BM25 of one on all: the bm25_ratio cut is that much lower (it cited 1 of 3 papers)."""
+    `hinted`: papers the question hints at by a part of their short name (hinted_by_name).
+    """
     holders, topical = holders or set(), topical or set()
     restricted = bool(holders and sources and sources[0].paper_id in holders)
     if restricted:
@@ -492,7 +490,7 @@ def select_for_answer(
         # A holder contains the name asked for: that is the lexical evidence, however BM25
         # weighs the rest of the question ("Which papers study GUI agents?": OmniParser).
         near_bm25 = restricted or (
-            top_bm > 0 and (s.bm25_score or 0.0) >= settings.bm25_ratio / alternatives * top_bm
+            top_bm > 0 and (s.bm25_score or 0.0) >= settings.bm25_ratio * top_bm
         )
         # A paper the question names, or whose title holds its topic, is cited however it scores.
         cited_anyway = i == 0 or s.named or s.paper_id in topical
