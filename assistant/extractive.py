@@ -51,6 +51,13 @@ _QUESTION_END = re.compile(r"[?？]")
 # states one, as for a number (0.03; 0.05 and 0.08 chose the same sentences on dev).
 MEASURE_BONUS = 0.03
 CUE = 0.05  # for questions that only name papers: bonus for a contribution cue, penalty for a link
+# A question asking for a paper's steps, stages or parts, and a sentence that enumerates them.
+_ASKS_PARTS = re.compile(
+    r"步骤|[几两三四五]步|阶段|哪几[个种部方]|哪些方面|几个部分|分为|分哪|能做(?:哪些|什么)|能干什么"
+    r"|\b(?:steps?|stages?|phases?|components?|parts?)\b|\bwhat\s+can\b.*\bdo\b",
+    re.IGNORECASE,
+)
+_LISTS_PARTS = re.compile(r"[(（]\s*1\s*[)）]|(?<![\d.])1\)|①|[：:]\s*1[.、]|首先")
 _CONTRIBUTION = re.compile(
     r"提出|推出|引入|设计了|介绍了|本文|这项工作"
     r"|we (?:propose|present|introduce)|this (?:paper|work)",
@@ -166,7 +173,11 @@ def _score_sentences(
             bonus += LIST_BONUS * np.asarray([lists_test_sets(s) for s in sv.texts])
     # "SAM2Long 的主要贡献是什么?" asks what the paper is, as a bare name does: words that only
     # ask for the contribution pick no sentence (贡献 is rare in digests, which say 提出).
-    if all(t in named or t in _ASKS_WHAT_IT_IS for t in terms):
+    asks_parts = bool(_ASKS_PARTS.search(question))
+    if asks_parts:
+        # "ReCapture 分哪两步？", "What can CompassJudger-1 do?": the sentence that lists them.
+        bonus += CUE * np.asarray([bool(_LISTS_PARTS.search(t)) for t in sv.texts])
+    if all(t in named or t in _ASKS_WHAT_IT_IS for t in terms) and not asks_parts:
         # The question only names papers ("Compare SAM2Long and Pangea", "What is
         # 2410.14059?"): nothing in it picks a sentence, and cosine to it favours whatever is
         # closest to a bare name, such as the code link that repeats it. A contribution cue
@@ -205,6 +216,59 @@ def _score_sentences(
             # 的论文", whose topic is memory: MoT's "A100 GPU" sentence took LOGO's place.
             bonus += MEASURE_BONUS * np.asarray([bool(GPU_NAMED.search(s)) for s in sv.texts])
     return cos + bonus
+
+
+# A numbered item in a sentence: "(1) 利用…；", "（2）通过…", "2) …", "①".
+_ITEM = re.compile(
+    r"[(（]\s*(\d{1,2})\s*[)）]|(?<![\d.])(\d{1,2})\)|([①-⑨])|(?:^|[：:；;]\s*)(\d{1,2})[.、]\s*(?!\d)"
+)
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨"
+
+
+def _items(sentence: str) -> list[int]:
+    out = []
+    for m in _ITEM.finditer(sentence):
+        digits = m.group(1) or m.group(2) or m.group(4)
+        out.append(int(digits) if digits else _CIRCLED.index(m.group(3)) + 1)
+    return out
+
+
+def _with_list_items(
+    chosen: list[tuple[int, int, float]],
+    sources: list[Source],
+    sentences: dict[str, SentenceVectors],
+) -> list[tuple[int, int, float]]:
+    """The chosen sentences, with the rest of a numbered list one of them is part of: the
+    sentence splitter cuts "(1) …；(2) …" at "；", and "ReCapture 分哪两步？" quoted step 1
+    alone (the researcher user test)."""
+    have = {(i, j) for i, j, _ in chosen}
+    out = list(chosen)
+    for i, j, score in chosen:
+        texts = sentences[sources[i].paper_id].texts
+        nums = _items(texts[j])
+        k = j
+        # Forward: the next sentence goes on with the next number.
+        while nums and k + 1 < len(texts) and k - j < 6:
+            following = _items(texts[k + 1])
+            if not following or following[0] != nums[-1] + 1:
+                break
+            k += 1
+            nums = following
+            if (i, k) not in have:
+                have.add((i, k))
+                out.append((i, k, score))
+        # Back: a chosen item 2 gets the item 1 before it.
+        nums, k = _items(texts[j]), j
+        while nums and nums[0] > 1 and k > 0 and j - k < 6:
+            before = _items(texts[k - 1])
+            if not before or before[-1] != nums[0] - 1:
+                break
+            k -= 1
+            nums = before
+            if (i, k) not in have:
+                have.add((i, k))
+                out.append((i, k, score))
+    return sorted(out, key=lambda p: (p[0], p[1]))
 
 
 class Extract(NamedTuple):
@@ -285,6 +349,7 @@ def extractive_answer(
         if p not in chosen and p[2] >= ranked[0][2] - 0.06:  # keep only close contenders
             chosen.append(p)
     chosen.sort(key=lambda p: (p[0], p[1]))
+    chosen = _with_list_items(chosen, sources, sentences)
     # Only the papers quoted are the answer's sources, numbered 1, 2, … in rank order: a paper
     # that was selected but gave no sentence would leave a gap ("[1] … [3]") and a source card
     # no marker points to.

@@ -338,6 +338,27 @@ def test_an_english_question_quotes_the_chinese_sentence_with_its_words(
     assert said in answer.text, answer.text
 
 
+@pytest.mark.parametrize(
+    ("question", "paper", "items"),
+    [
+        # Quoted the opening sentences, or step (1) without step (2) (split at "；").
+        (
+            "ReCapture 分哪两步？",
+            "2411.05003",
+            ["(1) 利用多视角扩散模型", "(2) 通过我们提出的掩码"],
+        ),
+        ("CompassJudger-1 能做哪些事情？", "2410.16256", ["1. 作为奖励模型", "4. 执行多样任务"]),
+    ],
+)
+def test_asked_for_its_steps_or_parts_an_answer_quotes_the_whole_list(
+    assistant: Assistant, question: str, paper: str, items: list[str]
+) -> None:
+    """The researcher user test: the numbered list was never quoted, or only its first item."""
+    answer = assistant.ask(question)
+    assert cited(answer) == [paper]
+    assert all(item in answer.text for item in items), answer.text
+
+
 def test_a_sentence_lists_test_sets_only_where_something_was_tested() -> None:
     assert lists_test_sets("在 LLFF、DTU 和 RealEstate-10K 上的实验表明，它更好。")
     assert lists_test_sets("Experiments on WebArena and Mind2Web show gains.")
