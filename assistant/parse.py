@@ -133,7 +133,27 @@ def decode(data: bytes, name: str) -> tuple[str, list[Problem]]:
         note = "not UTF-8; decoded as GBK/GB18030"
         return text, [*notes, Problem(file=name, line=1, reason=note, severity=Severity.NOTE)]
     except UnicodeDecodeError:
-        return data.decode("utf-8", errors="replace"), notes
+        pass
+    # Neither as a whole: a file of mixed encodings, as when a UTF-8 entry is appended to a
+    # GBK digest (the corpus user test: every old entry was skipped as undecodable). Each line
+    # is read as UTF-8 or else GBK; only bytes that are neither are marked, and their entries
+    # skipped.
+    lines: list[str] = []
+    gbk = 0
+    for raw in data.split(b"\n"):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            try:
+                lines.append(raw.decode("gb18030"))
+                gbk += 1
+            except UnicodeDecodeError:
+                lines.append(raw.decode("utf-8", errors="replace"))
+    if gbk:
+        lines_word = "line" if gbk == 1 else "lines"
+        note = f"mixes encodings: {gbk} {lines_word} read as GBK/GB18030, the rest as UTF-8"
+        notes.append(Problem(file=name, line=1, reason=note, severity=Severity.NOTE))
+    return "\n".join(lines), notes
 
 
 _SNIFF_BYTES = 64 * 1024

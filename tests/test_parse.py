@@ -758,3 +758,19 @@ def test_markdown_images_and_links_in_a_summary_are_read_as_a_reader_sees_them()
     assert paper.text.endswith(
         "\n\n代码见 GitHub (https://github.com/example/rt)。另见项目主页 (https://x.io/p)。"
     )
+
+
+def test_a_utf8_entry_appended_to_a_gbk_digest_keeps_every_entry(tmp_path: Path) -> None:
+    """The corpus user test: one UTF-8 entry added to a GBK file made every old entry
+    "undecodable" and skipped (their earlier copies kept, so the counts stopped adding up)."""
+    path = tmp_path / "mixed.md"
+    old = "## Old One: GBK Paper\n[旧论文](https://arxiv.org/abs/2412.10005)\n\n用 GBK 写的摘要。\n"
+    new = "\n## MixedEnc: A UTF-8 Entry\n[混合编码](https://arxiv.org/abs/2412.10011)\n\n追加的条目。\n"
+    path.write_bytes(old.encode("gb18030") + new.encode("utf-8"))
+    result = parse_paths([path])
+    assert [(p.paper_id, p.title_zh) for p in result.papers] == [
+        ("2412.10005", "旧论文"),
+        ("2412.10011", "混合编码"),
+    ]
+    [note] = result.problems
+    assert note.severity == Severity.NOTE and "mixes encodings" in note.reason
