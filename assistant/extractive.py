@@ -175,7 +175,7 @@ def _score_sentences(
     # ask for the contribution pick no sentence (贡献 is rare in digests, which say 提出).
     asks_parts = bool(_ASKS_PARTS.search(question))
     if asks_parts:
-        # "ReCapture 分哪两步？", "What can CompassJudger-1 do?": the sentence that lists them.
+        # "ReCapture 分哪两步？", "CompassJudger-1 能做哪些事情？": the sentence that lists them.
         bonus += CUE * np.asarray([bool(_LISTS_PARTS.search(t)) for t in sv.texts])
     if all(t in named or t in _ASKS_WHAT_IT_IS for t in terms) and not asks_parts:
         # The question only names papers ("Compare SAM2Long and Pangea", "What is

@@ -36,7 +36,7 @@ from .condense import (
     starts_a_search,
     the_other,
 )
-from .gate import quotes_title, unknown_names
+from .gate import unknown_names
 from .llm import ChatLLM, LLMError, LLMUnreachable
 from .prompt import NOT_IN_DIGESTS, build_condense_prompt
 from .records import Turn
@@ -231,8 +231,9 @@ class FollowUpResolver:
         if back:
             return True, ids, holding
         compares = bool(COMPARES.search(q) or _COMPARED_WITH_IT.search(q))
-        # "和 Breaking the Memory Barrier 那篇…" names that paper by its title's head.
-        named = [s.paper_id for s in self.retrieve(q).sources if s.named or quotes_title(s, q)]
+        # Named by an id, a short name or a title written out ("和 Breaking the Memory Barrier
+        # 那篇…"): retrieval marks them.
+        named = [s.paper_id for s in self.retrieve(q).sources if s.named]
         if unknown_names(q, df) or (named and not compares and not set(named) <= set(ids)):
             return False, ids, focus  # "what about LOGO, what GPUs did it use?", "AndriodLab 的…"
         if points_back(q):

@@ -19,6 +19,7 @@ from .store import IndexedPaper, PaperIndex
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 30.0  # seconds between progress lines off a terminal
+PROGRESS_MIN_PAPERS = 20  # fewer take ~10 s at most here: no progress lines
 
 
 def _in_scope(source: str, roots: list[Path], files: set[str]) -> bool:
@@ -216,9 +217,13 @@ def _write_with_progress(
 ) -> None:
     show = sys.stderr.isatty() if progress is None else progress
     if not show:
-        # No bar off a terminal (cron, nohup, `2>log`): a line to start and one every
-        # PROGRESS_EVERY seconds, through the logger. A 3000-paper ingest ran over an hour with
-        # its log empty, so nobody could tell it from a hung one (the corpus user test).
+        # No bar off a terminal (cron, nohup, `2>log`): for long work, a line to start and one
+        # every PROGRESS_EVERY seconds, through the logger. A 3000-paper ingest ran over an
+        # hour with its log empty, so nobody could tell it from a hung one (the corpus user
+        # test). A few papers take seconds and say nothing, as a script expects.
+        if len(papers) < PROGRESS_MIN_PAPERS:
+            index.write_papers(papers, on_progress=lambda n: None, tokens=tokens)
+            return
         log.info("embedding %d papers", len(papers))
         done, last = 0, time.monotonic()
 

@@ -25,7 +25,7 @@ _URL = (
 )
 # The Chinese title may hold brackets of its own, balanced as Markdown allows: "[基于 [CLS]
 # 标记的检索方法](…)" (a user test: the entry was skipped).
-_LINK = re.compile(rf"\[(?P<zh>(?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*{_URL}\s*\)")
+_LINK = re.compile(rf"\[(?P<zh>(?:\[[^\[\]]*\]|[^\]])*)\]\(\s*{_URL}\s*\)")
 # The link line may also be the URL alone ("https://arxiv.org/abs/2410.14059" or "<…>"): as
 # unambiguous as the markdown link, with no Chinese title.
 _URL_LINE = re.compile(rf"^\s*<?{_URL}>?\s*$")

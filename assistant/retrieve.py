@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import Stemmer
@@ -112,8 +113,12 @@ def quotes_title(src: Source, question: str) -> bool:
         # when the head is too short to tell ("Old but Gold: String Dualities Revisited" was
         # refused its date, a user test).
         head, *rest = re.split(r"[:：?？!！]| -- ", title.strip('"“” '), maxsplit=1)
-        # A subtitle needs more letters: "X: Large Language Models" is no name of X.
-        for part, least in ((head, 12), (title, 12), *((r, 20) for r in rest)):
+        # A subtitle needs more letters: "X: Large Language Models" is no name of X; nor is a
+        # head of the field's own words ("Large Language Models: A Survey of Gadgets").
+        parts = [(title, 12), *((r, 20) for r in rest)]
+        if not all(w.lower() in _FIELD_WORDS for w in head.split()):
+            parts.insert(0, (head, 12))
+        for part, least in parts:
             letters = _letters(part)
             if len(letters) >= least and letters[:24] in q:
                 return True
@@ -437,15 +442,16 @@ class HybridRetriever(BaseRetriever):
         return out
 
 
-def name_parts(title: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def name_parts(title: str) -> frozenset[str]:
     """The words a paper's short name is made of, six letters or more: PyramidDrop → pyramid,
     MagicTailor → tailor; not AutoTrain's "train", which any question may say. Names of one
     word (Pangea) are left to title_name."""
     name = short_name(title)
     if name is None:
-        return set()
+        return frozenset()
     parts = [p.lower() for p in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", name)]
-    return {p for p in parts if len(p) >= 6} if len(parts) > 1 else set()
+    return frozenset(p for p in parts if len(p) >= 6) if len(parts) > 1 else frozenset()
 
 
 def hinted_by_name(question: str, sources: list[Source]) -> set[str]:

@@ -237,7 +237,9 @@ def test_offline_judge_catches_a_citation_to_the_wrong_paper(
     leads = boilerplate(assistant.settings.prompts_dir)
     right = M.check_answer(ans.text, {1: passage(ans.sources[0])}, offline_judge, leads)
     wrong = M.check_answer(ans.text, {1: passage(other)}, offline_judge, leads)
-    assert len(right.statements) >= 2  # the quoted sentences; the lead line is not a claim
+    # The quoted sentences are the claims; the lead line naming the papers is not one.
+    quoted = [ln.rsplit(" [", 1)[0] for ln in ans.text.splitlines()[1:] if ln.strip()]
+    assert quoted and [st.text for st in right.statements] == quoted
     assert right.citation_precision == 1.0 and right.faithfulness == 1.0
     assert wrong.citation_precision == 0.0 and wrong.citation_recall == 0.0
 
