@@ -120,11 +120,10 @@ def without_markdown_media(text: str) -> str:
     """The summary without Markdown images, and with each web link as its words and address:
     "[GitHub](https://github.com/x)" reads "GitHub (https://github.com/x)", so the link still
     says where the code is."""
-    text = _MD_IMAGE.sub("", text)
-    text = _MD_LINK.sub(
+    text = _MD_IMAGE.sub("", text)  # with the spaces after it; the rest is kept as written
+    return _MD_LINK.sub(
         lambda m: m.group(1) if m.group(1) == m.group(2) else f"{m.group(1)} ({m.group(2)})", text
     )
-    return re.sub(r"[ \t]{2,}", " ", text)
 
 
 def without_latex(text: str) -> str:

@@ -758,6 +758,9 @@ def test_markdown_images_and_links_in_a_summary_are_read_as_a_reader_sees_them()
     assert paper.text.endswith(
         "\n\n代码见 GitHub (https://github.com/example/rt)。另见项目主页 (https://x.io/p)。"
     )
+    # Nothing else is touched: the property test found "> ␣␣0" read back as "> 0".
+    spaced = parse_text(text.replace("88.4 |", "88.4  |"), "mine.md").papers[0]
+    assert "88.4  |" in spaced.text
 
 
 def test_a_utf8_entry_appended_to_a_gbk_digest_keeps_every_entry(tmp_path: Path) -> None:
