@@ -1440,14 +1440,20 @@ def test_a_measure_asked_with_others_the_digest_states_is_answered_with_a_notice
     assert message(prompts, "zh", "unstated", measures=lr) in answer.notices
 
 
-def test_a_digest_saying_the_authors_propose_names_no_author(tmp_path: Path) -> None:
-    """ "作者提出了…" ("the authors propose") was taken for a digest stating who they are."""
+def one_paper(tmp_path: Path, title: str, body: str) -> Assistant:
+    """An extractive Assistant over a corpus of one paper (2402.01234), indexed."""
     seeds = tmp_path / "seeds"
     seeds.mkdir()
+    write_digest(seeds / "d.md", [("2402.01234", title, body)])
+    a = Assistant(index_dir=tmp_path / "index", seeds_dir=seeds, llm_enabled=False)
+    a.ingest(progress=False)
+    return a
+
+
+def test_a_digest_saying_the_authors_propose_names_no_author(tmp_path: Path) -> None:
+    """ "作者提出了…" ("the authors propose") was taken for a digest stating who they are."""
     body = "作者提出了 Zorbnet，一种用于长文档检索的稀疏注意力方法，在三个基准上超过了基线。"
-    write_digest(seeds / "d.md", [("2402.01234", "Zorbnet: Sparse Retrieval", body)])
-    with Assistant(index_dir=tmp_path / "index", seeds_dir=seeds, llm_enabled=False) as a:
-        a.ingest(progress=False)
+    with one_paper(tmp_path, "Zorbnet: Sparse Retrieval", body) as a:
         assert a.ask("Who wrote Zorbnet?").refused
         assert a.ask("Zorbnet 的作者是谁？").refused
         assert not a.ask("What does Zorbnet propose?").refused
@@ -1457,12 +1463,8 @@ def test_a_paper_named_by_its_whole_title_or_subtitle_gets_its_date(tmp_path: Pa
     """The corpus user test: "Old but Gold" is too short a head to name the paper, so writing
     out the whole title was refused, with a notice that the date was unknown; and "弦对偶那篇"
     as a first question was asked which paper it pointed back to."""
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
     body = "本文重新审视弦对偶性，给出 T 对偶与 S 对偶的统一推导，并讨论其在紧致化中的应用。"
-    write_digest(seeds / "d.md", [("2402.01234", "Old but Gold: String Dualities Revisited", body)])
-    with Assistant(index_dir=tmp_path / "index", seeds_dir=seeds, llm_enabled=False) as a:
-        a.ingest(progress=False)
+    with one_paper(tmp_path, "Old but Gold: String Dualities Revisited", body) as a:
         for question in (
             "When was 'Old but Gold: String Dualities Revisited' published?",
             "When was String Dualities Revisited published?",

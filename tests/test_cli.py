@@ -359,23 +359,32 @@ def test_an_empty_path_is_an_error_not_the_working_folder(tmp_path: Path) -> Non
     assert_one_line_error(proc, "empty path")
 
 
-def test_ctrl_c_while_starting_is_an_interrupt_not_a_traceback(tmp_path: Path) -> None:
-    """It printed a KeyboardInterrupt traceback while the CLI imported its stores and models.
-    At 0.3 s Python is up and importing (0.5-5 s); should the imports be done, the first-use
-    indexing of the seeds (~20 s) is what gets interrupted: either way, one line."""
+def _started(cwd: Path, *args: str | Path, **popen: Any) -> subprocess.Popen[str]:
+    """The CLI running in the background, pipes for its output, no ASSISTANT_/OPENAI_ settings
+    from the environment: for tests that signal it mid-way."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
-    args = ["--index-dir", str(tmp_path / "index"), "--seeds-dir", str(SEEDS), "search", "PUMA"]
-    proc = subprocess.Popen(
-        [str(ASSISTANT_BIN), *args],
-        cwd=tmp_path,
+    return subprocess.Popen(
+        [str(ASSISTANT_BIN), *map(str, args)],
+        cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        **popen,
+    )
+
+
+def test_ctrl_c_while_starting_is_an_interrupt_not_a_traceback(tmp_path: Path) -> None:
+    """It printed a KeyboardInterrupt traceback while the CLI imported its stores and models.
+    At 0.3 s Python is up and importing (0.5-5 s); should the imports be done, the first-use
+    indexing of the seeds (~20 s) is what gets interrupted: either way, one line."""
+    proc = _started(
+        tmp_path,
+        "--index-dir", tmp_path / "index", "--seeds-dir", SEEDS, "search", "PUMA",
         # A shell starting a job in the background (CI, nohup) ignores SIGINT, and the ignore
         # is inherited: Ctrl-C's default is what a user's terminal gives.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    )  # fmt: skip
     # Python reaches main() at ~0.2 s (pydantic); before that no code of ours can catch it.
     time.sleep(0.8)
     proc.send_signal(signal.SIGINT)
@@ -389,16 +398,7 @@ def test_an_ingest_off_a_terminal_says_it_is_working_and_sigterm_is_an_interrupt
 ) -> None:
     """The corpus user test: with stderr to a log (cron, nohup) a 3000-paper ingest wrote not a
     line in 15 minutes, and `timeout`'s SIGTERM ended it with no word at all."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSISTANT_", "OPENAI_"))}
-    args = ["--index-dir", str(tmp_path / "index"), "ingest", str(SEEDS)]
-    proc = subprocess.Popen(
-        [str(ASSISTANT_BIN), *args],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _started(tmp_path, "--index-dir", tmp_path / "index", "ingest", SEEDS)
     assert proc.stderr is not None
     first = proc.stderr.readline()  # blocks until the ingest says something
     assert first.strip() == "embedding 34 papers", first
