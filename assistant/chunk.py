@@ -115,4 +115,5 @@ def source_from_metadata(meta: dict, text: str, score: float) -> Source:
         text=text,
         score=score,
         source_file=str(meta.get("source_file", "")),
+        line=int(meta.get("line") or 0),
     )

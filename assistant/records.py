@@ -101,6 +101,7 @@ class Source(BaseModel):
         "a paper the question names is ranked first and scored at least as the next one)"
     )
     source_file: str = ""
+    line: int = Field(0, description="Line of the entry's `## Title` in source_file (0: unknown)")
     dense_score: float | None = Field(None, description="Cosine similarity of the best chunk")
     bm25_score: float | None = Field(None, description="BM25 score of the best chunk")
     sentence_score: float | None = Field(None, description="Cosine of the best sentence")

@@ -83,6 +83,9 @@ def test_search_json(index_copy: Path, tmp_path: Path) -> None:
     top = results[0]
     assert top["paper_id"] == "2410.14059"
     assert top["title"].startswith("UCFE") and top["title_zh"].startswith("UCFE")
+    # Where its entry is: the line of its "## Title" in the digest it came from.
+    entry = Path(top["source_file"]).read_text(encoding="utf-8").splitlines()[top["line"] - 1]
+    assert entry.startswith("## ") and top["title"] in entry
     assert top["url"] == "https://arxiv.org/abs/2410.14059" and "804" in top["text"]
     assert not (tmp_path / ".assistant").exists()
 
