@@ -595,6 +595,19 @@ SHOW_ANSWER_TOP = """() => { setTimeout(() => {
   if (top < 0) box.scrollTop += top - 8;
 }, 500); }"""
 
+# Gradio follows the chat only while it is scrolled to its end, which showing a long answer's
+# top (above) is not: every later answer was written below the fold, and on a phone nothing
+# seemed to happen (the chat UI user test). Asking scrolls to the end, so the question and
+# the answer being written are followed again.
+SCROLL_TO_END = """() => { for (const wait of [50, 400]) setTimeout(() => {
+  const chat = document.querySelector('#da-chat');
+  if (!chat) return;
+  for (const box of [chat, ...chat.querySelectorAll('*')]) {
+    if (box.scrollHeight > box.clientHeight
+        && /(auto|scroll)/.test(getComputedStyle(box).overflowY)) box.scrollTop = box.scrollHeight;
+  }
+}, wait); }"""
+
 FONTS: list[gr.themes.Font | str] = [
     gr.themes.LocalFont("Source Sans Pro"),  # served by Gradio itself, no CDN
     "WenQuanYi Micro Hei",
@@ -857,6 +870,8 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
         ]
         for event in asking:
             event.then(None, js=SHOW_ANSWER_TOP, api_visibility="private")
+        for trigger in (box.submit, send.click, chatbot.example_select):
+            trigger(None, js=SCROLL_TO_END, api_visibility="private")
         # Stop and New chat end an answer being written (a slow local LLM): before, New chat
         # was ignored mid-answer and the old chat was sent with the next question.
         stop.click(restore, store, [chatbot, box, store], cancels=asking, api_visibility="private")

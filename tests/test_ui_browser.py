@@ -405,6 +405,24 @@ def test_a_long_answer_is_left_showing_its_top(browser: Any, evil_ui: str) -> No
     page.wait_for_timeout(1000)
     assert page.evaluate(top_in_view)  # and leaves it there
     shot(page, "09-long-answer-top")
+    # The next answer comes into view too. Before, Gradio followed the chat only while it
+    # was scrolled to its end, which showing the long answer's top was not: every later
+    # answer was written out of view (the chat UI user test).
+    in_view = """() => {
+      const all = document.querySelectorAll('#da-chat .da-answer');
+      const el = all[all.length - 1];
+      let box = el.parentElement;
+      while (box && !(box.scrollHeight > box.clientHeight
+                      && /(auto|scroll)/.test(getComputedStyle(box).overflowY))) {
+        box = box.parentElement;
+      }
+      const top = el.getBoundingClientRect().top, frame = box.getBoundingClientRect();
+      return top >= frame.top && top < frame.bottom - 40; }"""
+    for question in ("What papers do you have?", "Zorblax 安全基准包含多少个测试用例？"):
+        ask(page, question)
+        page.wait_for_timeout(1000)
+        assert page.evaluate(in_view), question
+    shot(page, "09b-next-answer-in-view")
     page.close()
 
 
