@@ -13,7 +13,7 @@ import numpy as np
 from .cite import MARKER
 from .prompt import message
 from .records import Source
-from .retrieve import IDENTIFIER, STEMMER
+from .retrieve import IDENTIFIER, STEMMER, name_words
 from .sentences import SentenceVectors
 from .sparse import idf
 from .text import (
@@ -73,8 +73,8 @@ _ASKS_WHAT_IT_IS = frozenset(
 LIST_BONUS = 0.05
 _ASKS_NAMED_THINGS = re.compile(
     r"哪些(?:数据集|基准|评测|测试集|基线|任务|环境|平台)|在哪些[^?？，,]{0,12}上"
-    r"|(?:which|what)\s+(?:\w+\s+)?(?:datasets?|benchmarks?|baselines?|test\s+sets?"
-    r"|environments?|platforms?)|(?:evaluated|tested|benchmarked|experiments?)\s+on",
+    r"|\b(?:which|what)\s+(?:\w+\s+)?(?:datasets?|benchmarks?|baselines?|test\s+sets?"
+    r"|environments?|platforms?)\b|\b(?:evaluated|tested|benchmarked|experiments?)\s+on\b",
     re.IGNORECASE,
 )
 _LISTS_NAMES = re.compile(
@@ -125,7 +125,7 @@ _GLOSSARY: dict[str, tuple[str, ...]] = {
 }
 
 
-def _said_in(term: str, tokens: set[str]) -> bool:
+def _said_in(term: str, tokens: set[str] | frozenset[str]) -> bool:
     """The sentence's tokens hold the term, or, for an English word, one of its Chinese ones."""
     if term in tokens:
         return True
@@ -159,7 +159,7 @@ def _score_sentences(
         # question names the paper: like its title, every sentence is about it, and its bonus
         # picked "我们提出了 HalluEditBench" over the sentence with 6,000 in it.
         own = token_set(source.text)
-        names = {m.group(0).lower() for m in IDENTIFIER.finditer(question)}
+        names = name_words(question)  # WMA too, as retrieval reads it
         terms = [t for t in terms if not (t in names and doc_freq.get(t, 0) <= 1 and t in own)]
     bonus = np.zeros(len(sv.texts))
     if asked := _ASKS_NAMED_THINGS.search(question):
@@ -170,14 +170,22 @@ def _score_sentences(
         # Only for the paper asked about, when the question names one: "WMA 在哪些基准上做了实验"
         # is not answered by AndroidLab's "开发了 Android 指令数据集，并训练了 LLMs 和 LMMs".
         if source.named or not named:
-            bonus += LIST_BONUS * np.asarray([lists_test_sets(s) for s in sv.texts])
+            # Or names with the kind asked for: "Which platforms…" of "跨 Windows、Linux、MacOS、
+            # Android 和 Web 等多个平台".
+            bonus += LIST_BONUS * np.asarray(
+                [
+                    lists_test_sets(s)
+                    or bool(_LISTS_NAMES.search(s) and any(_said_in(k, token_set(s)) for k in kind))
+                    for s in sv.texts
+                ]
+            )
     # "SAM2Long 的主要贡献是什么?" asks what the paper is, as a bare name does: words that only
     # ask for the contribution pick no sentence (贡献 is rare in digests, which say 提出).
     asks_parts = bool(_ASKS_PARTS.search(question))
     if asks_parts:
         # "ReCapture 分哪两步？", "CompassJudger-1 能做哪些事情？": the sentence that lists them.
         bonus += CUE * np.asarray([bool(_LISTS_PARTS.search(t)) for t in sv.texts])
-    if all(t in named or t in _ASKS_WHAT_IT_IS for t in terms) and not asks_parts:
+    if all(t in named or t in _ASKS_WHAT_IT_IS for t in terms) and not (asks_parts or asked):
         # The question only names papers ("Compare SAM2Long and Pangea", "What is
         # 2410.14059?"): nothing in it picks a sentence, and cosine to it favours whatever is
         # closest to a bare name, such as the code link that repeats it. A contribution cue
@@ -203,8 +211,10 @@ def _score_sentences(
     if asks_for_quantity(question):  # the answer is a number: prefer sentences that give one
         bonus += 0.03 * np.asarray([bool(_NUMBER.search(s)) for s in sv.texts])
         if (stem := counted_noun(question)) is not None:
-            counts = count_pattern(stem)
-            bonus += COUNT_BONUS * np.asarray([bool(counts.search(s)) for s in sv.texts])
+            # "How many hallucinations" is answered by "超过 6,000 个幻觉": the glossary's words.
+            chinese = _GLOSSARY.get(STEMMER.stemWord(stem), ()) if stem.isascii() else ()
+            counts = [count_pattern(noun) for noun in (stem, *chinese)]
+            bonus += COUNT_BONUS * np.asarray([any(c.search(s) for c in counts) for s in sv.texts])
     if "code" in asked_paper_facts(question):  # "开源了吗": the sentence saying it is out
         released = PAPER_FACTS["code"][1]
         bonus += CUE * np.asarray([bool(released.search(s)) for s in sv.texts])

@@ -184,12 +184,21 @@ def _rare(matches: Iterable[re.Match[str]], bm25: JiebaBM25Retriever) -> set[str
     return out
 
 
-def rare_identifiers(query: str, bm25: JiebaBM25Retriever) -> set[str]:
-    """Identifiers and acronyms in the question that only a few chunks of the corpus contain."""
+def _name_matches(query: str) -> list[re.Match[str]]:
     # A two-letter acronym (AI, ML) is a field, not a name: "AI video generators like Sora"
     # put the two digests that happen to write "AI" first.
     acronyms = [m for m in _ACRONYM.finditer(query) if len(m.group(0)) >= 3]
-    return _rare([*IDENTIFIER.finditer(query), *acronyms], bm25)
+    return [*IDENTIFIER.finditer(query), *acronyms]
+
+
+def name_words(query: str) -> set[str]:
+    """Identifiers and acronyms of the question (GPT-4o, WMA), lower-cased."""
+    return {m.group(0).lower() for m in _name_matches(query)}
+
+
+def rare_identifiers(query: str, bm25: JiebaBM25Retriever) -> set[str]:
+    """Identifiers and acronyms in the question that only a few chunks of the corpus contain."""
+    return _rare(_name_matches(query), bm25)
 
 
 def rare_capitalised(asked: str, bm25: JiebaBM25Retriever) -> set[str]:
