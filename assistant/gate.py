@@ -159,7 +159,10 @@ _NOT_ACRONYMS = frozenset({"PDF", "URL", "API", "FAQ", "TLDR", "ASAP", "GPU", "T
 
 def _acronyms(question: str) -> set[str]:
     """All-capital words (MMMU, VQA): names when not every word of the question shouts."""
-    if question.upper() == question:
+    # Shouting is English in capitals ("WHAT IS THE SCORE ON MMMU"); "PUMA 的 FID 是多少？" has
+    # no lower case either, as Chinese has none, and was answered with two PUMA sentences.
+    words = re.findall(r"[A-Za-z]+", question)
+    if all(w.isupper() for w in words) and any(w.lower() in STOPWORDS for w in words):
         return set()
     found = {m.group(0) for m in _ACRONYM.finditer(question)}
     return {a for a in found if a.rstrip("s") not in _NOT_ACRONYMS and a.lower() not in STOPWORDS}

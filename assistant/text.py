@@ -350,9 +350,17 @@ def count_pattern(stem: str, *, in_words: bool = False) -> re.Pattern[str]:
     )
 
 
+# A metric asks for its value: "What's the PSNR of FrugalNeRF on LLFF?" (an English user test:
+# it quoted the LLFF sentence, which gives no PSNR). Case kept: "map" and "em" are words.
+_METRIC = re.compile(
+    r"\b(?:PSNR|SSIM|LPIPS|FID|FVD|KID|BLEU|ROUGE(?:-\w+)?|METEOR|CIDEr|mAP|mIoU|IoU|F1|WER|CER"
+    r"|NDCG|MRR|AUC|[Pp]ass@\d+|[Pp]erplexity|PPL|[Ww]in[- ]rates?)(?![\w@-])"
+)
+
+
 def asks_for_quantity(question: str) -> bool:
-    """Whether the answer is a number (how many, 多少, what accuracy…)."""
-    return bool(_QUANTITY.search(question))
+    """Whether the answer is a number (how many, 多少, what accuracy, the PSNR…)."""
+    return bool(_QUANTITY.search(question) or _METRIC.search(question))
 
 
 # "GraspNet-Zero 用的是什么 GPU？" as "What GPU…"; "它的训练成本呢？" and "and the cost?" as "what
@@ -382,6 +390,8 @@ GPU_NAMED = re.compile(
     r"|\d\s*(?:[x×倍张块个台]\s*)?(?:GPU|TPU|NPU|显卡)",
     re.IGNORECASE | re.ASCII,
 )
+_CONTEXT_WORD = r"上下文|context|窗口|window"
+_LENGTH = r"\d\s*[KkM]\b|\d\s*万|\d[\d,]*\s*(?:个\s*)?tokens?"  # 32K, 100 万, 8192 tokens
 MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "gpu": (
         re.compile(r"\bGPUs?\b|显卡|\bhardware\b|硬件", re.IGNORECASE | re.ASCII),
@@ -443,10 +453,28 @@ MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         ),
         re.compile(r"tokens?|词元|\d\s*[BMT]\b", re.IGNORECASE | re.ASCII),
     ),
+    # "How many training steps did WebRL run?" quoted its components (an English user test).
+    "steps": (
+        re.compile(
+            r"\b(?:training|optimi[sz]ation|gradient|update)\s+steps\b|\bepochs?\b"
+            r"|\b(?:how\s+many|number\s+of)\s+(?:training\s+)?iterations\b"
+            r"|训练(?:步数|轮数|了多少步|了几轮)|迭代(?:次数|了多少次)|多少(?:个)?(?:epoch|轮)",
+            re.IGNORECASE | re.ASCII,
+        ),
+        re.compile(
+            r"\d[\d,.]*\s*[kK]?\s*(?:steps?|epochs?|iterations?|个?\s*epoch|步|轮|次迭代)",
+            re.IGNORECASE | re.ASCII,
+        ),
+    ),
     # "LOGO 最后把上下文窗口扩到多长": a length, "32K" or "100 万 token".
     "context": (
         re.compile(r"context\s+(?:window|length)|上下文(?:窗口|长度)", re.IGNORECASE | re.ASCII),
-        re.compile(r"\d\s*[KkM]\b|\d\s*万|\d[\d,]*\s*(?:个\s*)?tokens?", re.ASCII),
+        # Near a word for it: Pangea's "600 万条指令" is no context length.
+        re.compile(
+            rf"(?:{_CONTEXT_WORD})[^。；;\n]{{0,30}}?(?:{_LENGTH})"
+            rf"|(?:{_LENGTH})[^。；;\n]{{0,12}}?(?:{_CONTEXT_WORD})",
+            re.IGNORECASE | re.ASCII,
+        ),
     ),
 }
 

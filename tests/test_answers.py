@@ -321,6 +321,31 @@ def test_which_datasets_gets_the_sentence_that_lists_them(
             "2410.16251",
             "五个维度",
         ),
+        # The English user test: each quoted the paper's opening sentences instead.
+        (
+            "How many hallucinations are in the HalluEditBench dataset?",
+            "2410.16251",
+            "超过 6,000 个幻觉",
+        ),
+        (
+            "Which platforms does the OS-Atlas toolkit synthesize data for?",
+            "2410.23218",
+            "Windows、Linux、MacOS",
+        ),
+        (
+            "Which quantization format is most cost-efficient for synchronous deployment?",
+            "2411.02355",
+            "W4A16 在同步部署中",
+        ),
+        ("How does HtmlRAG prune HTML documents?", "2411.02959", "基于块树的两步修剪"),
+        ("How does ReCapture generate the anchor video?", "2411.05003", "噪声锚点视频"),
+        # Its question words were never read as asking for benchmarks (a "\b" in a plain
+        # string was a backspace), and "WMA" picked the sentence that names it.
+        (
+            "Which benchmarks were used to evaluate the WMA web agent?",
+            "2410.13232",
+            "在 WebArena 和 Mind2Web 上的实验",
+        ),
         # Quoted the formats, not that FP8 was lossless.
         (
             "Which quantization formats were evaluated in the BF16 paper, and which one was "
@@ -1667,6 +1692,33 @@ def test_a_score_on_a_benchmark_in_capitals_no_digest_names_is_refused(
     # VQA is named in NaturalBench's digest: the number is there.
     answer = assistant.ask("How many VQA samples does NaturalBench contain?")
     assert not answer.refused and "10,000" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "notice"),
+    [
+        # A metric asks for a number: the LLFF sentence gives no PSNR (the English user test).
+        ("What's the PSNR of FrugalNeRF on LLFF?", ("unnamed", {"names": "PSNR"})),
+        # Chinese has no lower case: this did not read as a question in capitals.
+        ("PUMA 的 FID 是多少？", ("unnamed", {"names": "FID"})),
+        # Training steps are a measure; WebRL's "1) 自进化课程" is none.
+        ("How many training steps did WebRL run?", ("unstated", {"measures": "steps"})),
+        # Pangea's "600 万条指令" is no context length: the number must be said of a context.
+        ("What is the context window length of Pangea?", ("unstated", {"measures": "context"})),
+    ],
+)
+def test_a_number_the_paper_asked_of_never_gives_is_refused(
+    assistant: Assistant, question: str, notice: tuple[str, dict[str, str]]
+) -> None:
+    answer = assistant.ask(question)
+    assert answer.refused and answer.citations == []
+    key, fields = notice
+    prompts, lang = assistant.settings.prompts_dir, answer.language
+    if key == "unstated":
+        fields = {"measures": message(prompts, lang, f"measure_{fields['measures']}")}
+    assert answer.notices == [message(prompts, lang, key, **fields)]
+    # What the digests do state is still answered.
+    assert not assistant.ask("LOGO 把上下文窗口扩到多长？").refused
 
 
 @pytest.mark.parametrize(
