@@ -458,7 +458,7 @@ def last_answered(history: Sequence[Turn]) -> tuple[str, list[str]]:
 
 
 # A name or an id: "SAM2Long", "PUMA", "2410.16268", "hep-th/9901001".
-NAMES_SOMETHING = re.compile(rf"[A-Za-z]*[A-Z][A-Za-z0-9]|{ARXIV_ID.pattern}")
+NAMES_SOMETHING = re.compile(rf"(?<![A-Za-z])[A-Za-z]*[A-Z][A-Za-z0-9]|{ARXIV_ID.pattern}")
 
 
 def _shortened(text: str, limit: int = 300) -> str:

@@ -114,6 +114,20 @@ def test_very_long_question_is_cut_with_a_notice(assistant: Assistant) -> None:
     assert_well_cited(answer)
 
 
+@pytest.mark.timeout(60, func_only=True)  # a hang guard, not a speed target
+def test_a_long_run_of_letters_in_the_history_is_read_in_linear_time(
+    assistant: Assistant,
+) -> None:
+    """The API user test: a 50,000-letter message in a user's history took 57 s and held
+    the interpreter (other users' calls waited), from a name pattern that backtracked over
+    the run at every letter. 200,000 letters took longer than this guard allows."""
+    run = "ab" * 100_000
+    answer = assistant.ask("UCFE 有多少名参与者？", history=[(run, "ok")])
+    assert "804" in answer.text
+    answer = assistant.ask("它有多少名参与者？", history=[("UCFE 是什么？", run)])
+    assert not answer.refused or answer.notices
+
+
 def test_very_long_chinese_question_is_cut_with_a_notice(assistant: Assistant) -> None:
     answer = assistant.ask("金融大语言模型的用户中心化基准" * 10_000)
     assert any("截断" in n for n in answer.notices), answer.notices
