@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import logging
 import math
 import shutil
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,26 @@ from llama_index.retrievers.bm25 import BM25Retriever
 from .text import tokenize
 
 _TAG_FILE = "generation.json"
+
+# bm25s sets its logger to DEBUG when imported, and logs through logging.info(), which gives
+# the root logger a stderr handler when it has none: an application embedding us found its
+# logging set up for it, and "DEBUG:bm25s:Building index from IDs" on every ingest (the API
+# user test). The library's part is WARNING and up; the root is left as the app set it.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+@contextlib.contextmanager
+def _root_untouched() -> Iterator[None]:
+    """Around bm25s calls: logging.info() configures a root logger without handlers."""
+    root = logging.getLogger()
+    guard = logging.NullHandler() if not root.handlers else None
+    if guard is not None:
+        root.addHandler(guard)
+    try:
+        yield
+    finally:
+        if guard is not None:
+            root.removeHandler(guard)
 
 
 def idf(term: str, doc_freq: dict[str, int], n_docs: int) -> float:
@@ -190,7 +212,8 @@ class JiebaBM25Retriever(BM25Retriever):
         if not table.ids:
             raise ValueError("cannot build BM25 over an empty index")
         bm25 = bm25s.BM25()
-        bm25.index((table.docs, table.vocab), show_progress=False)
+        with _root_untouched():
+            bm25.index((table.docs, table.vocab), show_progress=False)
         bm25.corpus = [
             {"node_id": i, "paper_id": p} for i, p in zip(table.ids, table.papers, strict=True)
         ]
@@ -245,7 +268,8 @@ class JiebaBM25Retriever(BM25Retriever):
         if not tokens or self.num_docs == 0:
             return []
         k = min(self.similarity_top_k, self.num_docs)
-        docs, scores = self.bm25.retrieve([tokens], k=k, show_progress=False, n_threads=1)
+        with _root_untouched():
+            docs, scores = self.bm25.retrieve([tokens], k=k, show_progress=False, n_threads=1)
         out: list[NodeWithScore] = []
         for doc, score in zip(docs[0], scores[0], strict=True):
             if score <= 0:  # no query term in the document: not a match at all
@@ -260,7 +284,8 @@ class JiebaBM25Retriever(BM25Retriever):
         tmp = path.with_name(path.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        self.bm25.save(str(tmp), corpus=self.corpus, show_progress=False)
+        with _root_untouched():
+            self.bm25.save(str(tmp), corpus=self.corpus, show_progress=False)
         (tmp / _TAG_FILE).write_text(json.dumps({"generation": generation}))
         shutil.rmtree(path, ignore_errors=True)
         tmp.rename(path)
@@ -273,7 +298,8 @@ class JiebaBM25Retriever(BM25Retriever):
             if tag.get("generation") != generation:
                 return None
             # mmap: the score arrays are paged in as queries touch them, not all up front.
-            bm25 = bm25s.BM25.load(str(path), load_corpus=True, mmap=True, show_progress=False)
+            with _root_untouched():
+                bm25 = bm25s.BM25.load(str(path), load_corpus=True, mmap=True, show_progress=False)
             if bm25.corpus is None or (len(bm25.corpus) and "paper_id" not in bm25.corpus[0]):
                 return None  # written by an older version: rebuild
         except (OSError, ValueError, KeyError):

@@ -12,6 +12,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -871,3 +872,31 @@ def test_a_closed_assistant_stays_closed_and_lets_the_folder_go(
         first.search("Marmot 异常检测")
     with make(tmp_path / "index", corpus) as second:
         assert second.search("Marmot 异常检测", k=1)[0].paper_id == B[0]
+
+
+def test_using_the_library_leaves_the_applications_logging_alone(
+    tmp_path: Path, corpus: Path
+) -> None:
+    """The API user test: after a search the root logger had a stderr handler (bm25s logs
+    through logging.info(), which sets one up) and "DEBUG:bm25s:Building index from IDs" was
+    printed on every ingest. Run apart: pytest gives the root logger handlers of its own."""
+    script = (
+        "import logging, sys\n"
+        "from assistant import Assistant\n"
+        "with Assistant(index_dir=sys.argv[1], llm_enabled=False) as a:\n"
+        "    a.ingest([sys.argv[2]], progress=False)\n"
+        "    a.search('海底地形', k=2)\n"
+        "    a.ask('海底地形怎么测绘？')\n"
+        "print(len(logging.getLogger().handlers), logging.getLogger('bm25s').level)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "ix"), str(corpus)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    handlers, level = done.stdout.split()
+    assert handlers == "0" and int(level) >= logging.WARNING, done.stdout
+    assert "bm25s" not in done.stderr
