@@ -298,7 +298,9 @@ def explain(exc: ValidationError) -> str:
         field = str(err["loc"][0]) if err["loc"] else "settings"
         msg = err["msg"].removeprefix("Value error, ")
         env = f"ASSISTANT_{field.upper()}"
-        if err["type"] == "extra_forbidden":
+        if not err["loc"]:  # the whole settings: its input is every value, paths included
+            parts.append(msg)
+        elif err["type"] == "extra_forbidden":
             parts.append(f"unknown setting {field!r}{_did_you_mean(field, Settings.model_fields)}")
         elif field in _SECRET:  # never echoed: it may hold a password
             named = env if os.environ.get(env) == str(err.get("input")) else field
