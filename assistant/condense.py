@@ -154,6 +154,9 @@ _BARE_POINTER = re.compile(
 _BRINGS_NAME = re.compile(r"(?<=\s)[A-Z][\w\-]*|\b[a-z]*[A-Z][a-z]*[A-Z0-9][\w\-]*|《", re.ASCII)
 
 
+_NAME_THEN_THAT = re.compile(r"[A-Za-z][\w\-]*\s*的?\s*(?:那篇|那个|这篇)")
+
+
 def points_at_nothing(question: str) -> bool:
     """A first question that points back to a paper no earlier answer named: "它用了哪些数据集?",
     "Is its code released?", "第二篇呢？". In a new chat these quoted whatever sentences had
@@ -163,8 +166,10 @@ def points_at_nothing(question: str) -> bool:
         return False
     if _BRINGS_NAME.search(question.strip()) or ARXIV_ID.search(question):
         return False
-    if described(question) is not None:
-        return False  # "弦对偶那篇是哪年发布的？" picks a paper by its topic: a search
+    if described(question) is not None or _NAME_THEN_THAT.search(question):
+        # "弦对偶那篇是哪年发布的？", "Kaggle 那篇论文的智能体叫什么？" pick a paper by its topic:
+        # a search (the second was asked which paper it meant: the chat UI user test).
+        return False
     return len(content_terms(question)) <= 3
 
 

@@ -30,6 +30,7 @@ from .condense import (
     is_rare,
     last_answered,
     new_subject,
+    ordinal,
     owns_subject,
     points_back,
     previous_paper,
@@ -40,7 +41,13 @@ from .gate import unknown_names
 from .llm import ChatLLM, LLMError, LLMUnreachable
 from .prompt import NOT_IN_DIGESTS, build_condense_prompt
 from .records import Turn
-from .retrieve import Retrieval, named_at, question_names_title, title_has_identifier
+from .retrieve import (
+    Retrieval,
+    name_words,
+    named_at,
+    question_names_title,
+    title_has_identifier,
+)
 from .text import asks_for_quantity, content_terms, dictionary_word, wants_several
 
 # "PUMA 和它比怎么样": set beside the paper before.
@@ -59,6 +66,10 @@ _COMPARED_WITH_IT = re.compile(
     r"[和跟与同]\s*(?:它|它们|其|这篇|那篇)\s*(?:相)?比|\b(?:with|to|and)\s+(?:it|that|this)\b",
     re.I,
 )
+
+
+# More papers than a discussion is about: a list the user is shown (the collection, a month).
+MANY_LISTED = 8
 
 
 def is_rewrite(out: str, question: str) -> bool:
@@ -84,6 +95,16 @@ def names_paper(text: str, paper_id: str, titles: str) -> bool:
     chinese = "".join(re.findall(r"[\u4e00-\u9fff]", titles)[:6])
     flat = " ".join(re.findall(r"[a-z0-9]+", text.lower()))
     return bool(english and english in flat) or bool(chinese and chinese in text)
+
+
+def asked_again(q: str, turns: list[Turn]) -> list[str]:
+    """For a fragment that asks the last question again of another paper ("and the camera
+    one?", "那镜面那篇呢？"): that question without the names of the paper it was about."""
+    last_q = last_answered(turns)[0]
+    if not (elliptical(q) and len(content_terms(q)) <= 4 and last_q):
+        return []
+    names = name_words(last_q)
+    return [" ".join(w for w in last_q.split() if w.strip("?？,，.。!！").lower() not in names)]
 
 
 @dataclass
@@ -130,7 +151,10 @@ class FollowUpResolver:
             paper, elsewhere = self._described_paper(desc, chat_papers(turns), texts, titles)
             pair = COMPARES.search(q) or _PAIRED_WITH_IT.search(q)
             if elsewhere and not pair:
-                return q, False
+                # "and the contrastive loss one?" after "which GPUs did LOGO train on?" asks
+                # that again of the paper it describes; searched alone, it quoted that paper's
+                # opening sentences (the chat UI user test).
+                return " ".join([q, *asked_again(q, turns)]), False
             if paper is not None:
                 picked = [*last_answered(turns)[1], paper] if pair else [paper]
         about: bool | None
@@ -161,7 +185,8 @@ class FollowUpResolver:
             # describes.
             chosen = focus if (goes_back(q) or picked) and focus else ids
             chosen = list(dict.fromkeys(chosen))
-            return " ".join([q, *(titles[p] for p in chosen if p in titles)]), False
+            again = asked_again(q, turns) if picked else []
+            return " ".join([q, *(titles[p] for p in chosen if p in titles), *again]), False
         return heuristic_query(q, turns, titles, force=True, focus=focus), False
 
     def _names_another_paper(self, q: str, last_q: str) -> bool:
@@ -217,16 +242,19 @@ class FollowUpResolver:
         # after a list), else those its question named ("Does Baichuan alignment use DPO?"
         # cited MIA-DPO too), or that alone hold the words this one asks about ("哪个和金融
         # 有关").
-        focus = [p for p in ids if self._names_paper(titles.get(p, ""), p, q)] or [
-            p for p in ids if self._names_paper(titles.get(p, ""), p, last_q)
-        ]
+        own = [p for p in ids if self._names_paper(titles.get(p, ""), p, q)]
+        focus = own or [p for p in ids if self._names_paper(titles.get(p, ""), p, last_q)]
+        # A word in many titles ("LLM") names no paper in particular.
+        own = own if len(own) <= 2 else []
         if not focus and len(ids) > 1 and not wants_several(last_q) and not COMPARES.search(last_q):
             # "Is there a paper testing whether video generators learn physics?" asked for one
             # paper: the answer's first is it, the others were only close ("what's the setup").
             focus = ids[:1]
         rare = [t for t in content_terms(q) if t not in ASPECTS and is_rare(t, df, n_docs)]
         holding = [p for p in ids if rare and any(t in known.get(p, "") for t in rare)]
-        if holding and len(holding) < len(ids):
+        if holding and len(holding) < len(ids) and not own:
+            # Not over the papers the question names: "WebRL 把 GLM-4-9B 的成功率提高到多少？"
+            # after the list of all 34 was searched with the 20 titles holding 成功率.
             focus = holding
         if back:
             return True, ids, holding
@@ -236,6 +264,11 @@ class FollowUpResolver:
         named = [s.paper_id for s in self.retrieve(q).sources if s.named]
         if unknown_names(q, df) or (named and not compares and not set(named) <= set(ids)):
             return False, ids, focus  # "what about LOGO, what GPUs did it use?", "AndriodLab 的…"
+        if len(ids) > MANY_LISTED and not points_back(q) and ordinal(q) is None and not own:
+            # After a list of many papers (all 34, a month's), "Agent K 的成功率是多少？" is a
+            # search of its own: searched with the titles of the 20 listed papers holding
+            # 成功率, it cited four web and GUI agents and not Agent K (the chat UI user test).
+            return False, ids, focus
         if points_back(q):
             return True, ids, focus
         if named and _VERSUS_NAMED.search(q) and not asks_for_others(q) and not wants_several(q):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .condense import COMPARES
 from .prompt import count_tokens
 from .records import Source
 from .retrieve import ARXIV_ID, IDENTIFIER, STEMMER, Retrieval, quotes_title, short_name
@@ -234,6 +235,28 @@ def unnamed_in_sources(
     return sorted(missing)
 
 
+def unnamed_in_subject(
+    question: str,
+    subject: list[Source],
+    sources: list[Source],
+    sentences: dict[str, SentenceVectors],
+) -> list[str]:
+    """The names a follow-up asks about when the chat's papers it points back to mention none
+    of them: "它用的是哪个基础大模型，GPT-4 还是 Claude？" of Agent K, whose digest names neither,
+    cited ScaleQuest, whose digest names both (the chat UI user test)."""
+    # Not "它和 PUMA 有什么区别": a paper compared with is no detail of the chat's one. Nor an
+    # acronym ("the previous open-source SOTA").
+    if not subject or wants_several(question) or COMPARES.search(question):
+        return []
+    names = {n for n in _names(question) if not any(_fold(n) in _fold(s.title) for s in sources)}
+    if not names:
+        return []
+    have = _sources_text(subject, sentences)
+    if any(f in have for n in names for f in _forms(n)):
+        return []
+    return sorted(names)
+
+
 # A model or data size written as one word: 47B, 7b, 1.5M, 100K (verify.quantities reads its
 # value).
 _SIZE = re.compile(r"\d+(?:\.\d+)?[KMB]", re.IGNORECASE)
@@ -392,13 +415,15 @@ def stated_measures(
     sources: list[Source],
     sentences: dict[str, SentenceVectors],
     about_paper: bool = False,
+    subject: list[Source] | None = None,
 ) -> tuple[list[str], list[str]]:
     """(stated, unstated) of what the question asks: measures (keys of text.MEASURES) it asks a
     number for, and facts (keys of text.PAPER_FACTS: authors, venue) it asks for. Unstated is
     what none of the sources states: "How many GPUs were used to train OS-Atlas?" when its
     digest never names any hardware; "Who wrote PUMA?" when its digest names no author.
     `about_paper`: the question was read in a chat as being about its papers ("who are the
-    authors" after "What's MM-Detect?")."""
+    authors" after "What's MM-Detect?"). `subject`: the chat's papers a follow-up points back
+    to ("它训练用了多少张GPU？"), which alone can state it, as a paper the question names."""
     # "What learning rate…" asks for a number without "how many"; "whatever" does not.
     asked = asked_measures(question) if asks_for_value(question) else []
     # Who wrote a *paper*: "Sora 是哪家公司的？" asks about a model a digest names with its
@@ -414,7 +439,7 @@ def stated_measures(
         return [], []
     # "给我 Breaking the Memory Barrier 的 github 链接": only the paper named can state its link;
     # another source's would be passed off as its.
-    named = [src for src in sources if src.named or quotes_title(src, question)]
+    named = [src for src in sources if src.named or quotes_title(src, question)] or subject or []
     parts: list[str] = []
     for src in named or sources:
         parts.append(src.text)

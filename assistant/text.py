@@ -660,7 +660,7 @@ def asked_paper_facts(question: str) -> list[str]:
 # benchmarks of one paper, as "which benchmarks did WMA use?" does.
 _MULTI = re.compile(
     r"哪些(?:论文|工作|研究|文章|方法|模型)|哪几篇|有哪些[^，,。？?]{0,30}(?:论文|工作|研究|文章)|列出"
-    r"|which (?:papers|works|studies|methods|models)|what (?:papers|works)"
+    r"|which (?:papers|works|studies|methods|models|ones)|what (?:papers|works)"
     r"|list (?:the )?papers|any papers",
     re.IGNORECASE,
 )

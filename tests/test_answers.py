@@ -104,6 +104,7 @@ def test_an_answer_names_the_papers_it_quotes(
         ("有哪些论文研究幻觉？", True),
         ("有哪些 3D 重建或者 3D 生成的论文？", True),  # the topic between 有哪些 and 论文
         ("Which papers use LLaVA models?", True),
+        ("which ones run experiments on WebArena?", True),  # cited one of two once it was read
         ("WMA 网络智能体在哪些基准上做了实验？", False),  # one paper's benchmarks
         ("OpenCoder 总结的关键要素有哪些？", False),
         ("Which benchmarks did WMA use?", False),
@@ -991,6 +992,74 @@ def chat(assistant: Assistant, *questions: str) -> list[Answer]:
 
 
 @pytest.mark.parametrize(
+    ("question", "paper", "says"),
+    [
+        ("WebRL 把 GLM-4-9B 的成功率提高到多少？", "2411.02337", "43%"),
+        ("Agent K 的成功率是多少？", "2411.03562", "92.5%"),
+    ],
+)
+def test_after_the_list_of_all_papers_a_question_is_its_own_search(
+    assistant: Assistant, question: str, paper: str, says: str
+) -> None:
+    """The chat UI user test: after the 34 titles, the first was refused for "3D、4D、BitNet…"
+    (words of the titles it was searched with), the second cited four agent papers and not
+    Agent K. A position in the list still picks from it."""
+    listed, answer = chat(assistant, "一共有多少篇论文？", question)
+    assert len(listed.citations) > 20
+    assert cited(answer)[0] == paper and says in answer.text, answer.text
+    third = chat(assistant, "一共有多少篇论文？", "第三篇讲了什么？")[1]
+    assert cited(third) == [listed.citations[2].paper_id]
+
+
+@pytest.mark.parametrize(
+    ("questions", "notice"),
+    [
+        # It cited Breaking the Memory Barrier's "8或32个A800" as the physics paper's GPUs.
+        (
+            ("物理定律那篇发现模型在泛化时优先考虑哪些因素？", "它训练用了多少张GPU？"),
+            ("unstated", "measure_gpu"),
+        ),
+        # It cited ScaleQuest, whose digest names GPT-4 and Claude; Agent K's names neither.
+        (
+            ("Kaggle 那篇论文的智能体叫什么？", "它用的是哪个基础大模型，GPT-4 还是 Claude？"),
+            ("unnamed", "GPT-4"),
+        ),
+    ],
+)
+def test_a_follow_up_pointing_back_is_answered_only_by_the_chats_paper(
+    assistant: Assistant, questions: tuple[str, str], notice: tuple[str, str]
+) -> None:
+    first, answer = chat(assistant, *questions)
+    assert len(first.citations) >= 1 and not first.refused
+    assert answer.refused and answer.citations == [], answer.text
+    prompts = assistant.settings.prompts_dir
+    key, what = notice
+    if key == "unstated":
+        expected = message(prompts, "zh", key, measures=message(prompts, "zh", what))
+    else:
+        expected = message(prompts, "zh", key, names=what)
+    assert answer.notices == [expected]
+    # Compared with another paper, that paper may be named: not refused for its name.
+    compared = chat(assistant, "What is WebRL?", "它和 AndroidLab 有什么区别？")[1]
+    assert not compared.refused and "2410.24024" in cited(compared)
+
+
+def test_and_the_other_one_asks_the_last_question_of_the_paper_it_describes(
+    assistant: Assistant,
+) -> None:
+    """The chat UI user test: "and the contrastive loss one?" was searched alone and quoted
+    that paper's opening sentences, not the GPUs it was asked for."""
+    answers = chat(
+        assistant,
+        "which GPUs did LOGO train on, and for how long?",
+        "and the contrastive loss one?",
+    )
+    assert "8 倍 A800" in answers[0].text
+    assert cited(answers[1])[0] == "2410.17243"
+    assert "A800 80GB" in answers[1].text, answers[1].text
+
+
+@pytest.mark.parametrize(
     ("questions", "paper"),
     [
         # A new subject in a follow-up's form: before, the paper before came back.
@@ -1637,6 +1706,25 @@ def test_a_bad_setting_argument_is_one_line(kwargs: dict[str, Any], says: str) -
     assert "\n" not in str(raw.value) and "pydantic" not in str(raw.value)
 
 
+@pytest.mark.parametrize(
+    ("override", "says"),
+    [
+        ({"top_k": 0}, "bad setting override: top_k=0: Input should be greater than or equal"),
+        ({"answer_language": "fr"}, "bad setting override: answer_language='fr': Input should"),
+    ],
+)
+def test_a_bad_override_per_call_names_only_the_value(
+    assistant: Assistant, override: dict[str, Any], says: str
+) -> None:
+    """The API user test: the error carried every setting, index and seeds paths included,
+    into their service's HTTP 400 reply."""
+    with pytest.raises(AssistantError) as err:
+        assistant.ask("UCFE 有多少名参与者？", **override)
+    assert str(err.value).startswith(says), str(err.value)
+    assert str(assistant.settings.index_dir) not in str(err.value)
+    assert len(str(err.value)) < 200
+
+
 def test_a_bad_argument_is_not_blamed_on_a_good_environment_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -2057,6 +2145,9 @@ def test_a_first_question_pointing_back_asks_which_paper(
     # A name of its own, or a whole question: not pointing back.
     assert not assistant.ask("SAM2Long 是什么？它用了哪些数据集？").refused
     assert not assistant.ask("Is it possible to segment long videos without training?").refused
+    # A topic named before 那篇 picks the paper (asked which paper, in the chat UI user test).
+    kaggle = assistant.ask("Kaggle 那篇论文的智能体叫什么？")
+    assert not kaggle.refused and cited(kaggle)[0] == "2411.03562"
 
 
 @pytest.mark.parametrize(
