@@ -112,6 +112,10 @@ def test_answer_correctness_normalises_width_case_and_spaces() -> None:
     assert got["score"] == pytest.approx(1.5 / 4)
     assert M.fact_present("颜色 > 大小 > 速度", "优先考虑：颜色>大小>速度>形状")
     assert not M.fact_present("4.8", "从 4.85 提高")
+    # A number ends where a space does: "A800 80GB" holds A800 (an eval user test).
+    assert M.fact_present("A800", "使用8或32个A800 80GB")
+    assert M.fact_present("32 A800", "on 32 A800 80GB GPUs")
+    assert not M.fact_present("A800", "使用 A8000 显卡")
 
 
 def test_refusal_accuracy_and_false_refusal_rate() -> None:
