@@ -160,6 +160,22 @@ def test_a_derived_number_is_not_read_as_swapped(digests: dict[str, str]) -> Non
     assert flagged(answer, {1: digests[PANGEA]}) == []
 
 
+def test_the_papers_own_name_pairs_a_number_with_nothing(digests: dict[str, str]) -> None:
+    """An eval user test: 5,856 was reported missing, paired by "Agent K v1.0" with "Agent K
+    v1.0 排名在前 38%" rather than with "与 5,856 名人类 Kaggle 竞争者相比"."""
+    digest = {1: digests[AGENT_K]}
+    faithful = (
+        "Agent K v1.0 was compared against 5,856 human Kaggle competitors and ranked in the "
+        "top 38% [1]."
+    )
+    assert flagged(faithful, digest) == []
+    assert (
+        flagged("Agent K reached 92.5% and ranked in the top 38% of 5,856 players [1].", digest)
+        == []
+    )
+    assert flagged("Agent K v1.0 was compared against 5,586 human competitors [1].", digest) != []
+
+
 def test_the_api_checks_any_text_against_indexed_papers(assistant: Assistant) -> None:
     [claim] = assistant.check_claims("UCFE had 840 participants [1].", {1: UCFE})
     assert claim.missing == ["840"] and claim.markers == [1]
