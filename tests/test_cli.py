@@ -605,6 +605,13 @@ def test_eval_checks_the_gold_ids_against_the_index_before_running(
     by_lang = summary.split("## By question language", 1)[1].split("##", 1)[0]
     assert "| en | 2 |" in by_lang and "| zh | 1 |" in by_lang
 
+    # A second run into the same folder does not replace its report unasked.
+    proc = _eval(index_copy, tmp_path, "--set", questions, "--out", out)
+    assert_one_line_error(proc, "already holds a report", "--overwrite")
+    assert json.loads((out / "results.json").read_text(encoding="utf-8")) == data
+    again = _eval(index_copy, tmp_path, "--set", questions, "--out", out, "--overwrite")
+    assert again.returncode == 0, again.stderr
+
     # No gold id of the set in the index: the wrong index, said before anything runs.
     questions.write_text('{"question": "Q", "gold": ["2599.99999"]}\n', encoding="utf-8")
     proc = _eval(index_copy, tmp_path, "--set", questions, "--out", out / "again")

@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="report folder (default eval/reports/<timestamp>/)",
     )  # fmt: skip
     parser.add_argument(
+        "--overwrite", action="store_true", help="replace the report already in --out DIR"
+    )
+    parser.add_argument(
         "--limit", type=int, default=None, metavar="N",
         help="at most N questions (1 or more), taken round-robin over categories",
     )  # fmt: skip

@@ -770,6 +770,12 @@ def run_from_args(assistant: Assistant, args: argparse.Namespace) -> int:
         raise AssistantError(no_split(args.split, path, every))
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out or REPORTS_DIR / stamp)
+    if (out / "results.json").exists() and not getattr(args, "overwrite", False):
+        # A second run with the same --out replaced the first without a word (eval user test).
+        raise AssistantError(
+            f"{out} already holds a report (results.json): pass --overwrite to replace it, "
+            "or another --out folder"
+        )
     made = not out.exists()
     writable_folder(out)
     try:
