@@ -396,10 +396,18 @@ def test_a_users_question_set_needs_only_question_and_gold(tmp_path: Path) -> No
     ]
 
 
+def test_a_question_set_written_as_one_json_array_is_told_so(tmp_path: Path) -> None:
+    path = tmp_path / "mine.json"
+    path.write_text('[\n{"question": "What is PUMA?", "gold": ["2410.13861"]}\n]\n', "utf-8")
+    with pytest.raises(AssistantError, match="one JSON array; a question set is JSONL"):
+        load_questions(path)
+
+
 @pytest.mark.parametrize(
     ("row", "says"),
     [
         ("not json", "mine.jsonl:2: not JSON"),
+        ("question,gold", "one JSON object per line"),  # a CSV
         ('["What is PUMA?"]', "mine.jsonl:2: bad question row: expected a JSON object"),
         ('{"gold": ["2410.13861"]}', "missing field 'question'"),
         ('{"question": "What is PUMA?"}', "give 'gold'"),

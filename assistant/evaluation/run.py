@@ -196,16 +196,32 @@ def read_question_file(path: Path) -> str:
     return text
 
 
+def _is_json_array(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), list)
+    except ValueError:
+        return False
+
+
 def load_questions(path: Path = DEFAULT_SET) -> list[Question]:
     out: list[Question] = []
     first_line: dict[str, int] = {}
-    for n, line in enumerate(read_question_file(path).splitlines(), 1):
+    text = read_question_file(path)
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except ValueError as exc:
-            raise AssistantError(f"{path}:{n}: not JSON ({exc})") from None
+            # A JSON array or a CSV was "not JSON" at line 1 (an eval user test): say what is.
+            if _is_json_array(text):
+                raise AssistantError(
+                    f"{path}: one JSON array; a question set is JSONL, one question "
+                    'object per line: {"question": "…", "gold": ["2410.14059"]}'
+                ) from None
+            raise AssistantError(
+                f"{path}:{n}: not JSON ({exc}); a question set is JSONL, one JSON object per line"
+            ) from None
         try:
             q = question_from_row(row, n, f"{path}:{n}")
         except ValueError as exc:
