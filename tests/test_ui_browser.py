@@ -385,13 +385,8 @@ def test_on_a_phone_the_papers_table_shows_each_arxiv_id_on_one_line(
     page.close()
 
 
-def test_a_long_answer_is_left_showing_its_top(browser: Any, evil_ui: str) -> None:
-    """From the UI user test: after "Which papers study GUI or web agents?" the chat showed
-    only the source cards; the four quoted sentences were scrolled above, out of view."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    open_chat(page, evil_ui)
-    ask(page, "Which papers study GUI or web agents?")
-    top_in_view = """() => {
+# The last answer's top and the frame of the chat box that scrolls it (for the return below).
+LAST_ANSWER_IN_ITS_BOX = """() => {
       const all = document.querySelectorAll('#da-chat .da-answer');
       const el = all[all.length - 1];
       let box = el.parentElement;
@@ -399,8 +394,21 @@ def test_a_long_answer_is_left_showing_its_top(browser: Any, evil_ui: str) -> No
                       && /(auto|scroll)/.test(getComputedStyle(box).overflowY))) {
         box = box.parentElement;
       }
-      return box !== null && box.scrollTop > 0
-        && el.getBoundingClientRect().top >= box.getBoundingClientRect().top; }"""
+      const top = el.getBoundingClientRect().top;
+      const frame = box ? box.getBoundingClientRect() : null;"""
+
+
+def test_a_long_answer_is_left_showing_its_top(browser: Any, evil_ui: str) -> None:
+    """From the UI user test: after "Which papers study GUI or web agents?" the chat showed
+    only the source cards; the four quoted sentences were scrolled above, out of view."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    open_chat(page, evil_ui)
+    ask(page, "Which papers study GUI or web agents?")
+    top_in_view = (
+        LAST_ANSWER_IN_ITS_BOX
+        + """
+      return box !== null && box.scrollTop > 0 && top >= frame.top; }"""
+    )
     page.wait_for_function(top_in_view, timeout=10_000)  # Gradio scrolls to the end first
     page.wait_for_timeout(1000)
     assert page.evaluate(top_in_view)  # and leaves it there
@@ -408,16 +416,11 @@ def test_a_long_answer_is_left_showing_its_top(browser: Any, evil_ui: str) -> No
     # The next answer comes into view too. Before, Gradio followed the chat only while it
     # was scrolled to its end, which showing the long answer's top was not: every later
     # answer was written out of view (the chat UI user test).
-    in_view = """() => {
-      const all = document.querySelectorAll('#da-chat .da-answer');
-      const el = all[all.length - 1];
-      let box = el.parentElement;
-      while (box && !(box.scrollHeight > box.clientHeight
-                      && /(auto|scroll)/.test(getComputedStyle(box).overflowY))) {
-        box = box.parentElement;
-      }
-      const top = el.getBoundingClientRect().top, frame = box.getBoundingClientRect();
+    in_view = (
+        LAST_ANSWER_IN_ITS_BOX
+        + """
       return top >= frame.top && top < frame.bottom - 40; }"""
+    )
     for question in ("What papers do you have?", "Zorblax 安全基准包含多少个测试用例？"):
         ask(page, question)
         page.wait_for_timeout(1000)
