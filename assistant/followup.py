@@ -103,6 +103,10 @@ def asked_again(q: str, turns: list[Turn]) -> list[str]:
     last_q = last_answered(turns)[0]
     if not (elliptical(q) and len(content_terms(q)) <= 4 and last_q):
         return []
+    # Only a fragment that picks another paper: "训练成本呢？" asks its own question of the
+    # same paper, and the last one's words would pick the sentences.
+    if not (described(q) or the_other(q, turns) or previous_paper(q, turns)):
+        return []
     names = name_words(last_q)
     return [" ".join(w for w in last_q.split() if w.strip("?？,，.。!！").lower() not in names)]
 
