@@ -164,6 +164,7 @@ def _score_sentences(
         names = name_words(question)  # WMA too, as retrieval reads it
         terms = [t for t in terms if not (t in names and doc_freq.get(t, 0) <= 1 and t in own)]
     bonus = np.zeros(len(sv.texts))
+    held = [token_set(s) for s in sv.texts]  # each sentence's words, read once
     if asked := _ASKS_NAMED_THINGS.search(question):
         # "哪些数据集" asks for names; its words are the kind of answer, not in it: their
         # bonus went to "…充分利用训练数据" (数据) over the sentence listing the datasets.
@@ -179,8 +180,8 @@ def _score_sentences(
             bonus += LIST_BONUS * np.asarray(
                 [
                     lists_test_sets(s)
-                    or bool(_LISTS_NAMES.search(s) and any(_said_in(k, token_set(s)) for k in kind))
-                    for s in sv.texts
+                    or bool(_LISTS_NAMES.search(s) and any(_said_in(k, toks) for k in kind))
+                    for s, toks in zip(sv.texts, held, strict=True)
                 ]
             )
     # "SAM2Long 的主要贡献是什么?" asks what the paper is, as a bare name does: words that only
@@ -208,7 +209,6 @@ def _score_sentences(
     if terms:
         weights = {t: idf(t, doc_freq, n) for t in terms}
         total = sum(weights.values()) or 1.0
-        held = [set(token_set(s)) for s in sv.texts]
         bonus += 0.12 * np.asarray(
             [sum(w for t, w in weights.items() if _said_in(t, toks)) / total for toks in held]
         )

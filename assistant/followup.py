@@ -246,10 +246,10 @@ class FollowUpResolver:
         # after a list), else those its question named ("Does Baichuan alignment use DPO?"
         # cited MIA-DPO too), or that alone hold the words this one asks about ("哪个和金融
         # 有关").
-        own = [p for p in ids if self._names_paper(titles.get(p, ""), p, q)]
-        focus = own or [p for p in ids if self._names_paper(titles.get(p, ""), p, last_q)]
-        # A word in many titles ("LLM") names no paper in particular.
-        own = own if len(own) <= 2 else []
+        named_here = [p for p in ids if self._names_paper(titles.get(p, ""), p, q)]
+        focus = named_here or [p for p in ids if self._names_paper(titles.get(p, ""), p, last_q)]
+        # The papers the question itself picks out; a word in many titles ("LLM") picks none.
+        own = named_here if len(named_here) <= 2 else []
         if not focus and len(ids) > 1 and not wants_several(last_q) and not COMPARES.search(last_q):
             # "Is there a paper testing whether video generators learn physics?" asked for one
             # paper: the answer's first is it, the others were only close ("what's the setup").
