@@ -563,11 +563,20 @@ def test_eval_with_the_llm_down_says_its_answers_fell_back_and_its_judge_failed(
         }
         out = tmp_path / "report"
         proc = _eval(index_copy, tmp_path, "--set", questions, "--out", out, env_extra=env)
-    assert proc.returncode == 0, proc.stderr
+    # A judge that gave no verdict measured nothing: the report is written, its citation
+    # numbers are null rather than 0.000, and the run fails (it exited 0 before).
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "the citation numbers are no measurement" in proc.stderr
+    assert "--judge offline" in proc.stderr.strip().splitlines()[-1]
+    headline = json.loads((out / "results.json").read_text(encoding="utf-8"))["headline"]
+    assert headline["citation_recall"] is None and headline["faithfulness"] is None
+    assert headline["hit@5"] == 1.0  # retrieval was measured all the same
     console = " ".join(proc.stdout.split())  # rich wraps long lines
     assert "llm answers (2 of 2 fell back to extractive: LLM unavailable" in console
     assert "warning: 2 of 2 answers meant for the LLM fell back to extractive" in console
     assert "warning: judge errors:" in console and "judge llm:down-model failed" in console
+    assert "none gave a verdict" in console
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "answers: **llm** (down-model) — **2 of 2 fell back to extractive: LLM unavail" in (
         summary

@@ -24,6 +24,7 @@ from assistant.evaluation.baselines import (
     PipelineRetriever,
 )
 from assistant.evaluation.judge import (
+    GIVE_UP_AFTER,
     JudgeError,
     LLMJudge,
     OfflineJudge,
@@ -283,6 +284,26 @@ def test_llm_judge_parses_verdicts_over_http() -> None:
         sent = server.requests[0]["messages"][-1]["content"]
         assert "claim 0" in sent and "804 名参与者" in sent and "UCFE" in sent
         assert "SUPPORTED or UNSUPPORTED" in sent  # the rubric of prompts/judge.md
+
+
+def test_llm_judge_stops_calling_a_server_that_keeps_failing() -> None:
+    """Eval user test: a judge whose server was down made ~234 calls for 5 questions. After
+    GIVE_UP_AFTER failures in a row it makes none; a verdict in between resets the count."""
+    passage = Passage("首先，我们进行了一项涉及 804 名参与者的用户研究。", "UCFE", "2410.14059")
+    script = [Reply(status=500), Reply(status=500), Reply(text="SUPPORTED")]
+    script += [Reply(status=503)] * 10
+    with ScriptedOpenAIServer(script) as server:
+        judge = LLMJudge.from_settings(Settings(llm_base_url=server.base_url, llm_max_retries=0))
+        got: list[bool | str] = []
+        for i in range(8):
+            try:
+                got.append(judge.supports(f"claim {i}", [passage]))
+            except JudgeError as exc:
+                got.append(str(exc))
+        assert len(server.requests) == 3 + GIVE_UP_AFTER
+    assert got[2] is True and all(isinstance(g, str) for g in got[:2] + got[3:])
+    assert judge.gave_up is not None and judge.gave_up in got[-1]
+    assert f"stopped after {GIVE_UP_AFTER} failed calls in a row" in judge.gave_up
 
 
 def test_llm_judge_in_an_eval_run_is_named_in_the_report(

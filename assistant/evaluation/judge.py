@@ -198,6 +198,11 @@ class OfflineJudge:
 # --- the LLM judge ------------------------------------------------------------------------------
 
 
+# Failed calls in a row (server errors, not unreadable replies) after which the LLM judge makes
+# no more: each call has already been retried by the client.
+GIVE_UP_AFTER = 3
+
+
 class JudgeError(RuntimeError):
     """The judge gave no usable verdict (LLM down, or a reply that is neither word)."""
 
@@ -222,6 +227,10 @@ class LLMJudge:
         self.template = (prompts_dir / "judge.md").read_text(encoding="utf-8")
         self.name = f"llm:{llm.settings.llm_model}"
         self._cache: dict[tuple[str, str], bool] = {}
+        self._failed_in_a_row = 0
+        # Set when the judge stops calling a server that keeps failing: one run against a
+        # judge that was down made ~234 calls for 5 questions, each waiting out its retries.
+        self.gave_up: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LLMJudge:
@@ -236,10 +245,18 @@ class LLMJudge:
         text = self.prompt(claim, passages)
         key = (claim, text)
         if key not in self._cache:
+            if self.gave_up:
+                raise JudgeError(self.gave_up)
             try:
                 reply = self.llm.complete([{"role": "user", "content": text}])
             except LLMError as exc:
+                self._failed_in_a_row += 1
+                if self._failed_in_a_row >= GIVE_UP_AFTER:
+                    self.gave_up = (
+                        f"LLM judge stopped after {GIVE_UP_AFTER} failed calls in a row: {exc}"
+                    )
                 raise JudgeError(f"LLM judge failed: {exc}") from None
+            self._failed_in_a_row = 0
             self._cache[key] = parse_verdict(reply)
         return self._cache[key]
 

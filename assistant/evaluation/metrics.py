@@ -226,6 +226,7 @@ class AnswerCheck:
     judge: str = ""
     judge_errors: int = 0
     first_judge_error: str = ""  # what the first failure said (the report quotes it)
+    judged: int = 0  # judge calls that gave a verdict
 
     @property
     def n_citations(self) -> int:
@@ -262,6 +263,7 @@ class AnswerCheck:
             "out_of_range_markers": self.out_of_range,
             "judge_errors": self.judge_errors,
             "first_judge_error": self.first_judge_error,
+            "judged": self.judged,
             "statements": [
                 {
                     "text": s.text,
@@ -290,11 +292,13 @@ def check_answer(
         if not cited:
             return False
         try:
-            return judge.supports(claim, [passages[n] for n in cited])
+            verdict = judge.supports(claim, [passages[n] for n in cited])
         except JudgeError as exc:
             check.judge_errors += 1  # counted in the report; conservatively unsupported
             check.first_judge_error = check.first_judge_error or str(exc)
             return False
+        check.judged += 1
+        return verdict
 
     statements = split_statements(text, boilerplate)
     everything = sorted({n for s in statements for n in s.markers if n in passages})

@@ -68,14 +68,19 @@ def answers_label(meta: dict[str, Any]) -> str:
 
 def judge_errors_line(run: EvalRun) -> str | None:
     """Said wherever the citation numbers are shown: a failed judge call counts as
-    unsupported, so those numbers are understated (0.000 when the judge was down)."""
+    unsupported, so those numbers are understated (unmeasured when no call gave a verdict)."""
     o = run.summary["overall"]
     if not o.get("judge_errors"):
         return None
     first = o.get("first_judge_error") or ""
+    effect = (
+        "none gave a verdict, so citation recall/precision and faithfulness are not measured"
+        if _get(o, "citation_recall") is None
+        else "counted as unsupported, so citation recall/precision and faithfulness are understated"
+    )
     return (
         f"judge errors: {o['judge_errors']} calls of judge {run.judge['name']} failed and "
-        "counted as unsupported, so citation recall/precision and faithfulness are understated"
+        + effect
         + (f" (first: {first})" if first else "")
     )
 

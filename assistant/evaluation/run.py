@@ -14,6 +14,7 @@ import difflib
 import json
 import math
 import re
+import sys
 import tempfile
 import time
 import warnings
@@ -556,6 +557,8 @@ def run_eval(
             judge_info["agreement_source"] = "stored at calibration (judge_calibration.json)"
     if isinstance(judge, OfflineJudge):
         judge_info["calibration"] = judge.calibration.notes
+    if gave_up := getattr(judge, "gave_up", None):
+        judge_info["gave_up"] = gave_up
     llm = assistant.settings.llm_active
     run = EvalRun(
         meta={
@@ -644,9 +647,10 @@ def summarise_group(rows: Sequence[dict[str, Any]], systems: Sequence[str]) -> d
     out["n_unanswerable"] = len(unans)
     answered = [r for r in rows if r["citations"] is not None]
     checks = [r["citations"] for r in answered]
-    out["citation_recall"] = M._result([c["citation_recall"] for c in checks])["score"]
-    out["citation_precision"] = M._result([c["citation_precision"] for c in checks])["score"]
-    out["faithfulness"] = M._result([c["faithfulness"] for c in checks])["score"]
+    # A judge that never gave a verdict measured nothing: n/a, not 0.000 (eval user test).
+    judged = any(c.get("judged", 1) for c in checks) or not any(c["judge_errors"] for c in checks)
+    for key in ("citation_recall", "citation_precision", "faithfulness"):
+        out[key] = M._result([c[key] for c in checks])["score"] if judged else math.nan
     out["n_answered"] = len(answered)
     out["out_of_range_markers"] = float(
         sum(r["answer"]["draft_out_of_range"] for r in rows)
@@ -696,6 +700,19 @@ def headline(summary: dict[str, Any]) -> dict[str, float]:
 
 def load_floors(path: Path = FLOORS_FILE) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def judge_failure(run: EvalRun) -> str | None:
+    """Why the run's citation numbers are not a measurement: the judge gave up on a failing
+    server, or no call of it gave a verdict. None when the judge worked."""
+    o = run.summary["overall"]
+    if gave_up := run.judge.get("gave_up"):
+        why = str(gave_up)
+    elif o.get("judge_errors") and math.isnan(o["citation_recall"]):
+        why = f"no call of judge {run.judge['name']} gave a verdict ({o['first_judge_error']})"
+    else:
+        return None
+    return f"{why}; the citation numbers are no measurement: fix the LLM or pass --judge offline"
 
 
 def check_floors(values: dict[str, float], floors: dict[str, Any]) -> list[str]:
@@ -803,6 +820,11 @@ def run_from_args(assistant: Assistant, args: argparse.Namespace) -> int:
     write_report(run, out)
     print_summary(run)
     print(f"report: {out}")
+    if failed := judge_failure(run):
+        # The report is written (retrieval and refusal numbers stand), but a run whose judge
+        # was down must not pass for a measured one in a script or CI.
+        print(f"error: {failed}", file=sys.stderr)
+        return 1
     if args.check_floors:
         failures = check_floors(run.headline, load_floors())
         for f in failures:
