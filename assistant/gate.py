@@ -531,10 +531,10 @@ _CLOSING_WORDS = frozenset(
     """thanks thank thx ty you u so very much a lot many cheers bye goodbye see ya later ok
     okay cool great perfect nice awesome good helpful that that's thats s was is it this got
     understood clear for the help answer info your again all lol haha useful now that's all
-    for now much appreciated appreciate
+    for now much appreciated appreciate helps helped exactly what i needed wanted was
     谢谢 谢 感谢 非常 非常感谢 多谢 好 好的 明白 明白了 了 懂 懂了 知道 知道了 再见 拜拜
     回答 你 您 的 帮助 帮忙 辛苦 啦 哈 嗯 行 可以 太 有用 很 解答 有 有帮助 先 这样 先这样
-    就 这些 收到 这样 没有 没 问题 了""".split()
+    就 这些 收到 这样 没有 没 问题 了 太有 清楚 很清楚 清楚了""".split()
 )
 
 

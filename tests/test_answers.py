@@ -1846,7 +1846,19 @@ def test_a_follow_up_picks_a_paper_past_the_tenth_of_a_list(assistant: Assistant
 
 
 @pytest.mark.parametrize(
-    "said", ["Perfect, thanks!", "Thanks a lot, bye", "非常感谢", "好的，明白了", "感谢回答"]
+    "said",
+    [
+        "Perfect, thanks!",
+        "Thanks a lot, bye",
+        "非常感谢",
+        "好的，明白了",
+        "感谢回答",
+        # Before, these were refused as "not in the digests".
+        "Thank you, that helps!",
+        "thanks, that's exactly what I needed",
+        "谢谢，太有帮助了",
+        "多谢，很清楚",
+    ],
 )
 def test_ways_of_closing_a_turn_are_not_follow_ups(assistant: Assistant, said: str) -> None:
     history = [
