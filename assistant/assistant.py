@@ -402,13 +402,21 @@ class Assistant:
         self, question: str, history: Iterable[Any] | None = None, **overrides: Any
     ) -> Iterator[str | Answer]:
         """Text pieces as they are produced, then the final, citation-checked Answer.
-        `overrides`: settings for this call only, as in `ask`."""
+        `overrides`: settings for this call only, as in `ask`. Bad input (an empty question,
+        a malformed history, an unknown override) raises AssistantError here, at the call,
+        not at the first `next()`: a service checks its request before it starts streaming
+        a response (API user test)."""
         s = self._call_settings(overrides)
         q, notices = self._clean(question)
         try:
             turns = as_turns(history)
         except HistoryError as exc:
             raise AssistantError(str(exc)) from None
+        return self._stream(q, notices, turns, s)
+
+    def _stream(
+        self, q: str, notices: list[str], turns: list[Turn], s: Settings
+    ) -> Iterator[str | Answer]:
         # "more" says nothing of the chat's language; the question before it does.
         worded = last_question(turns) if turns and asks_for_more(q) else q
         lang = s.answer_language.value if s.answer_language != "auto" else detect_language(worded)

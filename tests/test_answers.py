@@ -1725,6 +1725,23 @@ def test_a_bad_override_per_call_names_only_the_value(
     assert len(str(err.value)) < 200
 
 
+@pytest.mark.parametrize(
+    ("call", "says"),
+    [
+        ({"question": "   "}, "the question is empty"),
+        ({"question": "PUMA?", "history": [{"role": "bot"}]}, "history[0]"),
+        ({"question": "PUMA?", "top_k": 0}, "bad setting override: top_k=0"),
+    ],
+)
+def test_stream_rejects_bad_input_when_called_not_at_first_next(
+    assistant: Assistant, call: dict[str, Any], says: str
+) -> None:
+    """The API user test: a service that checked its request by calling stream() started a
+    200 response, and the error came at the first next(), mid-response."""
+    with pytest.raises(AssistantError, match=re.escape(says)):
+        assistant.stream(**call)
+
+
 def test_a_bad_argument_is_not_blamed_on_a_good_environment_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
