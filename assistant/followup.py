@@ -97,18 +97,40 @@ def names_paper(text: str, paper_id: str, titles: str) -> bool:
     return bool(english and english in flat) or bool(chinese and chinese in text)
 
 
+# A fragment that only names what to compare with: "和 AndroidLab 比呢？", "跟 WMA 相比如何",
+# "compared with WMA?", "vs OS-Atlas?".
+_COMPARED_WITH = re.compile(
+    r"(?:那)?(?:和|跟|与|同)\s*[^，,。？?]{1,40}?\s*(?:比|相比|比较|对比)(?:起来)?(?:呢|如何|怎么样|怎样)?"
+    r"\s*[？?]?\s*$"
+    r"|(?:and\s+|how\s+about\s+|what\s+about\s+)?(?:compared?\s+(?:to|with)|vs\.?|versus)\s+"
+    r"[^?]{1,60}\??\s*$",
+    re.IGNORECASE,
+)
+
+
 def asked_again(q: str, turns: list[Turn]) -> list[str]:
     """For a fragment that asks the last question again of another paper ("and the camera
     one?", "那镜面那篇呢？"): that question without the names of the paper it was about."""
     last_q = last_answered(turns)[0]
-    if not (elliptical(q) and len(content_terms(q)) <= 4 and last_q):
+    if not (last_q and len(content_terms(q)) <= 4):
+        return []
+    if _COMPARED_WITH.match(q.strip()):
+        # "和 AndroidLab 比呢？" after "WebRL 在 WebArena-Lite 上效果怎样？" asks that question of
+        # both papers: each digest's answer to it, not each one's introduction (a Chinese user
+        # test). Both papers stay named.
+        return [last_q]
+    if not elliptical(q):
         return []
     # Only a fragment that picks another paper: "训练成本呢？" asks its own question of the
     # same paper, and the last one's words would pick the sentences.
     if not (described(q) or the_other(q, turns) or previous_paper(q, turns)):
         return []
-    names = name_words(last_q)
-    return [" ".join(w for w in last_q.split() if w.strip("?？,，.。!！").lower() not in names)]
+    return [_without_names(last_q)]
+
+
+def _without_names(question: str) -> str:
+    names = name_words(question)
+    return " ".join(w for w in question.split() if w.strip("?？,，.。!！").lower() not in names)
 
 
 @dataclass

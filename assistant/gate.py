@@ -155,7 +155,9 @@ _DESCRIBED_BY = re.compile(r"-(?:style|like|based|type|esque|level|sized|scale)$
 # but a score "on MMMU" can only come from a digest that names MMMU. Measures (GPU) have their
 # own rule.
 _ACRONYM = re.compile(r"(?<![A-Za-z0-9&.\-])[A-Z]{3,8}s?(?![A-Za-z0-9&\-]|\.[A-Za-z0-9])")
-_NOT_ACRONYMS = frozenset({"PDF", "URL", "API", "FAQ", "TLDR", "ASAP", "GPU", "TPU", "CPU", "USD"})
+_NOT_ACRONYMS = frozenset(
+    {"PDF", "URL", "API", "FAQ", "TLDR", "ASAP", "GPU", "TPU", "CPU", "USD", "SOTA"}
+)
 
 
 def _acronyms(question: str) -> set[str]:
@@ -330,15 +332,36 @@ def respell_words(question: str, doc_freq: dict[str, int]) -> dict[str, str]:
     return out
 
 
+# "WebRL 在 Mind2Web 上的结果怎么样？", "How does WebRL perform on Mind2Web?": a result on a
+# benchmark is asked for, if not as a number.
+_RESULT_ON = re.compile(
+    r"(?:在|于)\s*[\w.\-]+(?:\s+[\w.\-]+)?\s*(?:上|中)(?:的)?\s*(?:结果|表现|效果|性能|成绩|得分|分数)"
+    r"|\b(?:results?|performance|perform(?:s|ed)?|score[sd]?)\b[^?？]{0,30}\bon\b",
+    re.IGNORECASE,
+)
+# Names asked of each paper apart: "WebRL 和 AndroidLab 的成功率提升分别是多少？"
+_APART = re.compile(r"分别|各自|各是|\brespectively\b|\beach\b", re.IGNORECASE)
+
+
 def unpaired_names(
     question: str, sources: list[Source], sentences: dict[str, SentenceVectors]
 ) -> list[str]:
     """Names a number question pairs ("WebRL on Mind2Web", "GPT-4o on HalluEditBench") that
     the sources mention only apart: each is named by some paper, none names them together, so
-    no digest can hold the number for the pair. Empty when one source names them all."""
-    names = _asked_names(question)
+    no digest can hold the number for the pair. Empty when one source names them all. A result
+    asked "on" a benchmark pairs its names too; and a paper's own name pairs with the others
+    in that paper's digest alone (Mind2Web in WMA's is no result of WebRL's)."""
+    names = _asked_names(question) or (_names(question) if _RESULT_ON.search(question) else set())
     if not sources or len(names) < 2:
         return []
+    titled = {n for n in names if any(_fold(n) in _fold(src.title) for src in sources)}
+    if titled == names and (_APART.search(question) or COMPARES.search(question)):
+        return []  # papers asked about each in turn, or compared: each digest answers for itself
+    if titled and (others := names - titled):
+        # Benchmarks asked of the papers named by title: one of those papers must name them.
+        owners = [src for src in sources if any(_fold(n) in _fold(src.title) for n in titled)]
+        texts = [_source_text(src, sentences) for src in owners]
+        return [] if any(all(_fold(n) in t for n in others) for t in texts) else sorted(names)
     texts = [_source_text(src, sentences) for src in sources]
     if any(all(_fold(n) in t for n in names) for t in texts):
         return []
@@ -434,7 +457,9 @@ def stated_measures(
         or PAPER_WORDS.search(question)
         or any(src.named or quotes_title(src, question) for src in sources)
     ):
-        facts = []
+        # A base model is always some work's: "Agent K 用的底座大模型是哪一个？" names Agent K
+        # in a way retrieval does not mark (no title word), and is read of the best source.
+        facts = [f for f in facts if f == "base_model"]
     if not sources or not (asked or facts):
         return [], []
     # "给我 Breaking the Memory Barrier 的 github 链接": only the paper named can state its link;
@@ -453,6 +478,12 @@ def stated_measures(
     said = {m for m in asked if MEASURES[m][1].search(text)} | {
         f for f in facts if PAPER_FACTS[f][1].search(raw if f in ("link", "code") else text)
     }
+    if "base_model" in said and not named:
+        # Unnamed, the best paper's own digest must name it: another source's "GPT-4" is no
+        # base model of this one.
+        best = "\n".join(_source_parts(sources[0], sentences))
+        if not PAPER_FACTS["base_model"][1].search(best):
+            said.discard("base_model")
     wanted = [*asked, *facts]
     return [w for w in wanted if w in said], [w for w in wanted if w not in said]
 

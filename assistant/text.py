@@ -391,6 +391,8 @@ GPU_NAMED = re.compile(
     re.IGNORECASE | re.ASCII,
 )
 _CONTEXT_WORD = r"上下文|context|窗口|window"
+_RATE_ZH = r"成功率|准确率|正确率|通过率|胜率|召回率|精确率|命中率|错误率|准确度"
+_SPEED_WORD = r"快|速|speed|faster|slower|latency|延迟|FLOPs|耗时|时间|吞吐|throughput"
 _LENGTH = r"\d\s*[KkM]\b|\d\s*万|\d[\d,]*\s*(?:个\s*)?tokens?"  # 32K, 100 万, 8192 tokens
 MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "gpu": (
@@ -424,7 +426,9 @@ MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         ),
         # A training cost is as often given in compute: "在单台 8 倍 A800 GPU 设备上…训练 16 小时".
         re.compile(
-            r"\$|美元|dollar|USD|成本|费用|\bcost|GPU[\s-]*(?:hours?|days?|小时|天)"
+            # Not "具有成本效益的" (cost-effective): "ScaleQuest 花了多少钱？" quoted it.
+            r"\$|美元|dollar|USD|成本(?!效益|效率)|费用|\bcost(?![\s-]*effective|[\s-]*efficien)"
+            r"|GPU[\s-]*(?:hours?|days?|小时|天)"
             r"|训练[^。；]{0,12}\d+(?:\.\d+)?\s*(?:个)?(?:小时|天|周)"
             r"|\btrain\w*\b[^.;]{0,30}\b\d+(?:\.\d+)?\s*(?:hours?|days?|weeks?)\b",
             re.IGNORECASE | re.ASCII,
@@ -463,6 +467,39 @@ MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         ),
         re.compile(
             r"\d[\d,.]*\s*[kK]?\s*(?:steps?|epochs?|iterations?|个?\s*epoch|步|轮|次迭代)",
+            re.IGNORECASE | re.ASCII,
+        ),
+    ),
+    # "WMA 在 WebArena 上的成功率具体是多少？" of a digest with no rate at all quoted WebRL's
+    # success rates beside WMA's (a Chinese user test): a rate is a percentage, or a number
+    # right after the word for it.
+    "rate": (
+        re.compile(
+            rf"(?:{_RATE_ZH})[^？?。，,]{{0,10}}(?:多少|几|多高)|(?:多少|几)[^？?。]{{0,4}}(?:{_RATE_ZH})"
+            r"|\b(?:success|pass|win|error|hit)\s+rates?\b|\baccuracy\b",
+            re.IGNORECASE | re.ASCII,
+        ),
+        re.compile(
+            r"\d\s*(?:%|％|个?百分点|percentage\s+points?|分(?!之)|points?\b)"
+            rf"|(?:{_RATE_ZH}|accuracy|success\s+rate|pass@\d|win\s+rate|\bF1\b)[^。；;\n]{{0,24}}?"
+            r"(?<![A-Za-z\-.\d])\d+(?:\.\d+)?(?![\d.]*[A-Za-z\-])",
+            re.IGNORECASE | re.ASCII,
+        ),
+    ),
+    # "BitNet a4.8 推理速度比 BitNet b1.58 快几倍？" of a digest that says only "速度更快": a
+    # speed-up is a multiple or a share next to a word for speed, or a rate (FPS, tok/s).
+    "speed": (
+        re.compile(
+            r"(?:快|慢)了?(?:多少|几倍|多少倍)|速度[^？?。，,]{0,8}(?:多少|几倍|多快)"
+            r"|(?:加速|提速)(?:比|了)?(?:多少|几倍)"
+            r"|\bhow\s+(?:much|many\s+times)\s+(?:faster|slower)\b|\bspeed-?ups?\b"
+            r"|\bhow\s+fast\b",
+            re.IGNORECASE | re.ASCII,
+        ),
+        re.compile(
+            rf"(?:{_SPEED_WORD})[^。；;\n]{{0,24}}?\d+(?:\.\d+)?\s*(?:倍|%|％|[x×])"
+            rf"|\d+(?:\.\d+)?\s*(?:倍|%|％|[x×])[^。；;\n]{{0,16}}?(?:{_SPEED_WORD})"
+            r"|FPS|帧/秒|tok(?:en)?s?\s*/\s*s|毫秒|\d\s*ms\b",
             re.IGNORECASE | re.ASCII,
         ),
     ),
@@ -584,6 +621,29 @@ PAPER_FACTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
             r"\b(?:is|are|will\s+be)\s+(?:publicly\s+)?(?:available|released|public)\b"
             r"|\brelease[sd]?\s+(?:the|our|its|all)?\s*(?:code|weights|implementation)",
             re.IGNORECASE | re.ASCII,
+        ),
+    ),
+    # "Agent K 用的底座大模型是哪一个？", "Which base LLM does Pangea build on?": a Chinese user
+    # test got intro sentences quoted for four such questions. Stated by a model family's
+    # name anywhere in the digest (generous: "GPT-4o" in WMA's motivation counts) or by a word
+    # for a base model.
+    "base_model": (
+        re.compile(
+            r"\b(?:base|backbone|underlying|foundation)\s+(?:(?:language|vision|diffusion|video)"
+            r"\s+)?(?:models?|LLMs?|MLLMs?|VLMs?)\b"
+            r"|\b(?:fine-?tuned|built|initiali[sz]ed|trained)\s+(?:on\s+top\s+of|on|from)\s+"
+            r"(?:which|what)\b"
+            r"|(?:底座|基座|基模|骨干)(?:大)?(?:语言|视觉|扩散|视频)?(?:扩散)?(?:模型|LLM|网络)?"
+            r"|基础(?:大)?(?:语言)?模型(?:是|用的)(?:哪|什么)|基于(?:哪个|哪一个|什么)(?:大)?(?:语言)?模型",
+            re.IGNORECASE | re.ASCII,
+        ),
+        re.compile(
+            r"\b(?:Llama|LLaMA|Qwen|Mistral|Mixtral|Vicuna|GPT-?[34]|ChatGPT|Gemma|GLM|ChatGLM"
+            r"|Phi-?\d|DeepSeek|Yi-\d|Baichuan|InternLM|InternVL|LLaVA|T5|BERT|RoBERTa|CLIP"
+            r"|SigLIP|ViT|Stable\s*Diffusion|SDXL|SVD|CogVideoX?|FLUX|OPT|BLOOM|Falcon|Claude"
+            r"|Gemini|Molmo|Whisper|DINO(?:v2)?|SAM)"
+            r"|底座|基座|骨干|backbone|base\s+model|基础模型|foundation\s+model",
+            re.ASCII,
         ),
     ),
     "license": (

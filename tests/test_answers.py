@@ -1810,6 +1810,13 @@ def test_a_score_on_a_benchmark_in_capitals_no_digest_names_is_refused(
         ("How many training steps did WebRL run?", ("unstated", {"measures": "steps"})),
         # Pangea's "600 万条指令" is no context length: the number must be said of a context.
         ("What is the context window length of Pangea?", ("unstated", {"measures": "context"})),
+        # A Chinese user test: these quoted other figures, or another paper's.
+        ("WMA 在 WebArena 上的成功率具体是多少？", ("unstated", {"measures": "rate"})),
+        ("BitNet a4.8 推理速度比 BitNet b1.58 快几倍？", ("unstated", {"measures": "speed"})),
+        ("ScaleQuest 合成这些数据一共花了多少钱？", ("unstated", {"measures": "cost"})),
+        ("Agent K 用的底座大模型是哪一个？", ("unstated", {"measures": "base_model"})),
+        ("Which base model does Pangea build on?", ("unstated", {"measures": "base_model"})),
+        ("WebRL 在 Mind2Web 上的结果怎么样？", ("unpaired", {"names": "Mind2Web、WebRL"})),
     ],
 )
 def test_a_number_the_paper_asked_of_never_gives_is_refused(
@@ -1824,6 +1831,51 @@ def test_a_number_the_paper_asked_of_never_gives_is_refused(
     assert answer.notices == [message(prompts, lang, key, **fields)]
     # What the digests do state is still answered.
     assert not assistant.ask("LOGO 把上下文窗口扩到多长？").refused
+
+
+@pytest.mark.parametrize(
+    ("question", "papers", "says"),
+    [
+        ("WebRL 在 WebArena-Lite 上的成功率是多少？", ["2411.02337"], ["42.4%"]),
+        # Two papers asked about each in turn: each digest answers for itself. Before: "none
+        # of the closest papers' digests mentions AndroidLab, WebRL together".
+        (
+            "WebRL 和 AndroidLab 的成功率提升分别是多少？",
+            ["2411.02337", "2410.24024"],
+            ["42.4%", "21.50%"],
+        ),
+        # SOTA is a word, not a name; before: "never mention SOTA".
+        (
+            "Breaking the Memory Barrier 这篇跟 SOTA 的内存高效方案比，显存省了多少？",
+            ["2410.17243"],
+            ["两个数量级"],
+        ),
+        ("WebRL 用的底座模型是哪个？", ["2411.02337"], ["Llama-3.1"]),
+        ("How much faster is PyramidDrop's inference?", ["2410.17247"], ["55%"]),
+    ],
+)
+def test_a_measure_the_paper_does_state_is_answered(
+    assistant: Assistant, question: str, papers: list[str], says: list[str]
+) -> None:
+    answer = assistant.ask(question)
+    assert not answer.refused and sorted(cited(answer)) == sorted(papers), answer.text
+    assert all(s in answer.text for s in says), answer.text
+
+
+def test_comparing_with_another_paper_asks_the_last_question_of_both(
+    assistant: Assistant,
+) -> None:
+    """A Chinese user test: "和 AndroidLab 比呢？" after WebRL's WebArena-Lite result quoted
+    each paper's introduction, not AndroidLab's success rates."""
+    first = assistant.ask("WebRL 在 WebArena-Lite 上效果怎样？")
+    history = [
+        {"role": "user", "content": "WebRL 在 WebArena-Lite 上效果怎样？"},
+        {"role": "assistant", "content": first.text, "paper_ids": cited(first)},
+    ]
+    for follow_up in ("和 AndroidLab 比呢？", "compared with AndroidLab?"):
+        answer = assistant.ask(follow_up, history=history)
+        assert sorted(cited(answer)) == ["2410.24024", "2411.02337"], follow_up
+        assert "42.4%" in answer.text and "21.50%" in answer.text, answer.text
 
 
 @pytest.mark.parametrize(
