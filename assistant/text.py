@@ -422,7 +422,10 @@ MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     ),
     "cost": (
         re.compile(
-            r"\bcost\b|\bdollars?\b|\bUSD\b|多少钱|成本|费用|美元", re.IGNORECASE | re.ASCII
+            # Cost-efficiency is no figure asked for: "Which format is most cost-efficient…?"
+            r"\bcost\b(?![\s-]*effective|[\s-]*efficien)|\bdollars?\b|\bUSD\b|多少钱"
+            r"|成本(?!效益|效率)|费用|美元",
+            re.IGNORECASE | re.ASCII,
         ),
         # A training cost is as often given in compute: "在单台 8 倍 A800 GPU 设备上…训练 16 小时".
         re.compile(

@@ -1852,6 +1852,12 @@ def test_a_number_the_paper_asked_of_never_gives_is_refused(
         ),
         ("WebRL 用的底座模型是哪个？", ["2411.02337"], ["Llama-3.1"]),
         ("How much faster is PyramidDrop's inference?", ["2410.17247"], ["55%"]),
+        # Cost-efficiency asks for no cost figure (refused for a while this session).
+        (
+            "Which quantization format is most cost-efficient for synchronous deployment?",
+            ["2411.02355"],
+            ["W4A16"],
+        ),
     ],
 )
 def test_a_measure_the_paper_does_state_is_answered(
