@@ -322,6 +322,8 @@ def test_llm_judge_in_an_eval_run_is_named_in_the_report(
     from assistant.evaluation.report import summary_markdown
 
     assert f"support judge: `{judge.name}`" in summary_markdown(run)
+    # A count, not a rate: it read "0.000" (eval user test).
+    assert "| out_of_range_markers | 0 |" in summary_markdown(run)
 
 
 def test_an_llm_run_counts_the_answers_the_claim_check_flagged(index_copy: Path) -> None:

@@ -131,7 +131,14 @@ def summary_markdown(run: EvalRun) -> str:
         "",
         "## Headline (full pipeline)",
         "",
-        _md_table(["metric", "value"], [[k, _fmt(v)] for k, v in run.headline.items()]),
+        # The marker count is a count: "3", not "3.000" read as a rate (eval user test).
+        _md_table(
+            ["metric", "value"],
+            [
+                [k, f"{v:.0f}" if k == "out_of_range_markers" and v == v else _fmt(v)]
+                for k, v in run.headline.items()
+            ],
+        ),
         "",
         "## Full pipeline by category",
         "",
