@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .cite import find_markers, strip_markers
 from .records import UnsupportedClaim
-from .text import content_terms, is_cjk_term, split_sentences, token_set
+from .text import STOPWORDS_EN, content_terms, is_cjk_term, split_sentences, token_set
 
 # --- numbers ------------------------------------------------------------------------------------
 
@@ -265,6 +265,9 @@ def answer_names(sentence: str) -> list[str]:
         label = _ITEM_LABEL.match(text)
         for m in _PHRASE.finditer(text):
             if label is not None and m.end() <= label.end():
+                continue
+            # "…参与者 [1]。 Also." (a dropped marker's sentence): English words, not a name.
+            if all(w.lower() in STOPWORDS_EN for w in re.split(r"[\s-]+", m.group(0))):
                 continue
             if len(m.group(0)) >= 4 and not _SPELLED_OUT.match(text, m.end()):
                 out.setdefault(m.group(0), None)

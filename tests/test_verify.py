@@ -144,6 +144,9 @@ def test_english_words_are_names_among_chinese_ones(digests: dict[str, str]) -> 
     assert answer_names("- **Point one**: PUMA 在 Blender 中渲染 [1]") == ["PUMA", "Blender"]
     assert answer_names("1. *Key idea*：它以 Stable Diffusion 为基础") == ["Stable Diffusion"]
     assert answer_names("**Point one**: PUMA 提出 [1]") == ["PUMA"]  # the item, unmarked
+    # An English word left after a dropped marker ("… [1]。 Also [9].") is no name: it was
+    # flagged as missing from the digest (the LLM-path user test).
+    assert answer_names("UCFE 用户研究有 804 名参与者 [1]。 Also.") == ["UCFE"]
 
 
 def test_a_short_acronym_no_digest_uses_is_a_name(digests: dict[str, str]) -> None:
