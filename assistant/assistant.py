@@ -808,7 +808,7 @@ class Assistant:
         checked = check_citations(raw, sources)
         notices = list(base.notices)
         if checked.dropped:
-            bad = ", ".join(checked.dropped)
+            bad = ", ".join(dict.fromkeys(checked.dropped))  # "[2], [2]" said it twice
             notices.append(
                 message(self.settings.prompts_dir, base.language, "markers_removed", markers=bad)
             )

@@ -23,6 +23,8 @@ MARKER = re.compile(
 )
 _ID_MARKER = re.compile(r"\[(?:arxiv\s*:?\s*)?(\d{4}\.\d{4,5})(?:v\d+)?\]", re.IGNORECASE)
 _SPLIT = re.compile(r"\s*(?:[,，、;])\s*")
+# A footnote's definition line: "[^1]: Title…", "[1]: Title…".
+_FOOTNOTE_DEFINITION = re.compile(r"^[ \t]*\[\^?\d+\]:[ \t].*(?:\n|$)", re.MULTILINE)
 
 
 @dataclass
@@ -106,6 +108,9 @@ def check_citations(text: str, sources: list[Source]) -> CheckedText:
         result.removed_ids.append(m.group(1))
         return ""
 
+    # "[^1]: OS-ATLAS: …" under a footnoted answer repeats a source the answer's own
+    # references already give (the LLM-path user test saw it kept as text).
+    text = _FOOTNOTE_DEFINITION.sub("", text)
     text = _ID_MARKER.sub(by_id, text)
     cleaned = MARKER.sub(repl, text)
     # Dropping a marker can splice its neighbours into a new one ("[1[9]]" -> "[1]"): check

@@ -27,6 +27,17 @@ def sources(n: int) -> list[Source]:
     ]
 
 
+def test_footnote_definitions_are_dropped_and_their_markers_kept() -> None:
+    """A footnoted answer's "[^1]: Paper 1…" line repeated the source under the answer, next
+    to the answer's own references (the LLM-path user test)."""
+    answer = "Alpha holds [^1]. Beta too [^2].\n\n[^1]: Paper 1, arXiv\n[^2]: Paper 2\n"
+    checked = check_citations(answer, sources(3))
+    assert checked.text == "Alpha holds [1]. Beta too [2]."
+    assert checked.markers == [1, 2]
+    # A line that only starts with a marker is text, not a definition.
+    assert check_citations("[1] Alpha holds: yes.", sources(1)).text == "[1] Alpha holds: yes."
+
+
 def test_in_range_markers_map_to_their_sources() -> None:
     checked = check_citations("Alpha [2]. Beta [1].", sources(3))
     assert checked.text == "Alpha [2]. Beta [1]."

@@ -220,7 +220,8 @@ def test_a_question_over_the_budget_keeps_its_best_source(assistant: Assistant) 
 
 
 def test_a_marker_of_a_source_the_budget_left_out_is_no_citation(llm_index: Path) -> None:
-    reply = "WMA 使用世界模型 [1]。另一篇研究网页智能体 [4]。"
+    # [4] twice: the notice names it once (it said "[4], [4]", the LLM-path user test).
+    reply = "WMA 使用世界模型 [1]。另一篇研究网页智能体 [4]，另见 [4]。"
     with ScriptedOpenAIServer([Reply(text=reply)]) as server:
         with llm_assistant(llm_index, server) as a:
             _, full = run(a, WEB_AGENTS)
