@@ -231,6 +231,22 @@ def _status(exc: BaseException) -> int:
     return 143 if isinstance(_interrupt(exc), Terminated) else 130
 
 
+def _bad_settings(overrides: dict[str, str]) -> str | None:
+    """What is wrong with the settings (environment and options), in one line; None if
+    nothing. Only pydantic is imported for this."""
+    from pydantic import ValidationError
+
+    from .settings import Settings, SettingsError, explain
+
+    try:
+        Settings(**overrides)
+    except SettingsError as exc:
+        return str(exc)
+    except ValidationError as exc:
+        return explain(exc)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -246,6 +262,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     pkg_log.addHandler(handler)
     pkg_log.setLevel(logging.INFO)
     pkg_log.propagate = False
+    overrides = {}
+    if args.index_dir:
+        overrides["index_dir"] = args.index_dir
+    if args.seeds_dir:
+        overrides["seeds_dir"] = args.seeds_dir
+    # A bad setting is said before the imports below, which took 7-12 s on a busy machine
+    # ("127.0.0.1:18080/v1" with no http://, the LLM-path user test).
+    if (bad := _bad_settings(overrides)) is not None:
+        print(f"error: bad settings: {bad}", file=sys.stderr)
+        return 1
     try:  # ~2-5 s of imports: Ctrl-C here is an interrupt too, not a traceback
         from .assistant import Assistant, AssistantError
     except Exception as exc:
@@ -257,11 +283,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return _status(exc)
 
-    overrides = {}
-    if args.index_dir:
-        overrides["index_dir"] = args.index_dir
-    if args.seeds_dir:
-        overrides["seeds_dir"] = args.seeds_dir
     try:
         with Assistant(**overrides) as a:
             return int(args.func(a, args))

@@ -145,6 +145,26 @@ def test_a_bad_setting_in_the_environment_is_a_one_line_error_naming_it(
     assert "ValueError" not in proc.stderr
 
 
+def test_a_bad_setting_is_said_before_the_heavy_imports(tmp_path: Path) -> None:
+    """The LLM-path user test waited 12 s on a busy machine for "must be an http:// URL":
+    llama-index, chromadb and openai were imported first."""
+    probe = (
+        "import sys; from assistant.cli import main; rc = main(['ask', 'PUMA?']); "
+        "print(rc, sorted(m for m in ('chromadb', 'llama_index.core', 'openai') "
+        "if m in sys.modules))"
+    )
+    env = {**os.environ, "ASSISTANT_LLM_BASE_URL": "127.0.0.1:18080/v1"}
+    python = str(REPO / ".venv" / "bin" / "python")
+    proc = subprocess.run(
+        [python, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.stdout.split() == ["1", "[]"], proc.stdout + proc.stderr
+    assert proc.stderr.strip() == (
+        "error: bad settings: ASSISTANT_LLM_BASE_URL='127.0.0.1:18080/v1': must be an http:// "
+        "or https:// URL, e.g. http://127.0.0.1:11434/v1"
+    )
+
+
 def test_a_misspelt_setting_is_warned_about_not_ignored(index_copy: Path, tmp_path: Path) -> None:
     env = {"ASSISTANT_TOPK": "3"}
     proc = cli("--index-dir", index_copy, "search", "PUMA", cwd=tmp_path, env_extra=env)
