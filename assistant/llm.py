@@ -113,8 +113,13 @@ def _describe(exc: Exception, settings: Settings) -> str:
             and settings.llm_base_url.startswith("https://")
             and (host in ("localhost", "127.0.0.1", "::1") or host.startswith(("192.168.", "10.")))
         )
+        # "cannot connect" alone did not say what to check (the LLM-path user test).
         return f"cannot connect to {where}" + (
-            " (does it speak https, or http://?)" if plain else ""
+            " (does it speak https, or http://?)"
+            if plain
+            else " (is the server running? ASSISTANT_LLM_BASE_URL)"
+            if settings.llm_base_url
+            else ""
         )
     if isinstance(exc, openai.RateLimitError):
         return f"rate limited (429) by {where}"
@@ -134,15 +139,25 @@ def _describe(exc: Exception, settings: Settings) -> str:
             said = said.replace(key, "***")  # some servers echo what they were sent
         kind = "server error" if exc.status_code >= 500 else "error"
         out = f"{kind} {exc.status_code} from {where}" + (f": {said}" if said else "")
-        if exc.status_code == 404 and "model" in said.lower():
+        if re.search(r"context|too long|maximum.{0,20}length|max_tokens|exceed", said, re.I):
+            # The prompt and answer do not fit the model's context: the setting to lower.
+            out += (
+                f" (the prompt is too long for the model: lower ASSISTANT_PROMPT_TOKEN_BUDGET, "
+                f"now {settings.prompt_token_budget})"
+            )
+        elif exc.status_code == 404 and "model" in said.lower():
             # The usual slip: only a base URL set, so the default model name goes to Ollama.
             out += f" (model {settings.llm_model!r}; set ASSISTANT_LLM_MODEL)"
         elif exc.status_code == 404:
             # No such route: a base URL without /v1 (Ollama, llama.cpp answer "404 page not
             # found"), or with /chat/completions pasted on. The hint named the model before.
+            base = settings.llm_base_url or "the base URL"
+            route = re.search(r"/chat/completions/?$|/completions/?$", base)
             out += (
-                f" (no chat endpoint under {settings.llm_base_url or 'the base URL'}; "
-                "ASSISTANT_LLM_BASE_URL usually ends in /v1)"
+                f" (no chat endpoint under {base}; ASSISTANT_LLM_BASE_URL stops before "
+                f"{route.group(0).rstrip('/')}, e.g. {base[: route.start()]})"
+                if route
+                else f" (no chat endpoint under {base}; ASSISTANT_LLM_BASE_URL usually ends in /v1)"
             )
         return out
     if isinstance(exc, openai.APIError) and (said := " ".join(str(exc.message).split())):
@@ -243,7 +258,7 @@ class ChatLLM:
         try:
             stream = self.client.chat.completions.create(**self._request(messages), stream=True)
             finish: str | None = None
-            chunks = 0
+            chunks = choices = 0
             with stream:
                 for chunk in stream:
                     chunks += 1
@@ -254,6 +269,7 @@ class ChatLLM:
                         )
                     if not chunk.choices:
                         continue
+                    choices += 1
                     choice = chunk.choices[0]
                     content = choice.delta.content if choice.delta else None
                     sent = sent or bool(content and content.strip())
@@ -276,6 +292,10 @@ class ChatLLM:
                 raise LLMError(
                     f"the reply is not a chat completion ({kind}); check ASSISTANT_LLM_BASE_URL"
                 )
+            if finish is None and not choices:
+                # Events, then the end, and never a choice: not a broken stream (the LLM-path
+                # user test's "choices: []" server was told its stream broke off).
+                raise LLMError("the stream ended without an answer (no choices in its events)")
             if finish is None:
                 raise LLMError("the stream broke off before the answer was complete")
             if text := reasoning.flush():

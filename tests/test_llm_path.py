@@ -575,6 +575,47 @@ def test_a_server_that_is_not_running_is_named_in_the_notice(llm_index: Path) ->
         _, answer = run(a, QUESTION_EN)
     assert answer.mode == "extractive"
     assert any(f"cannot connect to {url}" in n for n in answer.notices), answer.notices
+    # What to check (it said only "cannot connect", the LLM-path user test).
+    assert any("is the server running? ASSISTANT_LLM_BASE_URL" in n for n in answer.notices)
+
+
+@pytest.mark.parametrize(
+    ("reply", "suffix", "says"),
+    [
+        # Said what the server said, cut, and no setting (the LLM-path user test).
+        (
+            Reply(status=400, error="This model's maximum context length is 2048 tokens."),
+            "",
+            "lower ASSISTANT_PROMPT_TOKEN_BUDGET, now",
+        ),
+        # The route pasted on: "usually ends in /v1" of a URL that has /v1.
+        (
+            Reply(status=404, error="404 page not found"),
+            "/chat/completions",
+            "ASSISTANT_LLM_BASE_URL stops before /chat/completions, e.g. http://",
+        ),
+        # Events with no choices, then the end: it was "the stream broke off".
+        (
+            Reply(
+                raw_body='data: {"id": "x", "object": "chat.completion.chunk", "created": 1, '
+                '"model": "m", "choices": []}\n\ndata: [DONE]\n\n',
+                raw_type="text/event-stream",
+            ),
+            "",
+            "the stream ended without an answer (no choices in its events)",
+        ),
+    ],
+)
+def test_what_went_wrong_with_the_server_names_what_to_change(
+    llm_index: Path, reply: Reply, suffix: str, says: str
+) -> None:
+    with (
+        ScriptedOpenAIServer([reply] * 3) as server,
+        llm_assistant(llm_index, server, llm_base_url=server.base_url + suffix) as a,
+    ):
+        _, answer = run(a, QUESTION_EN)
+    assert answer.mode == "extractive" and "804" in answer.text
+    assert any(says in n for n in answer.notices), answer.notices
 
 
 def test_a_page_that_is_no_chat_completion_is_named_in_the_notice(llm_index: Path) -> None:
