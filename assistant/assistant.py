@@ -578,7 +578,12 @@ class Assistant:
                 instead = message(s.prompts_dir, lang, "not_answered_inline")
                 refused, raw = read_sentinel(strip_reasoning(raw).strip(), instead)
                 # A refusal the model made is mode "llm": the gate let the question through.
-                said_no = base.model_copy(update={"mode": "llm"})
+                # Said as the model's: "I don't know." above a plain refusal read as the
+                # digests' verdict (the LLM-path user test).
+                declined = message(s.prompts_dir, lang, "llm_declined", model=s.llm_model)
+                said_no = base.model_copy(
+                    update={"mode": "llm", "notices": [*base.notices, declined]}
+                )
                 if refused:
                     if shown:  # "Sorry, the sources do not say." came before the sentinel
                         yield "\n\n"

@@ -267,6 +267,8 @@ def test_llm_sentinel_anywhere_is_a_refusal_and_never_streamed(llm_index: Path, 
     assert len(server.requests) == 1
     assert answer.refused and answer.mode == "llm"  # the model refused, not the gate
     assert answer.text == message(PROMPTS, "zh", "refusal")
+    # Said as the model's verdict (the LLM-path user test read it as the digests').
+    assert answer.notices == [message(PROMPTS, "zh", "llm_declined", model="scripted-model")]
     assert answer.citations == [] and 1 <= len(answer.sources) <= 3
     streamed = "".join(pieces)
     assert "IN_DIGESTS" not in streamed.upper().replace(" ", "_") and "<think>" not in streamed
@@ -308,6 +310,8 @@ def test_a_refusal_in_words_is_a_refusal(llm_index: Path, reply: str, refused: b
         assert answer.text == message(PROMPTS, "en", "refusal") and answer.citations == []
         assert 1 <= len(answer.sources) <= 3  # the closest papers, as for any refusal
         assert "".join(pieces).endswith("\n\n" + answer.text)
+        declined = message(PROMPTS, "en", "llm_declined", model="scripted-model")
+        assert answer.notices == [declined]
     else:
         assert answer.mode == "llm" and answer.text.startswith("UCFE had 804")
 
