@@ -50,8 +50,10 @@ import hashlib
 import html
 import json
 import logging
+import queue
 import re
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -456,6 +458,50 @@ def _stored_answer(ans: Answer) -> dict[str, Any]:
 PENDING = "pending"
 
 
+# How long an answer being written may go without a word to Gradio. Stop cancels the event
+# only when it yields: while a slow local model had not sent its first token (20 s), Stop
+# left the Enter key's event pending, and a question sent with Enter right after was
+# dropped (the LLM-path user test; the Ask button, another event, worked).
+POLL_SECONDS = 0.25
+
+
+def polled(pieces: Iterator[Any], every: float = POLL_SECONDS) -> Iterator[Any]:
+    """The pieces, produced in a thread of their own; None whenever `every` seconds pass
+    without one. Closing this generator (Stop) ends the producer at its next piece."""
+    out: queue.Queue[tuple[str, Any]] = queue.Queue()
+    stopped = threading.Event()
+
+    def produce() -> None:
+        try:
+            for piece in pieces:
+                if stopped.is_set():
+                    break
+                out.put(("piece", piece))
+            out.put(("end", None))
+        except BaseException as exc:  # re-raised in the consumer, as if raised there
+            out.put(("error", exc))
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
+
+    threading.Thread(target=produce, name="answer", daemon=True).start()
+    try:
+        while True:
+            try:
+                kind, value = out.get(timeout=every)
+            except queue.Empty:
+                yield None
+                continue
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stopped.set()
+
+
 def _turns(state: Any) -> list[dict[str, Any]]:
     """The conversation in the browser state (ignoring anything malformed)."""
     if isinstance(state, dict):
@@ -675,7 +721,10 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
         final: Answer | None = None
         try:
             pieces = assistant.stream(question, history_for(turns), **overrides)
-            for piece in pieces:
+            for piece in polled(pieces):
+                if piece is None:  # still waiting: a moment for Stop to take effect
+                    yield gr.skip(), gr.skip(), gr.skip()
+                    continue
                 if isinstance(piece, Answer):
                     final = piece
                 else:

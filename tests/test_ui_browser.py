@@ -39,6 +39,7 @@ Q_EN = "How many tasks does the AndroidLab benchmark contain?"
 Q_FOLLOW = "How many apps does it cover?"
 Q_FALLBACK = "SAM2Long 在一对一比较中平均提高了多少分？"  # the scripted LLM fails on this one
 Q_SLOW = "DimensionX 能从单张图像生成什么？"  # the scripted LLM answers this one slowly
+Q_STUCK = "PyramidDrop 把训练加速了多少？"  # and this one only after 15 s of silence
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
@@ -67,6 +68,8 @@ def script(body: dict[str, Any]) -> Reply:
     question = prompt.rsplit("Question:", 1)[-1]
     if "SAM2Long" in question:
         return Reply(status=500)
+    if "PyramidDrop" in question:  # a local model loading: 15 s before its first token
+        return Reply(text="PyramidDrop 把训练加速了 40%。", delay=15)
     if "DimensionX" in question:  # a slow local model: ~12 s for the whole answer
         return Reply(
             text="DimensionX 从单张图像生成 3D 和 4D 场景。" * 2, chunk_size=1, chunk_delay=0.25
@@ -481,4 +484,30 @@ def test_a_slow_answer_can_be_stopped_reloaded_or_dropped_by_new_chat(
     page.reload()
     page.wait_for_selector(".da-answer")
     assert answers(page).count() == 1
+    context.close()
+
+
+def test_a_question_sent_with_enter_right_after_stop_is_asked(
+    browser: Any, llm_ui: tuple[str, ScriptedOpenAIServer]
+) -> None:
+    """From the LLM-path user test: Stop while a slow model had sent nothing yet, then Enter
+    1.5 s later: the question stayed in the box for 42 s, unanswered. Stop ended the event only
+    when the answer next moved, and until then the Enter key's event was still pending."""
+    url, _ = llm_ui
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    open_chat(page, url)
+    page.fill("#da-input textarea", Q_STUCK)
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".da-streaming")
+    page.wait_for_timeout(1000)
+    page.get_by_role("button", name="Stop · 停止").click()
+    page.wait_for_function("document.querySelectorAll('.da-streaming').length === 0")
+    page.wait_for_timeout(1500)
+    page.fill("#da-input textarea", Q_EN)
+    page.keyboard.press("Enter")
+    # Well inside the 15 s the stopped question's model stays silent.
+    answers(page).first.wait_for(timeout=8000)
+    assert "138" in answers(page).first.inner_text()
+    assert page.locator("#da-input textarea").input_value() == ""
     context.close()
