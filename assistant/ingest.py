@@ -50,12 +50,17 @@ def _recorded_where(recorded: str, roots: list[Path], files: set[str]) -> str:
     return next((p for p in places if _in_scope(p, roots, files)), places[0])
 
 
-def _no_digest_in(roots: list[Path], read: list[str], looked_at: set[str]) -> list[Problem]:
-    """A problem for each folder ingested in which no file was a digest: its other files are
-    only noted, and an ingest that found nothing must not pass for one that worked."""
-    problems = []
+def _no_digest_in(
+    roots: list[Path], read: list[str], looked_at: set[str], unreadable: list[str]
+) -> dict[str, Problem]:
+    """A problem for each folder ingested in which no file was a digest (by the folder): its
+    other files are only noted, and an ingest that found nothing must not pass for one that
+    worked. A folder that could not be listed has its own problem."""
+    problems = {}
     for folder in roots:
         if not folder.is_dir() or any(Path(f).is_relative_to(folder) for f in read):
+            continue
+        if str(folder) in unreadable:
             continue
         n = sum(Path(f).is_relative_to(folder) for f in looked_at)
         kinds = "/".join(DIGEST_SUFFIXES)
@@ -64,8 +69,28 @@ def _no_digest_in(roots: list[Path], read: list[str], looked_at: set[str]) -> li
             if n
             else f"no digest files ({', '.join(DIGEST_SUFFIXES)}) in this folder"
         )
-        problems.append(Problem(file=display_name(folder), reason=why, severity=Severity.ERROR))
+        problems[str(folder)] = Problem(
+            file=display_name(folder), reason=why, severity=Severity.ERROR
+        )
     return problems
+
+
+def _out_of_reach(source: str, unreadable: list[str], roots: list[Path], read: list[str]) -> str:
+    """The folder that keeps a paper's file out of reach, or "": one that could not be listed,
+    or a folder ingested that held no digest at all (an unmounted drive, a folder emptied by
+    mistake: reported as an error, so it removes nothing)."""
+    path = Path(source)
+    for folder in unreadable:
+        if path.is_relative_to(folder):
+            return folder
+    for root in roots:
+        if (
+            root.is_dir()
+            and path.is_relative_to(root)
+            and not any(Path(f).is_relative_to(root) for f in read)
+        ):
+            return str(root)
+    return ""
 
 
 def _same_title(a: str, b: str) -> bool:
@@ -170,14 +195,18 @@ def ingest(
         source = _recorded_where(have.source_file, roots, looked_at)
         if source in failed:
             kept_in.setdefault(source, []).append(pid)
+        elif out_of_reach := _out_of_reach(source, parsed.unreadable, roots, parsed.files):
+            kept_in.setdefault(out_of_reach, []).append(pid)
         elif source in parsed_files or (
             source not in looked_at and _in_scope(source, roots, looked_at)
         ):
             doomed[pid] = source  # its entry or its whole file is gone
     kept = _kept_copies(index, doomed, parsed.skipped)
     report.removed += [pid for pid in doomed if pid not in kept]
-    report.problems = _report_kept(parsed.problems, kept, kept_in, parsed.file_problems)
-    report.problems += _no_digest_in(list(dict.fromkeys(roots)), parsed.files, looked_at)
+    empty = _no_digest_in(list(dict.fromkeys(roots)), parsed.files, looked_at, parsed.unreadable)
+    report.problems = _report_kept(
+        [*parsed.problems, *empty.values()], kept, kept_in, {**parsed.file_problems, **empty}
+    )
     if to_write or report.removed:
         # BM25 of the store as it is now, as tokens, without the papers this run replaces;
         # each chunk it writes is added as it is written, and BM25 is rebuilt from the result.

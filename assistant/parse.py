@@ -90,6 +90,9 @@ class ParseResult:
     failed_files: list[str] = field(default_factory=list)  # files that could not be used
     file_problems: dict[str, Problem] = field(default_factory=dict)  # failed file -> why
     skipped: list[Skipped] = field(default_factory=list)
+    # Folders that could not be listed (permission denied), as absolute paths: what was
+    # indexed from them is not gone, only out of reach.
+    unreadable: list[str] = field(default_factory=list)
 
 
 def _wide_encoding(data: bytes) -> str | None:
@@ -523,11 +526,18 @@ def source_name(path: Path) -> str:
     return str(path.resolve())
 
 
-def _folder_digests(folder: Path) -> list[Path]:
+def _folder_digests(folder: Path, unreadable: list[Path] | None = None) -> list[Path]:
     """Digest files under a folder, sorted; hidden files and folders (.git, .obsidian,
-    .trash) are not looked into."""
+    .trash) are not looked into. Folders that cannot be listed go into `unreadable`: os.walk
+    skips them without a word, and their papers read as deleted (a corpus maintainer's
+    chmod 000 removed a subfolder's six papers)."""
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder):
+
+    def cannot_list(exc: OSError) -> None:
+        if unreadable is not None and exc.filename is not None:
+            unreadable.append(Path(exc.filename))
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=cannot_list):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for f in filenames:
             path = Path(dirpath, f)
@@ -536,13 +546,16 @@ def _folder_digests(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def _expand(paths: Iterable[Path]) -> list[tuple[Path, Path | None]]:
-    """(file, the folder it was found in, or None when given itself), each file once."""
+def _expand(
+    paths: Iterable[Path], unreadable: list[Path] | None = None
+) -> list[tuple[Path, Path | None]]:
+    """(file, the folder it was found in, or None when given itself), each file once.
+    Folders that could not be listed go into `unreadable`."""
     out: list[tuple[Path, Path | None]] = []
     seen: set[Path] = set()
     for p in paths:
         if p.is_dir():
-            found: list[tuple[Path, Path | None]] = [(f, p) for f in _folder_digests(p)]
+            found: list[tuple[Path, Path | None]] = [(f, p) for f in _folder_digests(p, unreadable)]
         elif p.exists():
             found = [(p, None)]
         else:
@@ -597,7 +610,19 @@ def parse_paths(
             Problem(file=display_name(p), reason="no such file or folder", severity=Severity.ERROR)
         )
     by_id: dict[str, Paper] = {}
-    for path, folder in _expand(p for p in paths if p not in gone):
+    unreadable: list[Path] = []
+    expanded = _expand((p for p in paths if p not in gone), unreadable)
+    for closed in dict.fromkeys(unreadable):
+        where = str(closed.resolve())
+        problem = Problem(
+            file=display_name(closed),
+            reason="cannot read this folder (permission denied)",
+            severity=Severity.ERROR,
+        )
+        result.unreadable.append(where)
+        result.problems.append(problem)
+        result.file_problems[where] = problem
+    for path, folder in expanded:
         name, source = display_name(path), source_name(path)
         try:
             one = _read(path, name, source, max_file_mb)

@@ -412,6 +412,73 @@ def test_broken_file_keeps_its_indexed_papers(
     assert a.search("稀疏专家 路由 负载均衡", k=1)[0].paper_id == A[0]
 
 
+def test_a_folder_emptied_keeps_its_indexed_papers(a: Assistant, corpus: Path) -> None:
+    """A corpus maintainer's unmounted drive (the folder there, empty) removed every paper
+    while reporting an error: an ingest that found no digest at all removes nothing."""
+    before = rows(a)
+    (corpus / "one.md").rename(corpus.parent / "one.md.away")
+    report = a.ingest([corpus], progress=False)
+    assert report.removed == [] and rows(a) == before
+    [problem] = report.problems
+    assert problem.severity == Severity.ERROR and problem.file == display_name(corpus)
+    assert problem.reason == (
+        "no digest files (.md, .markdown, .txt) in this folder; its 3 indexed papers were kept"
+    )
+    # A file deleted from a folder that still holds digests is removed, as before.
+    write_digest(corpus / "two.md", [A])
+    report = a.ingest([corpus], progress=False)
+    assert sorted(report.removed) == sorted([B[0], C[0]])
+
+
+@pytest.mark.skipif(
+    os.geteuid() == 0 and shutil.which("setpriv") is None, reason="needs setpriv to drop root"
+)
+def test_a_folder_that_cannot_be_read_keeps_its_indexed_papers(tmp_path: Path) -> None:
+    """A corpus maintainer's chmod 000 on a subfolder removed its six papers without a word,
+    and on the corpus folder every paper, said as "no digest files". Run in a process that
+    cannot read past permissions (as root, with CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH
+    dropped)."""
+    corpus = tmp_path / "digests"
+    (corpus / "sub").mkdir(parents=True)
+    write_digest(corpus / "one.md", [A])
+    write_digest(corpus / "sub" / "two.md", [B, C])
+    probe = (
+        "import json, sys; from assistant import Assistant\n"
+        "with Assistant(index_dir=sys.argv[1], seeds_dir=sys.argv[2], llm_enabled=False) as a:\n"
+        "    r = a.ingest([sys.argv[2]], progress=False)\n"
+        "    print(json.dumps({'added': r.added, 'removed': r.removed, "
+        "'problems': [str(p) for p in r.problems], 'n': len(a.papers())}))"
+    )
+    cmd = [sys.executable, "-c", probe, str(tmp_path / "index"), str(corpus)]
+    if os.geteuid() == 0:
+        cmd = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--", *cmd]
+
+    def run() -> dict[str, Any]:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO)
+        assert proc.returncode == 0, proc.stderr
+        return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+    assert sorted(run()["added"]) == sorted([A[0], B[0], C[0]])
+    try:
+        (corpus / "sub").chmod(0)
+        got = run()
+        assert got["removed"] == [] and got["n"] == 3
+        assert got["problems"] == [
+            f"{display_name(corpus / 'sub')}: cannot read this folder (permission denied); "
+            "its 2 indexed papers were kept"
+        ]
+        corpus.chmod(0)
+        got = run()
+        assert got["removed"] == [] and got["n"] == 3
+        assert got["problems"] == [
+            f"{display_name(corpus)}: cannot read this folder (permission denied); "
+            "its 3 indexed papers were kept"
+        ]
+    finally:
+        corpus.chmod(0o755)
+        (corpus / "sub").chmod(0o755)
+
+
 # --- where a paper's file is, and entries that stop parsing --------------------------------
 
 
