@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import write_digest
+from conftest import SEEDS, write_digest
 
 from assistant import Assistant, Settings, SettingsError
 from assistant.assistant import AssistantError
@@ -1986,6 +1986,40 @@ def test_english_digests_are_not_said_to_be_quoted_in_chinese(tmp_path: Path) ->
     assert english.text.startswith(message(prompts, "en", "extractive_lead_plain") + " ")
     assert chinese.citations[0].paper_id == "2501.01002" and "42K" in chinese.text
     assert chinese.text.startswith(message(prompts, "en", "extractive_lead") + " ")
+
+
+def test_a_plural_gpu_and_a_change_in_steps_are_what_the_digest_states(
+    index_copy: Path, tmp_path: Path
+) -> None:
+    """A corpus maintainer's own digests: "How many H100s did FlashKV use?" was refused as
+    "never mentions FlashKV, H100s together" over "实验在 4 张 H100 GPU 上完成", and "训练步数
+    减少了 25%" as stating no number of training steps."""
+    digests = tmp_path / "digests"
+    digests.mkdir()
+    write_digest(
+        digests / "lab.md",
+        [
+            (
+                "2411.01234",
+                "FlashKV: Compressing the KV Cache",
+                "FlashKV 压缩长上下文推理的 KV 缓存。实验在 4 张 H100 GPU 上完成。",
+            ),
+            (
+                "2411.01235",
+                "Curriculum RLHF: Easy Prompts First",
+                "我们按难度排列 RLHF 的提示。与随机顺序相比，训练步数减少了 25%。",
+            ),
+        ],
+    )
+    # Beside the seeds, as a maintainer adds them: the gate is fitted on a real collection.
+    with Assistant(index_dir=index_copy, seeds_dir=SEEDS, llm_enabled=False) as a:
+        a.ingest([digests], progress=False)
+        gpus = a.ask("How many H100s did FlashKV use?")
+        steps = a.ask("By how much did curriculum RLHF reduce training steps?")
+        steps_zh = a.ask("课程式 RLHF 的训练步数减少了多少？")
+    assert not gpus.refused and "4 张 H100" in gpus.text, gpus.notices
+    for answer in (steps, steps_zh):
+        assert not answer.refused and "25%" in answer.text, answer.notices
 
 
 @pytest.mark.parametrize(
