@@ -16,16 +16,22 @@ from .text import CJK_CHAR, without_latex, without_markdown_media
 DIGEST_SUFFIXES = (".md", ".markdown", ".txt")
 # A closing run of "#" is decoration only after a space: "## Fuzzing C#" keeps its "#".
 _HEADING = re.compile(r"^##\s+(.+?)(?:\s+#+)?\s*$")
-# Host names are case-insensitive ("arXiv.org" is arXiv's own spelling); the path is not.
+# Scheme, host and route in any case ("arXiv.org" is arXiv's own spelling; a maintainer's
+# "HTTPS://ARXIV.ORG/ABS/2411.09011V1" was skipped); an old-style id keeps its case.
 _URL = (
-    r"(?P<url>(?i:https?://(?:www\.|export\.)?arxiv\.org)/(?:abs|pdf)/"
-    r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?(?:\.pdf)?)"
+    r"(?P<url>(?i:https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/)"
+    r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:[vV]\d+)?(?i:\.pdf)?)"
     # arXiv's listing pages link "…/abs/2411.20008?context=cs"; people paste "#S3" anchors.
     r"(?:[?#][^\s()<>]*)?"
 )
 # The Chinese title may hold brackets of its own, balanced as Markdown allows: "[基于 [CLS]
 # 标记的检索方法](…)" (a user test: the entry was skipped).
 _LINK = re.compile(rf"\[(?P<zh>(?:\[[^\[\]]*\]|[^\]])*)\]\(\s*{_URL}\s*\)")
+# "[中文标题](arXiv:2411.08150)": the id as the link's target (a corpus maintainer's form).
+_ID_TARGET = re.compile(
+    r"\[(?P<zh>(?:\[[^\[\]]*\]|[^\]])*)\]\(\s*<?(?i:arxiv)\s*:\s*"
+    r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?P<v>[vV]\d+)?>?\s*\)"
+)
 # The link line may also be the URL alone ("https://arxiv.org/abs/2410.14059" or "<…>"): as
 # unambiguous as the markdown link, with no Chinese title.
 _URL_LINE = re.compile(rf"^\s*<?{_URL}>?\s*$")
@@ -270,6 +276,9 @@ def _whole_link(line: str) -> _Link | None:
     if (m := _LINK.fullmatch(rest.strip())) is not None:
         zh = "" if label else _link_text(m.group("zh"))
         return _Link(m.group("id"), m.group("url").strip(), zh)
+    if (m := _ID_TARGET.fullmatch(rest.strip())) is not None:
+        zh = "" if label else _link_text(m.group("zh"))
+        return _Link(m.group("id"), _id_url(m), zh)
     if (m := _URL_LINE.match(rest)) is not None:
         return _Link(m.group("id"), m.group("url").strip())
     if (m := _ID_LINE.match(line)) is not None:
@@ -284,7 +293,13 @@ def _first_line_link(line: str) -> _Link | None:
         return whole
     if (m := _LINK.search(line)) is not None:
         return _Link(m.group("id"), m.group("url").strip(), _link_text(m.group("zh")))
+    if (m := _ID_TARGET.search(line)) is not None:
+        return _Link(m.group("id"), _id_url(m), _link_text(m.group("zh")))
     return None
+
+
+def _id_url(m: re.Match[str]) -> str:
+    return f"https://arxiv.org/abs/{m.group('id')}{(m.group('v') or '').lower()}"
 
 
 def _heading_link(title: str) -> tuple[str, _Link | None]:
@@ -393,14 +408,19 @@ def _entry(
     )
 
 
-_PDF_URL = re.compile(r"https?://(?:www\.|export\.)?arxiv\.org/pdf/([^?#\s]+?)(?:\.pdf)?", re.I)
+_ARXIV_URL = re.compile(
+    r"(?i:https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/)"
+    r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?P<v>[vV]\d+)?(?i:\.pdf)?"
+    r"(?:[?#][^\s()<>]*)?"
+)
 
 
 def _abs_url(url: str) -> str:
-    """A PDF link as the paper's page, like every other source's: "arxiv.org/pdf/2503.04567v2"
-    was kept as written, so one card opened a PDF download and the rest a page."""
-    m = _PDF_URL.fullmatch(url)
-    return f"https://arxiv.org/abs/{m.group(1)}" if m else url
+    """Every link as the paper's page, written one way: "arxiv.org/pdf/2503.04567v2" opened a
+    PDF download while the other cards opened a page, and "http://www.arxiv.org/abs/…",
+    "https://arXiv.org/abs/…" were cited as typed (a corpus maintainer test)."""
+    m = _ARXIV_URL.fullmatch(url)
+    return _id_url(m) if m else url
 
 
 def titles_reversed(heading: str, link_text: str) -> bool:

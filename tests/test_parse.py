@@ -459,8 +459,8 @@ def test_the_arxiv_host_is_read_whatever_its_case(url: str) -> None:
         result = parse_text(f"## Case Paper\n{line}\n\n摘要。\n", "case.md")
         assert result.problems == []
         [paper] = result.papers
-        # Shown as written, but for a PDF link: the paper's page, as for every other source.
-        page = "https://arxiv.org/abs/2501.10011" if "/pdf/" in url else url
+        # Written one way, the paper's page (a PDF link too), its version kept.
+        page = "https://arxiv.org/abs/2501.10011" + ("v2" if "v2" in url else "")
         assert paper.paper_id == "2501.10011" and paper.url == page
 
 
@@ -718,6 +718,32 @@ def test_a_pdf_link_is_the_papers_page() -> None:
     [paper] = parse_text(text, "mine.md").papers
     assert paper.paper_id == "2503.04567"
     assert paper.url == "https://arxiv.org/abs/2503.04567v2"
+
+
+@pytest.mark.parametrize(
+    ("line", "url", "title_zh"),
+    [
+        # A corpus maintainer's links: the first two were skipped as malformed, the others
+        # cited as typed beside cards that read https://arxiv.org/abs/….
+        ("[课程式 RLHF](arXiv:2411.09011)", "https://arxiv.org/abs/2411.09011", "课程式 RLHF"),
+        (
+            "[大写](HTTPS://ARXIV.ORG/ABS/2411.09011V1)",
+            "https://arxiv.org/abs/2411.09011v1",
+            "大写",
+        ),
+        (
+            "[万维网](http://www.arxiv.org/abs/2411.09011v2)",
+            "https://arxiv.org/abs/2411.09011v2",
+            "万维网",
+        ),
+        ("https://arXiv.org/abs/2411.09011#S3", "https://arxiv.org/abs/2411.09011", ""),
+    ],
+)
+def test_every_form_of_an_arxiv_link_is_read_and_written_one_way(
+    line: str, url: str, title_zh: str
+) -> None:
+    [paper] = parse_text(f"## Quokka Three: A Test Paper\n{line}\n\n摘要。\n", "mine.md").papers
+    assert (paper.paper_id, paper.url, paper.title_zh) == ("2411.09011", url, title_zh)
 
 
 @pytest.mark.parametrize(
