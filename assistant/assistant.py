@@ -85,7 +85,7 @@ from .gate import (
 )
 from .ingest import ingest as run_ingest
 from .llm import ChatLLM, LLMError, strip_reasoning
-from .parse import DigestError, digest_files, normalise_paper_id
+from .parse import DIGEST_SUFFIXES, DigestError, digest_files, normalise_paper_id
 from .prompt import build_answer_messages, message
 from .records import Answer, IngestReport, Source, Turn, UnsupportedClaim
 from .reply import SentinelFilter, read_sentinel, refuses_in_words
@@ -314,12 +314,23 @@ class Assistant:
             # A seeds folder without digests says nothing here: the one-line error follows.
             files = digest_files([s.seeds_dir])
             if files:
+                # Why now: "first use" was said when finishing a stopped `assistant ingest`
+                # of an index of 247 papers (the corpus maintainer test).
+                why = (
+                    "first use; later runs reuse it"
+                    if empty
+                    else "finishing the last ingest, which was stopped"
+                    if seeds_cut
+                    else "the index is from an older version; rewritten once"
+                )
                 log.info(
-                    "indexing %d digest file%s in %s into %s (first use; later runs reuse it)",
-                    len(files),
-                    "" if len(files) == 1 else "s",
+                    "indexing %s (%d %s file%s) into %s (%s)",
                     s.seeds_dir.resolve(),
+                    len(files),
+                    "/".join(DIGEST_SUFFIXES),
+                    "" if len(files) == 1 else "s",
                     s.index_dir.resolve(),
+                    why,
                 )
             report = self.ingest()  # an index from before sentence windows is rewritten once
             if files:

@@ -341,7 +341,10 @@ def test_first_use_indexing_is_announced_when_no_progress_bar_shows(tmp_path: Pa
     )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert lines[0].startswith("indexing 1 digest file in ") and str(index) in lines[0]
+    assert lines[0] == (
+        f"indexing {seeds.resolve()} (1 .md/.markdown/.txt file) into {index.resolve()} "
+        "(first use; later runs reuse it)"
+    )
     assert lines[1].startswith("indexed 1 file: 1 added,")
     assert "[1]" in proc.stdout
     again = cli("--index-dir", index, "--seeds-dir", seeds, "ask", "FooBar 是什么?", cwd=tmp_path)

@@ -528,12 +528,15 @@ def test_a_killed_ingest_is_said_on_next_use_and_a_killed_first_use_is_finished(
         kill_ingest(index_dir, corpus, KillPoint("rows", rows=4), set(), log)
         caplog.clear()
         with (
-            caplog.at_level(logging.WARNING, logger="assistant"),
+            caplog.at_level(logging.INFO, logger="assistant"),
             opened(index_dir, corpus, auto_ingest=auto) as a,
         ):
             a.search("Quokka 方法的得分")
-            if auto:  # the seeds' indexing was finished, and nothing is said
+            if auto:  # the seeds' indexing was finished, and no warning is said
                 assert a.index.count_papers() == 8 and said not in caplog.text, log
+                # Said as what it is: "first use" was said of an index of 247 papers (the
+                # corpus maintainer test).
+                assert "finishing the last ingest, which was stopped" in caplog.text, log
                 continue
             assert said in caplog.text and f"`assistant ingest {corpus}`" in caplog.text, log
             assert a.index.count_papers() < 8
