@@ -72,6 +72,10 @@ class DigestError(ValueError):
     """A file that cannot be used as a digest at all."""
 
 
+# Files a folder of digests may hold beside them, by name: read only when given by name.
+_DOCUMENTATION = frozenset({"readme", "changelog", "contributing", "license", "licence", "todo"})
+
+
 class NotADigest(DigestError):
     """A file that holds no digest at all (binary, empty, notes without arXiv entries): in a
     folder it is only noted, unlike a digest that could not be read."""
@@ -645,9 +649,15 @@ def parse_paths(
     for path, folder in expanded:
         name, source = display_name(path), source_name(path)
         try:
+            if folder is not None and path.stem.casefold() in _DOCUMENTATION:
+                # A corpus folder's README with a how-to section and an example link was read
+                # as a digest with two bad entries (a corpus maintainer test).
+                raise NotADigest(f"{name}: documentation, not a digest (by its name)")
             one = _read(path, name, source, max_file_mb)
         except (DigestError, OSError) as exc:
             reason = str(exc).removeprefix(f"{name}: ")
+            if isinstance(exc, OSError):  # not "[Errno 13] Permission denied: '/tmp/…'"
+                reason = f"cannot read this file ({(exc.strerror or type(exc).__name__).lower()})"
             ignorable = folder is not None and isinstance(exc, NotADigest)
             severity = Severity.NOTE if ignorable else Severity.ERROR
             problem = Problem(file=name, reason=reason, severity=severity)

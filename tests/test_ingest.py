@@ -460,6 +460,14 @@ def test_a_folder_that_cannot_be_read_keeps_its_indexed_papers(tmp_path: Path) -
 
     assert sorted(run()["added"]) == sorted([A[0], B[0], C[0]])
     try:
+        # A file: said without Python's "[Errno 13] Permission denied: '/tmp/…'".
+        (corpus / "one.md").chmod(0)
+        got = run()
+        assert got["removed"] == [] and got["problems"] == [
+            f"{display_name(corpus / 'one.md')}: cannot read this file (permission denied); "
+            "its 1 indexed paper was kept"
+        ]
+        (corpus / "one.md").chmod(0o644)
         (corpus / "sub").chmod(0)
         got = run()
         assert got["removed"] == [] and got["n"] == 3
@@ -477,6 +485,7 @@ def test_a_folder_that_cannot_be_read_keeps_its_indexed_papers(tmp_path: Path) -
     finally:
         corpus.chmod(0o755)
         (corpus / "sub").chmod(0o755)
+        (corpus / "one.md").chmod(0o644)
 
 
 # --- where a paper's file is, and entries that stop parsing --------------------------------
