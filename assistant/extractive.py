@@ -375,6 +375,8 @@ def extractive_answer(
     quotes = {}
     for i, j, _ in chosen:
         sentence = sentences[sources[i].paper_id].texts[j].strip()
+        if sentence in quotes.get(sources[i].paper_id, []):
+            continue  # a digest that says a sentence twice is quoted once (a maintainer test)
         quotes.setdefault(sources[i].paper_id, []).append(sentence)
         body.append(f"{defuse_markers(sentence)} [{marker[i]}]")
     # The lead names the papers quoted: asked "哪篇论文…?", the paper is the answer, and the

@@ -2009,6 +2009,13 @@ def test_a_plural_gpu_and_a_change_in_steps_are_what_the_digest_states(
                 "Curriculum RLHF: Easy Prompts First",
                 "我们按难度排列 RLHF 的提示。与随机顺序相比，训练步数减少了 25%。",
             ),
+            # A sentence the digest says twice was quoted twice.
+            (
+                "2411.01236",
+                "GeoReason: Geometry Problems for LLMs",
+                "GeoReason 收集了几何推理题。在困难子集上，GPT-4o 的准确率为 77.7%。"
+                "我们分析了错误类型。在困难子集上，GPT-4o 的准确率为 77.7%。",
+            ),
         ],
     )
     # Beside the seeds, as a maintainer adds them: the gate is fitted on a real collection.
@@ -2017,6 +2024,8 @@ def test_a_plural_gpu_and_a_change_in_steps_are_what_the_digest_states(
         gpus = a.ask("How many H100s did FlashKV use?")
         steps = a.ask("By how much did curriculum RLHF reduce training steps?")
         steps_zh = a.ask("课程式 RLHF 的训练步数减少了多少？")
+        twice = a.ask("GeoReason 中 GPT-4o 的准确率是多少？")
+    assert twice.text.count("77.7%") == 1, twice.text
     assert not gpus.refused and "4 张 H100" in gpus.text, gpus.notices
     for answer in (steps, steps_zh):
         assert not answer.refused and "25%" in answer.text, answer.notices
