@@ -630,8 +630,10 @@ def parse_paths(
     for p in gone:
         # A typo or an unmounted folder must not stop the other paths being read; ingest keeps
         # the papers indexed from it, as it removes only from what it looked at.
+        # Named as typed, as when no path exists (a maintainer test saw "/tmp/x/nope" alone,
+        # "nope" beside another path).
         result.problems.append(
-            Problem(file=display_name(p), reason="no such file or folder", severity=Severity.ERROR)
+            Problem(file=str(p), reason="no such file or folder", severity=Severity.ERROR)
         )
     by_id: dict[str, Paper] = {}
     unreadable: list[Path] = []

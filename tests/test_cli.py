@@ -256,7 +256,9 @@ def test_ingest_of_a_missing_path_says_so_indexes_the_rest_and_keeps_its_papers(
     write_digest(folder / "b.md", [("2501.40002", "Badger Search", "Badger 检索长文档。")])
     proc = cli("--index-dir", index, "ingest", folder / "a.md", folder / "b.md", cwd=tmp_path)
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines() == ["error: digests/a.md: no such file or folder"]
+    # Named as typed, as when it is the only path (it was "digests/a.md" here).
+    said = [f"error: {folder / 'a.md'}: no such file or folder"]
+    assert proc.stderr.strip().splitlines() == said
     assert proc.stdout.startswith("1 file: 1 added, 0 updated, 0 unchanged, 0 removed, 1 problem")
     proc = cli("--index-dir", index, "search", "Aardvark", "--json", cwd=tmp_path)
     assert {s["paper_id"] for s in json.loads(proc.stdout)} == {"2501.40001", "2501.40002"}
