@@ -1817,6 +1817,8 @@ def test_a_score_on_a_benchmark_in_capitals_no_digest_names_is_refused(
         ("Agent K 用的底座大模型是哪一个？", ("unstated", {"measures": "base_model"})),
         ("Which base model does Pangea build on?", ("unstated", {"measures": "base_model"})),
         ("WebRL 在 Mind2Web 上的结果怎么样？", ("unpaired", {"names": "Mind2Web、WebRL"})),
+        # A share no digest states (a corpus maintainer test: other figures were quoted).
+        ("Which paper reports a 67.5% success rate?", ("unnamed", {"names": "67.5%"})),
     ],
 )
 def test_a_number_the_paper_asked_of_never_gives_is_refused(
@@ -1837,6 +1839,7 @@ def test_a_number_the_paper_asked_of_never_gives_is_refused(
     ("question", "papers", "says"),
     [
         ("WebRL 在 WebArena-Lite 上的成功率是多少？", ["2411.02337"], ["42.4%"]),
+        ("Which paper raised success from 4.8% to 42.4%?", ["2411.02337"], ["42.4%"]),
         # Two papers asked about each in turn: each digest answers for itself. Before: "none
         # of the closest papers' digests mentions AndroidLab, WebRL together".
         (
