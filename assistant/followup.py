@@ -108,13 +108,19 @@ _COMPARED_WITH = re.compile(
 )
 
 
+def compares_with(q: str) -> bool:
+    """ "和 AndroidLab 比呢？": a fragment naming only what to compare the chat's paper with
+    (asked_again gives the last question; it goes first, as the chat's paper is cited first)."""
+    return _COMPARED_WITH.match(q.strip()) is not None
+
+
 def asked_again(q: str, turns: list[Turn]) -> list[str]:
     """For a fragment that asks the last question again of another paper ("and the camera
     one?", "那镜面那篇呢？"): that question without the names of the paper it was about."""
     last_q = last_answered(turns)[0]
     if not (last_q and len(content_terms(q)) <= 4):
         return []
-    if _COMPARED_WITH.match(q.strip()):
+    if compares_with(q):
         # "和 AndroidLab 比呢？" after "WebRL 在 WebArena-Lite 上效果怎样？" asks that question of
         # both papers: each digest's answer to it, not each one's introduction (a Chinese user
         # test). Both papers stay named.

@@ -523,7 +523,9 @@ MEASURES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 
 def asked_measures(question: str) -> list[str]:
     """The measures (keys of MEASURES) a question asks for."""
-    return [m for m, (ask, _) in MEASURES.items() if ask.search(question)]
+    asked = [m for m, (ask, _) in MEASURES.items() if ask.search(question)]
+    # "how much faster, in tok/s?" asks the speed-up in a unit of its own: a throughput.
+    return [m for m in asked if not (m == "speed" and "throughput" in asked)]
 
 
 # What a question may ask about a paper beyond its content, that digests seldom state; asked

@@ -305,9 +305,9 @@ def test_ingest_exits_1_for_problems_in_digests_and_notes_stray_files(tmp_path: 
     assert proc.returncode == 0, proc.stderr
     notes = proc.stderr.strip().splitlines()
     assert sorted(notes) == [
-        "note: digests/README.md: not a digest (no '## <title>' entry has an arXiv link)",
+        "note: digests/README.md: documentation, not a digest (by its name)",
         "note: digests/drafts/empty.md: empty file",
-        "note: digests/drafts/todo.txt: not a digest (no '## <title>' entries)",
+        "note: digests/drafts/todo.txt: documentation, not a digest (by its name)",
     ]
     assert proc.stdout.startswith("1 file: 1 added,")
 
