@@ -75,22 +75,12 @@ def _no_digest_in(
     return problems
 
 
-def _out_of_reach(source: str, unreadable: list[str], roots: list[Path], read: list[str]) -> str:
-    """The folder that keeps a paper's file out of reach, or "": one that could not be listed,
-    or a folder ingested that held no digest at all (an unmounted drive, a folder emptied by
-    mistake: reported as an error, so it removes nothing)."""
+def _out_of_reach(source: str, closed: list[str]) -> str:
+    """The folder of `closed` that holds a paper's file, or "": folders that could not be
+    listed, or ingested folders that held no digest at all (an unmounted drive, a folder
+    emptied by mistake: reported as errors, so they remove nothing)."""
     path = Path(source)
-    for folder in unreadable:
-        if path.is_relative_to(folder):
-            return folder
-    for root in roots:
-        if (
-            root.is_dir()
-            and path.is_relative_to(root)
-            and not any(Path(f).is_relative_to(root) for f in read)
-        ):
-            return str(root)
-    return ""
+    return next((folder for folder in closed if path.is_relative_to(folder)), "")
 
 
 def _same_title(a: str, b: str) -> bool:
@@ -184,6 +174,12 @@ def ingest(
     parsed_files = set(parsed.files)
     failed = set(parsed.failed_files)
     looked_at = parsed_files | failed
+    read = [Path(f) for f in parsed.files]
+    closed = parsed.unreadable + [
+        str(root)
+        for root in dict.fromkeys(roots)
+        if root.is_dir() and not any(f.is_relative_to(root) for f in read)
+    ]
     doomed: dict[str, str] = {}  # paper id -> its file
     kept_in: dict[str, list[str]] = {}  # failed file -> its indexed papers, kept
     for pid, have in indexed.items():
@@ -195,7 +191,7 @@ def ingest(
         source = _recorded_where(have.source_file, roots, looked_at)
         if source in failed:
             kept_in.setdefault(source, []).append(pid)
-        elif out_of_reach := _out_of_reach(source, parsed.unreadable, roots, parsed.files):
+        elif out_of_reach := _out_of_reach(source, closed):
             kept_in.setdefault(out_of_reach, []).append(pid)
         elif source in parsed_files or (
             source not in looked_at and _in_scope(source, roots, looked_at)

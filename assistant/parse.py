@@ -20,7 +20,7 @@ _HEADING = re.compile(r"^##\s+(.+?)(?:\s+#+)?\s*$")
 # "HTTPS://ARXIV.ORG/ABS/2411.09011V1" was skipped); an old-style id keeps its case.
 _URL = (
     r"(?P<url>(?i:https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/)"
-    r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:[vV]\d+)?(?i:\.pdf)?)"
+    r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?P<v>[vV]\d+)?(?i:\.pdf)?)"
     # arXiv's listing pages link "…/abs/2411.20008?context=cs"; people paste "#S3" anchors.
     r"(?:[?#][^\s()<>]*)?"
 )
@@ -412,11 +412,7 @@ def _entry(
     )
 
 
-_ARXIV_URL = re.compile(
-    r"(?i:https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/)"
-    r"(?P<id>\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?P<v>[vV]\d+)?(?i:\.pdf)?"
-    r"(?:[?#][^\s()<>]*)?"
-)
+_ARXIV_URL = re.compile(_URL)
 
 
 def _abs_url(url: str) -> str:
